@@ -1,0 +1,109 @@
+// Package logging writes structured JSON logs in the format Cloud Logging
+// reads from a Cloud Run container's stdout: `severity`, `message`, `time`,
+// and the trace fields that tie every line of a request to its trace.
+//
+//	log := logging.New(os.Stdout, slog.LevelInfo)
+//	log.InfoContext(ctx, "webhook request", logging.Trace(r, project)...)
+//
+// Nothing here knows about webhooks; callers decide what to log and never
+// pass secret values.
+package logging
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+)
+
+// New returns a logger that writes one Cloud Logging JSON object per line.
+func New(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level:       level,
+		ReplaceAttr: cloudLogging,
+	}))
+}
+
+// FromEnv returns a logger to stdout at the level named by LOG_LEVEL
+// (debug, info, warn, error; info when unset or unknown).
+func FromEnv() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
+		level = slog.LevelInfo
+	}
+	return New(os.Stdout, level)
+}
+
+// cloudLogging renames slog's standard keys to Cloud Logging's. slog's
+// SourceKey is left alone: it is "source", which our request logs use for
+// the webhook source, and loggers here never AddSource.
+func cloudLogging(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.MessageKey:
+		a.Key = "message"
+	case slog.LevelKey:
+		a.Key = "severity"
+		if l, ok := a.Value.Any().(slog.Level); ok && l == slog.LevelWarn {
+			a.Value = slog.StringValue("WARNING")
+		}
+	}
+	return a
+}
+
+// Trace returns the attributes that correlate a log line with the request's
+// trace, from X-Cloud-Trace-Context ("TRACE/SPAN;o=1") or W3C traceparent
+// ("00-TRACE-SPAN-01"). It returns nothing when the request carries neither
+// or when project is unknown (Cloud Logging needs the project in the name).
+func Trace(r *http.Request, project string) []any {
+	if project == "" {
+		return nil
+	}
+	trace, span, sampled := parseTraceparent(r.Header.Get("Traceparent"))
+	if trace == "" {
+		trace, span, sampled = parseCloudTrace(r.Header.Get("X-Cloud-Trace-Context"))
+	}
+	if trace == "" {
+		return nil
+	}
+	attrs := []any{slog.String("logging.googleapis.com/trace", "projects/"+project+"/traces/"+trace)}
+	if span != "" {
+		attrs = append(attrs, slog.String("logging.googleapis.com/spanId", span))
+	}
+	return append(attrs, slog.Bool("logging.googleapis.com/trace_sampled", sampled))
+}
+
+func parseTraceparent(h string) (trace, span string, sampled bool) {
+	parts := strings.Split(h, "-")
+	if len(parts) != 4 || len(parts[1]) != 32 || len(parts[2]) != 16 || !isHex(parts[1]) || !isHex(parts[2]) {
+		return "", "", false
+	}
+	return parts[1], parts[2], strings.HasSuffix(parts[3], "1")
+}
+
+func parseCloudTrace(h string) (trace, span string, sampled bool) {
+	trace, rest, _ := strings.Cut(h, "/")
+	if len(trace) != 32 || !isHex(trace) {
+		return "", "", false
+	}
+	span, opts, _ := strings.Cut(rest, ";")
+	for _, c := range span {
+		if c < '0' || c > '9' {
+			span = ""
+			break
+		}
+	}
+	return trace, span, opts == "o=1"
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
+}
