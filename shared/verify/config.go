@@ -36,6 +36,10 @@ type Config struct {
 	Email string `json:"email,omitempty"`
 	// AllowCIDRs restricts the client addresses that may call the source.
 	AllowCIDRs []string `json:"allow_cidrs,omitempty"`
+	// HandshakeSecret is the secret reference of the token that ownership
+	// handshakes are checked with when it is not the signing secret (Meta's
+	// verify token). Empty: the handshakes use Secret.
+	HandshakeSecret string `json:"handshake_secret,omitempty"`
 	// Handshakes names the ownership handshakes this source answers
 	// ("slack", "meta", "crc", "zoom", "dropbox", "graph", "challenge").
 	Handshakes []string `json:"handshakes,omitempty"`
