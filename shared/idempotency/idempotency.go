@@ -29,7 +29,7 @@ const (
 
 // Store records claims. Implementations: Firestore (deployed, and tested
 // against the Firestore emulator) and Memory (local runs without Google
-// Cloud).
+// Cloud); FromEnv picks the one the environment configures.
 type Store interface {
 	// Claim atomically creates the claim for key unless one exists.
 	// A claim left by a crashed instance expires after the store's lease

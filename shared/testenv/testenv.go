@@ -6,8 +6,8 @@
 // command (`make test`, which sets WEBHOOKS_STRICT=1) it fails instead, so a
 // missing install step can never turn into a green run.
 //
-//	func TestStore(t *testing.T) {
-//		addr := testenv.StartFirestore(t) // skips or fails when unavailable
+//	func TestClaim(t *testing.T) {
+//		project, host := testenv.Firestore(t) // skips or fails when unavailable
 //		...
 //	}
 package testenv

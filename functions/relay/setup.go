@@ -1,0 +1,276 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	firebase "firebase.google.com/go/v4"
+	"firebase.google.com/go/v4/messaging"
+	"golang.org/x/oauth2/google"
+
+	"github.com/cloudhooks/webhooks/shared/idempotency"
+	"github.com/cloudhooks/webhooks/shared/logging"
+)
+
+// Environment variables of the Relay function, besides those of
+// idempotency.FromEnv (FIRESTORE_DATABASE, IDEMPOTENCY_COLLECTION,
+// IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION, FIRESTORE_EMULATOR_HOST).
+const (
+	// EnvProject is the Firebase project messages are sent from. Unset:
+	// dry run.
+	EnvProject = "GOOGLE_CLOUD_PROJECT"
+	// EnvDryRun set to 1 records messages instead of sending them, even
+	// with a project.
+	EnvDryRun = "RELAY_DRY_RUN"
+	// EnvDataDir is the local data folder of dry runs.
+	EnvDataDir = "WEBHOOKS_DATA_DIR"
+	// EnvSendTimeout bounds one rule's send, FCM's own retries included
+	// (Go duration). It must stay below the claim lease.
+	EnvSendTimeout = "RELAY_SEND_TIMEOUT"
+)
+
+// messagingScope is the OAuth scope FCM's HTTP v1 API needs.
+const messagingScope = "https://www.googleapis.com/auth/firebase.messaging"
+
+// Defaults of the settings.
+const (
+	DefaultDataDir     = ".local/data"
+	DefaultSendTimeout = 30 * time.Second
+)
+
+// settings is the Relay function's configuration, read at start-up.
+type settings struct {
+	Project     string
+	DryRun      bool
+	DataDir     string
+	SendTimeout time.Duration
+}
+
+// lookupEnv is os.LookupEnv; a variable so that a test can read the
+// settings from a map.
+var lookupEnv = os.LookupEnv
+
+// settingsFromEnv reads and checks the settings, naming each bad one.
+func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	s := settings{
+		Project:     get(EnvProject, ""),
+		DataDir:     get(EnvDataDir, DefaultDataDir),
+		SendTimeout: DefaultSendTimeout,
+	}
+	var errs []error
+	switch v := get(EnvDryRun, "0"); v {
+	case "0", "false":
+	case "1", "true":
+		s.DryRun = true
+	default:
+		errs = append(errs, fmt.Errorf("%s=%q: want 1 or 0", EnvDryRun, v))
+	}
+	if s.Project == "" {
+		s.DryRun = true
+	}
+	if v := get(EnvSendTimeout, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 30s", EnvSendTimeout, v))
+		}
+		s.SendTimeout = d
+	}
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("relay settings: %w", err)
+	}
+	return s, nil
+}
+
+// shared holds the process's clients, made on first use by any source. A
+// failed creation is not kept: the next event tries again.
+var shared struct {
+	mu sync.Mutex
+	d  *deps
+}
+
+// processDeps returns the process-wide clients, creating them once.
+func processDeps(ctx context.Context) (*deps, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.d != nil {
+		return shared.d, nil
+	}
+	s, err := settingsFromEnv(lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDeps(ctx, s, lookupEnv, logging.FromEnv())
+	if err != nil {
+		return nil, err
+	}
+	shared.d = d
+	return d, nil
+}
+
+// newDeps builds the clients the settings select: the FCM client and the
+// idempotency store of the environment, or the dry-run recorder and an
+// in-memory store.
+//
+// A project without Google credentials is a developer's machine with
+// GOOGLE_CLOUD_PROJECT exported: a dry run too, with a warning. On Cloud
+// Run (K_SERVICE set) missing credentials are an error instead, so a
+// deployment can never silently stop sending.
+func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool), log *slog.Logger) (*deps, error) {
+	d := &deps{log: log, sendTimeout: s.SendTimeout}
+	if !s.DryRun {
+		if _, err := google.FindDefaultCredentials(ctx, messagingScope); err != nil {
+			if _, onCloudRun := lookup("K_SERVICE"); onCloudRun {
+				return nil, fmt.Errorf("relay: Google credentials: %w", err)
+			}
+			log.Warn("relay: no Google credentials found; dry run", "error", err.Error())
+			s.DryRun = true
+		}
+	}
+	if s.DryRun {
+		d.send = newRecorder(filepath.Join(s.DataDir, "relay", "messages.ndjson"), log)
+		d.claims = idempotency.NewMemory(idempotency.DefaultLease)
+		log.Info("relay: dry run: messages are recorded, not sent", "file", filepath.Join(s.DataDir, "relay", "messages.ndjson"))
+		return d, nil
+	}
+	// Clients live as long as the process, beyond the request that made
+	// them.
+	life := context.WithoutCancel(ctx)
+	app, err := firebase.NewApp(life, &firebase.Config{ProjectID: s.Project})
+	if err != nil {
+		return nil, fmt.Errorf("relay: firebase.NewApp: %w", err)
+	}
+	mc, err := app.Messaging(life)
+	if err != nil {
+		return nil, fmt.Errorf("relay: app.Messaging: %w", err)
+	}
+	claims, err := idempotency.FromEnv(life, lookup)
+	if err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
+	d.send, d.claims = mc, claims
+	return d, nil
+}
+
+// record identifies a message in the dry-run file.
+type record struct {
+	Source string `json:"source"`
+	Event  string `json:"event_id"`
+	Rule   string `json:"rule"`
+}
+
+type recordKey struct{}
+
+// withRecord tells the dry-run recorder which event a message is for.
+func withRecord(ctx context.Context, r record) context.Context {
+	return context.WithValue(ctx, recordKey{}, r)
+}
+
+// recorder is the dry-run sender: it appends each message, in FCM's own
+// JSON form, to an NDJSON file and logs it, so a user sees exactly what a
+// phone would receive. Token lists are recorded whole in the file (a local
+// file of the user's own test data) but only counted in the log.
+type recorder struct {
+	path string
+	log  *slog.Logger
+	mu   sync.Mutex
+	n    int
+}
+
+func newRecorder(path string, log *slog.Logger) *recorder {
+	return &recorder{path: path, log: log}
+}
+
+// dryRunLine is one line of the dry-run file.
+type dryRunLine struct {
+	Time time.Time `json:"time"`
+	record
+	Tokens  []string           `json:"tokens,omitempty"`
+	Message *messaging.Message `json:"message"`
+}
+
+// Send records m.
+func (r *recorder) Send(ctx context.Context, m *messaging.Message) (string, error) {
+	name, err := r.write(ctx, dryRunLine{Message: m})
+	if err != nil {
+		return "", err
+	}
+	r.log.Info("relay: dry run: would send", "rule", recordOf(ctx).Rule, "topic", m.Topic, "condition", m.Condition,
+		"token_sha256", hashIf(m.Token), "title", notificationTitle(m.Notification), "name", name)
+	return name, nil
+}
+
+// SendEachForMulticast records m as one line and reports every token sent.
+func (r *recorder) SendEachForMulticast(ctx context.Context, m *messaging.MulticastMessage) (*messaging.BatchResponse, error) {
+	msg := &messaging.Message{Data: m.Data, Notification: m.Notification, Android: m.Android, APNS: m.APNS, Webpush: m.Webpush}
+	name, err := r.write(ctx, dryRunLine{Tokens: m.Tokens, Message: msg})
+	if err != nil {
+		return nil, err
+	}
+	r.log.Info("relay: dry run: would send", "rule", recordOf(ctx).Rule, "tokens", len(m.Tokens),
+		"title", notificationTitle(m.Notification), "name", name)
+	br := &messaging.BatchResponse{SuccessCount: len(m.Tokens)}
+	for range m.Tokens {
+		br.Responses = append(br.Responses, &messaging.SendResponse{Success: true, MessageID: name})
+	}
+	return br, nil
+}
+
+// write appends one line and returns a message name like FCM's.
+func (r *recorder) write(ctx context.Context, line dryRunLine) (string, error) {
+	line.Time = time.Now().UTC()
+	line.record = recordOf(ctx)
+	b, err := json.Marshal(line)
+	if err != nil {
+		return "", fmt.Errorf("relay: dry run: encode message: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(r.path), 0o755); err != nil {
+		return "", fmt.Errorf("relay: dry run: %w", err)
+	}
+	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("relay: dry run: %w", err)
+	}
+	_, werr := f.Write(append(b, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("relay: dry run: write %s: %w", r.path, werr)
+	}
+	r.n++
+	return fmt.Sprintf("dry-run/messages/%d", r.n), nil
+}
+
+func recordOf(ctx context.Context) record {
+	r, _ := ctx.Value(recordKey{}).(record)
+	return r
+}
+
+func hashIf(token string) string {
+	if token == "" {
+		return ""
+	}
+	return TokenHash(token)
+}
+
+func notificationTitle(n *messaging.Notification) string {
+	if n == nil {
+		return ""
+	}
+	return n.Title
+}
