@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudhooks/webhooks/shared/condition"
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/render"
 )
 
@@ -168,7 +169,7 @@ func compileRules(raw json.RawMessage) ([]*rule, error) {
 	for i, item := range items {
 		path := fmt.Sprintf("rules[%d]", i)
 		var spec ruleSpec
-		if err := decodeStrict(path, item, &spec); err != nil {
+		if err := config.DecodeStrict(path, item, &spec); err != nil {
 			errs = append(errs, err)
 			continue
 		}

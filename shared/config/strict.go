@@ -1,4 +1,4 @@
-package relay
+package config
 
 import (
 	"encoding/json"
@@ -10,13 +10,13 @@ import (
 	"strings"
 )
 
-// decodeStrict decodes data into v, a pointer to a struct, rejecting
-// fields that v does not have. Unlike json.Decoder.DisallowUnknownFields it
+// DecodeStrict decodes data into v, a pointer to a struct, rejecting
+// fields that v does not have. Functions decode their Source.Rules with it. Unlike json.Decoder.DisallowUnknownFields it
 // reports every unknown field and names each by its path from path
 // ("rules[1].notification.titel: unknown field"), which is what a person
 // fixing webhooks.yaml needs. Field names match exactly, as written in the
 // struct tags.
-func decodeStrict(path string, data []byte, v any) error {
+func DecodeStrict(path string, data []byte, v any) error {
 	errs := unknownFields(path, data, reflect.TypeOf(v))
 	if len(errs) > 0 {
 		return errors.Join(errs...)

@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/cloudhooks/webhooks/shared/logging"
+)
+
+// Defaults of Options.
+const (
+	// DefaultMaxBodyBytes is above GitHub's 25 MB payload cap, the largest
+	// that common providers send.
+	DefaultMaxBodyBytes = 25 << 20
+	// DefaultDeadline is below the shortest common provider timeout that
+	// waits for real work (GitHub's 10 s), so we answer 503 before the
+	// provider gives up and counts a timeout.
+	DefaultDeadline = 8 * time.Second
+	// DefaultRetryAfter is the Retry-After of a 503 when nothing better is
+	// known.
+	DefaultRetryAfter = 30 * time.Second
+)
+
+// Options tune one function's pipeline; zero values take the defaults.
+type Options struct {
+	// MaxBodyBytes is the largest body accepted (413 above it).
+	MaxBodyBytes int64
+	// Deadline bounds the pattern's work for one request.
+	Deadline time.Duration
+	// RetryAfter is the default wait a 503 asks providers for.
+	RetryAfter time.Duration
+	// Project is the Google Cloud project, for trace correlation in logs.
+	Project string
+	// Logger receives the request log lines.
+	Logger *slog.Logger
+	// Now is the clock; tests set it.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = DefaultDeadline
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = DefaultRetryAfter
+	}
+	if o.Logger == nil {
+		o.Logger = logging.New(os.Stdout, slog.LevelInfo)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// OptionsFromEnv reads MAX_BODY_BYTES, REQUEST_DEADLINE (a Go duration),
+// RETRY_AFTER (a Go duration) and GOOGLE_CLOUD_PROJECT, reporting every bad
+// value by name. lookup is os.LookupEnv outside tests.
+func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
+	var o Options
+	var errs []error
+	if v, ok := lookup("MAX_BODY_BYTES"); ok && v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("MAX_BODY_BYTES: %q is not a positive number of bytes", v))
+		}
+		o.MaxBodyBytes = n
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"REQUEST_DEADLINE", &o.Deadline}, {"RETRY_AFTER", &o.RetryAfter}} {
+		if v, ok := lookup(d.name); ok && v != "" {
+			dur, err := time.ParseDuration(v)
+			if err != nil || dur <= 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 8s", d.name, v))
+			}
+			*d.dst = dur
+		}
+	}
+	o.Project, _ = lookup("GOOGLE_CLOUD_PROJECT")
+	return o, errors.Join(errs...)
+}

@@ -1,0 +1,433 @@
+// Package pipeline is the request path every webhook function shares:
+//
+//	request → source (by URL path) → method → body limit → handshake
+//	        → verify (shared/verify) → decode → event.Event → Pattern
+//
+// A function (Store, Relay, Trigger) supplies only its Pattern, the work it
+// does with a verified event; the pipeline owns everything HTTP: which
+// statuses mean what (one function, status), what is logged (one line per
+// request), and when 2xx may be answered (only after the Pattern returned
+// without error, that is after its work is durably done or queued).
+//
+//	h, err := pipeline.New(ctx, cfg.Function("store"), secrets, newStorePattern, opts)
+//	http.Handle("/", h)
+//
+// Functions normally call Register from init instead, which also registers
+// the function with the Functions Framework.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/verify"
+	"github.com/cloudhooks/webhooks/shared/verify/handshake"
+	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
+)
+
+// Factory builds the Pattern of one source at start-up. It must not dial
+// Google Cloud: clients are created on first use, because every instance
+// runs every function package's init.
+type Factory func(ctx context.Context, src config.Source) (pattern.Pattern, error)
+
+// Handler serves every source of one function, one URL path each.
+type Handler struct {
+	opts    Options
+	sources map[string]*source
+}
+
+type source struct {
+	name      string
+	verifier  *verify.Verifier
+	allow     *ipallow.List
+	early     []string // handshakes answered before verification
+	late      []string // handshakes answered after verification
+	sensitive map[string]bool
+	pattern   pattern.Pattern
+}
+
+// New builds the handler of one function from its configuration section.
+// Every source's verifier and pattern are built here, so a bad scheme,
+// option or rule stops start-up with an error naming the source and field.
+func New(ctx context.Context, fn *config.Function, secrets verify.SecretSource, newPattern Factory, opts Options) (*Handler, error) {
+	opts = opts.withDefaults()
+	h := &Handler{opts: opts, sources: map[string]*source{}}
+	if fn == nil {
+		return h, nil
+	}
+	var errs []error
+	for _, sc := range fn.Sources {
+		s, err := newSource(ctx, sc, secrets, newPattern, opts)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("source %q: %w", sc.Name, err))
+			continue
+		}
+		h.sources[sc.Name] = s
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("pipeline.New: %w", err)
+	}
+	return h, nil
+}
+
+func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSource, newPattern Factory, opts Options) (*source, error) {
+	v, err := verify.New(sc.Name, sc.Verify, secrets, verify.WithLogger(opts.Logger), verify.WithClock(opts.Now))
+	if err != nil {
+		return nil, err
+	}
+	allow, err := ipallow.Parse(sc.Verify.AllowCIDRs)
+	if err != nil {
+		return nil, fmt.Errorf("verify.allow_cidrs: %w", err)
+	}
+	s := &source{name: sc.Name, verifier: v, allow: allow, sensitive: sensitiveHeaders(sc.Verify)}
+	for _, kind := range sc.Verify.Handshakes {
+		switch {
+		case !handshake.Valid(kind):
+			return nil, fmt.Errorf("verify.handshakes: unknown handshake %q", kind)
+		case handshake.BeforeVerification(kind):
+			s.early = append(s.early, kind)
+		default:
+			s.late = append(s.late, kind)
+		}
+	}
+	if s.pattern, err = newPattern(ctx, sc); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Sources returns the names of the sources h serves, which are also their
+// URL paths.
+func (h *Handler) Sources() []string {
+	names := make([]string, 0, len(h.sources))
+	for name := range h.sources {
+		names = append(names, name)
+	}
+	return names
+}
+
+// request is what one request accumulates for its log line.
+type request struct {
+	source string
+	ev     *event.Event
+	bytes  int
+	status int // what serve answered itself; 0 when it left that to finish
+	result string
+}
+
+// ServeHTTP runs one request through the pipeline.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.opts.Now()
+	rq := &request{}
+	defer func() {
+		if p := recover(); p != nil {
+			h.opts.Logger.Error("panic serving webhook", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			h.finish(w, r, rq, start, errPanic)
+		}
+	}()
+	err := h.serve(w, r, rq)
+	h.finish(w, r, rq, start, err)
+}
+
+// serve does the work of a request; it writes only handshake and
+// acknowledgement replies itself and leaves every other answer to finish.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) error {
+	s := h.sources[strings.Trim(r.URL.Path, "/")]
+	if s == nil {
+		return ErrUnknownSource
+	}
+	rq.source = s.name
+	if r.Method != http.MethodPost && len(s.early) == 0 {
+		return ErrMethod
+	}
+	if !s.allow.Allowed(r) {
+		return ErrForbiddenAddress
+	}
+	body, err := h.readBody(w, r)
+	rq.bytes = len(body)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	if done, err := s.handshake(ctx, w, r, body, s.early, rq); done || err != nil {
+		return err
+	}
+	if r.Method != http.MethodPost {
+		return ErrMethod
+	}
+	id, err := s.verifier.Verify(ctx, r, body)
+	if err != nil {
+		return err
+	}
+	if done, err := s.handshake(ctx, w, r, body, s.late, rq); done || err != nil {
+		return err
+	}
+	if id.Acknowledge {
+		rq.status, rq.result = http.StatusOK, "acknowledged"
+		writeJSON(w, rq.status, map[string]string{"result": rq.result})
+		return nil
+	}
+	ev, err := s.envelope(r, body, id, h.opts.Now())
+	rq.ev = ev
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.Deadline)
+	defer cancel()
+	out, err := s.pattern.Handle(ctx, ev)
+	if err != nil {
+		return err
+	}
+	if out.Status == 0 {
+		out.Status = http.StatusOK
+	}
+	rq.status, rq.result = out.Status, out.Result
+	writeJSON(w, out.Status, map[string]string{"id": ev.ID, "result": out.Result})
+	return nil
+}
+
+// readBody reads the whole body, never more than the limit.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		return nil, &http.MaxBytesError{Limit: h.opts.MaxBodyBytes}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", ErrReadBody, err)
+	}
+	return body, nil
+}
+
+// handshake answers r when it is one of the given ownership handshakes.
+func (s *source) handshake(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, kinds []string, rq *request) (bool, error) {
+	if len(kinds) == 0 {
+		return false, nil
+	}
+	keys, err := s.verifier.HandshakeKeys(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, kind := range kinds {
+		reply, err := handshake.Answer(kind, r, body, keys)
+		if err != nil {
+			return false, err
+		}
+		if reply == nil {
+			continue
+		}
+		rq.status, rq.result = reply.Status, "handshake "+kind
+		for k, v := range reply.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(reply.Status)
+		_, _ = w.Write(reply.Body)
+		return true, nil
+	}
+	return false, nil
+}
+
+// envelope builds the event from a verified request.
+func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now time.Time) (*event.Event, error) {
+	ev := &event.Event{
+		Source:     s.name,
+		ID:         id.ID,
+		Type:       id.Type,
+		ReceivedAt: now.UTC(),
+		Headers:    s.keptHeaders(r.Header),
+	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case mediaType == "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return ev, fmt.Errorf("%w: form: %w", ErrMalformedBody, err)
+		}
+		ev.Payload = formJSON(form)
+	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+		var top struct {
+			ID      any `json:"id"`
+			EventID any `json:"event_id"`
+			Type    any `json:"type"`
+			Event   any `json:"event"`
+			Version any `json:"version"`
+		}
+		if err := json.Unmarshal(body, &top); err != nil {
+			var notObject *json.UnmarshalTypeError
+			if !errors.As(err, &notObject) {
+				return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+			}
+		}
+		ev.Payload = body
+		switch {
+		case ev.ID != "":
+		case id.IDField == "id":
+			ev.ID = scalar(top.ID)
+		case id.IDField == "event_id":
+			ev.ID = scalar(top.EventID)
+		}
+		if ev.Type == "" {
+			ev.Type = scalar(top.Type)
+		}
+		if ev.Type == "" {
+			ev.Type = scalar(top.Event)
+		}
+		ev.SchemaVersion = scalar(top.Version)
+	default:
+		return ev, fmt.Errorf("%w: %q", ErrContentType, mediaType)
+	}
+	if v := r.Header.Get("X-Webhook-Version"); v != "" {
+		ev.SchemaVersion = v
+	}
+	if ev.ID == "" {
+		// A provider that sends no delivery id gets a content hash: its
+		// retries carry the same bytes, so they share the id.
+		sum := sha256.Sum256(body)
+		ev.ID = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return ev, nil
+}
+
+// scalar renders a JSON string or number field; anything else is "".
+func scalar(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	return ""
+}
+
+// formJSON turns form fields into a JSON object: one value as a string,
+// several as an array.
+func formJSON(form url.Values) json.RawMessage {
+	obj := make(map[string]any, len(form))
+	for k, vs := range form {
+		if len(vs) == 1 {
+			obj[k] = vs[0]
+		} else {
+			obj[k] = vs
+		}
+	}
+	b, _ := json.Marshal(obj) // strings and string slices always marshal
+	return b
+}
+
+// sensitiveHeaders are the headers never kept in an event: credentials,
+// signatures and the source's own secret header.
+func sensitiveHeaders(cfg verify.Config) map[string]bool {
+	m := map[string]bool{}
+	if cfg.Header != "" {
+		m[http.CanonicalHeaderKey(cfg.Header)] = true
+	}
+	return m
+}
+
+// droppedHeaders carry transport or infrastructure detail, not the event.
+var droppedHeaders = map[string]bool{
+	"Accept-Encoding": true, "Connection": true, "Content-Length": true,
+	"Forwarded": true, "Traceparent": true, "Tracestate": true, "Via": true,
+	"X-Cloud-Trace-Context": true, "Cookie": true,
+}
+
+// sensitiveWords mark a header as a credential whatever the provider calls
+// it (X-Hub-Signature-256, X-Gitlab-Token, Authorization, Secret...).
+var sensitiveWords = []string{"signature", "secret", "token", "auth", "hmac", "password", "key", "cookie", "credential"}
+
+func (s *source) keptHeaders(h http.Header) map[string]string {
+	kept := make(map[string]string, len(h))
+	for name, values := range h {
+		if s.sensitive[name] || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
+			continue
+		}
+		lower := strings.ToLower(name)
+		if containsAny(lower, sensitiveWords) && lower != "idempotency-key" {
+			continue
+		}
+		kept[name] = strings.Join(values, ", ")
+	}
+	return kept
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// finish answers every request that serve did not answer itself and logs
+// the request's one line.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rq *request, start time.Time, err error) {
+	status := rq.status
+	if err != nil {
+		var retryAfter time.Duration
+		var public string
+		status, retryAfter, public = h.status(err)
+		if retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+		}
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		writeJSON(w, status, map[string]string{"error": public})
+	}
+	h.log(r, rq, start, status, err)
+}
+
+func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int, err error) {
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelWarn
+	}
+	attrs := []any{
+		slog.String("source", rq.source),
+		slog.Int("status", status),
+		slog.Float64("latency_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000),
+		slog.Int("bytes", rq.bytes),
+	}
+	if rq.ev != nil {
+		attrs = append(attrs, slog.String("event_id", rq.ev.ID), slog.String("event_type", rq.ev.Type))
+	}
+	if rq.result != "" {
+		attrs = append(attrs, slog.String("outcome", rq.result))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	attrs = append(attrs, logging.Trace(r, h.opts.Project)...)
+	h.opts.Logger.Log(r.Context(), level, "webhook request", attrs...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

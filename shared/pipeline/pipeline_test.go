@@ -1,0 +1,411 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/secrets"
+	"github.com/cloudhooks/webhooks/shared/secrets/secretstest"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+const githubKey = "It's a Secret to Everybody"
+
+// memSecrets is an in-memory secret source; unavailable refs fail.
+type memSecrets map[string]string
+
+func (m memSecrets) Secret(_ context.Context, ref string) ([]byte, error) {
+	v, ok := m[ref]
+	if !ok {
+		return nil, errors.New("secret not found")
+	}
+	return []byte(v), nil
+}
+
+// recorder is a pattern that records what reached it and answers as told.
+type recorder struct {
+	mu     sync.Mutex
+	events []*event.Event
+	out    pattern.Outcome
+	err    error
+}
+
+func (p *recorder) Handle(_ context.Context, ev *event.Event) (pattern.Outcome, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return pattern.Outcome{}, p.err
+	}
+	p.events = append(p.events, ev)
+	return p.out, nil
+}
+
+type fixture struct {
+	h    *Handler
+	p    *recorder
+	logs *bytes.Buffer
+	now  time.Time
+}
+
+func newFixture(t *testing.T, fn *config.Function) *fixture {
+	t.Helper()
+	f := &fixture{p: &recorder{out: pattern.Outcome{Result: "stored"}}, logs: &bytes.Buffer{}, now: time.Unix(1_700_000_000, 0)}
+	secrets := memSecrets{"env:GITHUB": githubKey, "env:STRIPE": "whsec_test"}
+	h, err := New(context.Background(), fn, secrets, func(context.Context, config.Source) (pattern.Pattern, error) { return f.p, nil },
+		Options{MaxBodyBytes: 1 << 10, Logger: logging.New(f.logs, slog.LevelDebug), Now: func() time.Time { return f.now }, Project: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = h
+	return f
+}
+
+var githubSource = config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:GITHUB"}}
+
+// signed returns a request to path signed as GitHub would sign it.
+func signed(t *testing.T, path, contentType, body string, header http.Header) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	r.Header.Set("Content-Type", contentType)
+	r.Header.Set("X-GitHub-Event", "push")
+	r.Header.Set("X-GitHub-Delivery", "d-1")
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	if err := verify.Sign(githubSource.Verify, []byte(githubKey), time.Unix(1_700_000_000, 0), r, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestServeHTTPAnswersByTheStatusContract(t *testing.T) {
+	big := `{"x":"` + strings.Repeat("a", 2000) + `"}`
+	tests := []struct {
+		name       string
+		req        func(t *testing.T) *http.Request
+		patternErr error
+		wantStatus int
+		wantEvents int
+		wantHeader map[string]string
+	}{
+		{"signed JSON is handled", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/json", `{"ref":"main"}`, nil)
+		}, nil, 200, 1, nil},
+		{"unknown source is 404", func(t *testing.T) *http.Request {
+			return signed(t, "/gitlab", "application/json", `{}`, nil)
+		}, nil, 404, 0, nil},
+		{"GET is 405 with Allow", func(t *testing.T) *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/github", nil)
+		}, nil, 405, 0, map[string]string{"Allow": "POST"}},
+		{"oversized body is 413", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/json", big, nil)
+		}, nil, 413, 0, nil},
+		{"oversized body without length is 413", func(t *testing.T) *http.Request {
+			r := signed(t, "/github", "application/json", big, nil)
+			r.ContentLength = -1
+			return r
+		}, nil, 413, 0, nil},
+		{"missing signature is 401", func(t *testing.T) *http.Request {
+			r := signed(t, "/github", "application/json", `{}`, nil)
+			r.Header.Del("X-Hub-Signature-256")
+			return r
+		}, nil, 401, 0, nil},
+		{"tampered body is 401", func(t *testing.T) *http.Request {
+			r := signed(t, "/github", "application/json", `{"a":1}`, nil)
+			r.Body = io.NopCloser(strings.NewReader(`{"a":2}`))
+			return r
+		}, nil, 401, 0, nil},
+		{"malformed JSON is 400", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/json", `{"a":`, nil)
+		}, nil, 400, 0, nil},
+		{"wrong content type is 415", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "text/xml", `<a/>`, nil)
+		}, nil, 415, 0, nil},
+		{"form body becomes a JSON payload", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/x-www-form-urlencoded", `payload=%7B%7D&a=1&a=2`, nil)
+		}, nil, 200, 1, nil},
+		{"retryable pattern failure is 503 with Retry-After", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/json", `{}`, nil)
+		}, pattern.Retryable(errors.New("bigquery down"), 7*time.Second), 503, 0, map[string]string{"Retry-After": "7"}},
+		{"unclassified pattern failure is 503", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/json", `{}`, nil)
+		}, errors.New("boom"), 503, 0, map[string]string{"Retry-After": "30"}},
+		{"unprocessable event is 422", func(t *testing.T) *http.Request {
+			return signed(t, "/github", "application/json", `{}`, nil)
+		}, pattern.Unprocessable(errors.New("template")), 422, 0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+			f.p.err = tt.patternErr
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, tt.req(t))
+			if w.Code != tt.wantStatus {
+				t.Errorf("status = %d, want %d (body %s)", w.Code, tt.wantStatus, w.Body)
+			}
+			if len(f.p.events) != tt.wantEvents {
+				t.Errorf("pattern saw %d events, want %d", len(f.p.events), tt.wantEvents)
+			}
+			for k, v := range tt.wantHeader {
+				if got := w.Header().Get(k); got != v {
+					t.Errorf("header %s = %q, want %q", k, got, v)
+				}
+			}
+			var line map[string]any
+			if err := json.Unmarshal(f.logs.Bytes(), &line); err != nil {
+				t.Fatalf("want exactly one JSON log line, got %q", f.logs)
+			}
+			if line["status"] != float64(tt.wantStatus) || line["message"] != "webhook request" {
+				t.Errorf("log line %v does not report status %d", line, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
+	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+	r := signed(t, "/github", "application/json", `{"version":"2"}`, http.Header{
+		"Authorization": {"Bearer x"}, "User-Agent": {"GitHub-Hookshot/1"}, "X-Forwarded-For": {"1.2.3.4"},
+	})
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Code != 200 || len(f.p.events) != 1 {
+		t.Fatalf("status %d, %d events", w.Code, len(f.p.events))
+	}
+	ev := f.p.events[0]
+	if ev.Source != "github" || ev.ID != "d-1" || ev.Type != "push" || ev.SchemaVersion != "2" || !ev.ReceivedAt.Equal(f.now) {
+		t.Errorf("envelope = %+v", ev)
+	}
+	for name := range ev.Headers {
+		lower := strings.ToLower(name)
+		if strings.Contains(lower, "signature") || lower == "authorization" || strings.HasPrefix(lower, "x-forwarded") {
+			t.Errorf("kept header %s", name)
+		}
+	}
+	if ev.Headers["User-Agent"] != "GitHub-Hookshot/1" || ev.Headers["X-Github-Delivery"] != "d-1" {
+		t.Errorf("dropped a useful header: %v", ev.Headers)
+	}
+}
+
+func TestEventWithoutProviderIDGetsAContentHash(t *testing.T) {
+	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+	for range 2 {
+		r := signed(t, "/github", "application/json", `{"a":1}`, nil)
+		r.Header.Del("X-GitHub-Delivery")
+		f.h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if len(f.p.events) != 2 || !strings.HasPrefix(f.p.events[0].ID, "sha256:") || f.p.events[0].ID != f.p.events[1].ID {
+		t.Fatalf("ids of one body twice: %q, %q", f.p.events[0].ID, f.p.events[1].ID)
+	}
+}
+
+// A secret Secret Manager cannot serve (an outage, or a grant not made
+// yet) is 503 with Retry-After, never 401: the provider retries, and the
+// retry succeeds once the secret is readable.
+func TestUnreadableSecretIs503NotUnauthorized(t *testing.T) {
+	const key = "whsec_unreadable_test"
+	src := config.Source{Name: "stripe", Verify: verify.Config{Scheme: "stripe", Secret: "sm:stripe-webhook-secret"}}
+	body := `{"id":"evt_1","type":"charge.succeeded"}`
+	for _, code := range []codes.Code{codes.Unavailable, codes.PermissionDenied, codes.NotFound} {
+		t.Run(code.String(), func(t *testing.T) {
+			sm := secretstest.Start(t)
+			sm.Add("p", "stripe-webhook-secret", []byte(key))
+			resolver := secrets.NewResolver(secrets.Options{Project: "p", Client: sm.Client(t)})
+			p := &recorder{}
+			h, err := New(context.Background(), &config.Function{Sources: []config.Source{src}}, resolver,
+				func(context.Context, config.Source) (pattern.Pattern, error) { return p, nil }, Options{Logger: logging.New(io.Discard, slog.LevelError)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver := func() *httptest.ResponseRecorder {
+				r := httptest.NewRequest(http.MethodPost, "/stripe", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				if err := verify.Sign(src.Verify, []byte(key), time.Now(), r, []byte(body)); err != nil {
+					t.Fatal(err)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				return w
+			}
+			sm.Fail(code)
+			if w := deliver(); w.Code != 503 || w.Header().Get("Retry-After") == "" || strings.Contains(w.Body.String(), key) {
+				t.Fatalf("while Secret Manager fails: status %d, Retry-After %q, body %s; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+			}
+			sm.Heal()
+			if w := deliver(); w.Code != 200 || len(p.events) != 1 {
+				t.Fatalf("once healed: status %d, %d events; want 200 and the event", w.Code, len(p.events))
+			}
+		})
+	}
+}
+
+func TestGitHubPingIsAcknowledgedWithoutThePattern(t *testing.T) {
+	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+	r := signed(t, "/github", "application/json", `{"zen":"Design for failure."}`, http.Header{"X-Github-Event": {"ping"}})
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Code != 200 || len(f.p.events) != 0 {
+		t.Fatalf("ping: status %d, %d events reached the pattern", w.Code, len(f.p.events))
+	}
+}
+
+func TestNewFailsClosedNamingTheSource(t *testing.T) {
+	fn := &config.Function{Sources: []config.Source{{Name: "bad", Verify: verify.Config{Scheme: "nope", Secret: "env:X"}}}}
+	_, err := New(context.Background(), fn, memSecrets{}, func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil }, Options{})
+	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
+		t.Fatalf("New with an unknown scheme: %v", err)
+	}
+}
+
+func TestPanicInPatternIs500AndLogged(t *testing.T) {
+	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+	f.h.sources["github"].pattern = pattern.Func(func(context.Context, *event.Event) (pattern.Outcome, error) { panic("bug") })
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, signed(t, "/github", "application/json", `{}`, nil))
+	if w.Code != 500 || !strings.Contains(f.logs.String(), "panic") {
+		t.Fatalf("status %d, logs %s", w.Code, f.logs)
+	}
+}
+
+// Handshakes listed in a source are answered by the pipeline: unsigned
+// ones before verification, signed ones only once the signature checked
+// out, and none of them reaches the pattern.
+func TestHandshakesAreAnsweredAtTheirPlaceInThePipeline(t *testing.T) {
+	meta := config.Source{Name: "meta", Verify: verify.Config{Scheme: "github", Secret: "env:GITHUB", Handshakes: []string{"meta"}}}
+	slack := config.Source{Name: "slack", Verify: verify.Config{Scheme: "slack", Secret: "env:GITHUB", Handshakes: []string{"slack"}}}
+	slackBody := `{"type":"url_verification","token":"x","challenge":"c-123"}`
+	signedSlack := func(t *testing.T) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/slack", strings.NewReader(slackBody))
+		r.Header.Set("Content-Type", "application/json")
+		if err := verify.Sign(slack.Verify, []byte(githubKey), time.Unix(1_700_000_000, 0), r, []byte(slackBody)); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tests := []struct {
+		name       string
+		req        func(t *testing.T) *http.Request
+		wantStatus int
+		wantBody   string
+	}{
+		{"meta GET with the right token echoes the challenge", func(*testing.T) *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/meta?hub.mode=subscribe&hub.verify_token="+strings.ReplaceAll(githubKey, " ", "+")+"&hub.challenge=42", nil)
+		}, 200, "42"},
+		{"meta GET with a wrong token is 403", func(*testing.T) *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/meta?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=42", nil)
+		}, 403, ""},
+		{"GET without handshake parameters is 405", func(*testing.T) *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/meta", nil)
+		}, 405, ""},
+		{"signed slack url_verification echoes the challenge", signedSlack, 200, "c-123"},
+		{"unsigned slack url_verification is 401", func(t *testing.T) *http.Request {
+			r := signedSlack(t)
+			r.Header.Del("X-Slack-Signature")
+			return r
+		}, 401, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{meta, slack}})
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, tt.req(t))
+			if w.Code != tt.wantStatus || !strings.Contains(w.Body.String(), tt.wantBody) {
+				t.Errorf("status %d body %q, want %d containing %q", w.Code, w.Body, tt.wantStatus, tt.wantBody)
+			}
+			if len(f.p.events) != 0 {
+				t.Errorf("a handshake reached the pattern")
+			}
+		})
+	}
+}
+
+// allow_cidrs trusts the last X-Forwarded-For entry (the one Cloud Run's
+// front end appends) and refuses other clients before reading the body.
+func TestAllowCIDRsRefusesOtherClientsWith403(t *testing.T) {
+	src := githubSource
+	src.Verify.AllowCIDRs = []string{"192.30.252.0/22"}
+	tests := []struct {
+		name string
+		xff  string
+		want int
+	}{
+		{"client inside the range", "192.30.252.10", 200},
+		{"client outside the range", "203.0.113.9", 403},
+		{"forged first entry is ignored", "192.30.252.10, 203.0.113.9", 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{src}})
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, signed(t, "/github", "application/json", `{}`, http.Header{"X-Forwarded-For": {tt.xff}}))
+			if w.Code != tt.want {
+				t.Errorf("status %d, want %d", w.Code, tt.want)
+			}
+		})
+	}
+}
+
+// Stripe sends no delivery header: the event id and type come from the
+// payload's top-level "id" and "type", the id the provider's retries share.
+func TestStripeEventIdentityComesFromThePayload(t *testing.T) {
+	src := config.Source{Name: "stripe", Verify: verify.Config{Scheme: "stripe", Secret: "env:STRIPE"}}
+	f := newFixture(t, &config.Function{Sources: []config.Source{src}})
+	body := `{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{}}}`
+	r := httptest.NewRequest(http.MethodPost, "/stripe", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json; charset=utf-8")
+	if err := verify.Sign(src.Verify, []byte("whsec_test"), f.now, r, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	f.h.ServeHTTP(w, r)
+	if w.Code != 200 || len(f.p.events) != 1 {
+		t.Fatalf("status %d (%s), %d events", w.Code, w.Body, len(f.p.events))
+	}
+	if ev := f.p.events[0]; ev.ID != "evt_1" || ev.Type != "payment_intent.succeeded" {
+		t.Errorf("id %q type %q", ev.ID, ev.Type)
+	}
+}
+
+// The request's log line carries what an operator filters on, with trace
+// correlation, and never the payload or the signature.
+func TestLogLineHasTheRequestFieldsAndNoSecrets(t *testing.T) {
+	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+	r := signed(t, "/github", "application/json", `{"password":"hunter2"}`, http.Header{
+		"X-Cloud-Trace-Context": {"105445aa7843bc8bf206b12000100000/1;o=1"},
+	})
+	sig := r.Header.Get("X-Hub-Signature-256")
+	f.h.ServeHTTP(httptest.NewRecorder(), r)
+	var line map[string]any
+	if err := json.Unmarshal(f.logs.Bytes(), &line); err != nil {
+		t.Fatalf("log is not one JSON line: %q", f.logs)
+	}
+	want := map[string]any{"severity": "INFO", "source": "github", "event_id": "d-1", "event_type": "push", "status": float64(200), "outcome": "stored",
+		"logging.googleapis.com/trace": "projects/p/traces/105445aa7843bc8bf206b12000100000"}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("log %s = %v, want %v", k, line[k], v)
+		}
+	}
+	if _, ok := line["latency_ms"]; !ok {
+		t.Error("log lacks latency_ms")
+	}
+	if s := f.logs.String(); strings.Contains(s, "hunter2") || strings.Contains(s, sig) || strings.Contains(s, githubKey) {
+		t.Errorf("log holds payload or secret material: %s", s)
+	}
+}
