@@ -22,10 +22,6 @@ var (
 	registered = map[string]*lazyHandler{}
 )
 
-// processSecrets is the one secret resolver and cache of the process:
-// functions that share a process share cached secrets.
-var processSecrets = sync.OnceValue(func() *secrets.Resolver { return secrets.FromEnv() })
-
 // Register registers the HTTP function name (its entry point, "Store")
 // with the Functions Framework, serving the sources of the configuration
 // section ("store") with the patterns newPattern builds.
@@ -99,7 +95,7 @@ func (l *lazyHandler) handler(ctx context.Context) (*Handler, error) {
 		return nil, err
 	}
 	opts.Logger = logging.FromEnv()
-	h, err := New(ctx, cfg.Function(l.section), processSecrets(), l.newPattern, opts)
+	h, err := New(ctx, cfg.Function(l.section), secrets.Process(), l.newPattern, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -176,6 +176,14 @@ func NewResolver(opts Options) *Resolver {
 	}
 }
 
+// process is the Resolver of Process.
+var process = sync.OnceValue(FromEnv)
+
+// Process returns the process's one Resolver, made by FromEnv on first
+// use. Every function and action of a process reads through it, so they
+// share one cache and one Secret Manager connection.
+func Process() *Resolver { return process() }
+
 // FromEnv returns a Resolver configured by the environment:
 // GOOGLE_CLOUD_PROJECT (or GCP_PROJECT) is the default project,
 // WEBHOOKS_SECRETS_DIR the LocalDir, and SECRETS_TTL (a Go duration such as

@@ -1,0 +1,104 @@
+package trigger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/cloudhooks/webhooks/shared/event"
+)
+
+// performer is the type-specific part of an action: it fills the action's
+// templates for one event and returns the call that performs it. Filling
+// happens once per delivery, before any attempt, so that a template the
+// event cannot fill fails without side effects.
+type performer interface {
+	prepare(ev *event.Event, vars event.Vars) (call, error)
+}
+
+// call performs an action once. It is called again on a retryable error.
+type call func(ctx context.Context, d *deps, inv invocation) error
+
+// invocation names what a call is for.
+type invocation struct {
+	source, rule, action string
+	event                *event.Event
+	// idempotencyKey is sent to HTTP receivers: "<event id>/<action name>".
+	idempotencyKey string
+}
+
+// ErrPermanent marks an action failure that retrying cannot fix: a 4xx
+// answer, a template the event cannot fill, a missing Cloud Build trigger.
+// Sync rules answer it 422; the worker sends the job to the dead-letter
+// topic without further attempts.
+var ErrPermanent = errors.New("permanent action failure")
+
+// permanent wraps err so that errors.Is(err, ErrPermanent) holds.
+func permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
+// retryPolicy is an action's retry policy within one delivery: up to
+// maxAttempts attempts, waiting an exponentially growing, jittered backoff
+// between them.
+type retryPolicy struct {
+	maxAttempts  int
+	initial, max time.Duration
+}
+
+// backoff is the wait after the given failed attempt (1-based): the
+// exponential step initial·2^(n-1) capped at max, with "equal jitter"
+// (half fixed, half random) so that retries of many events spread out but
+// never come back immediately.
+func (p retryPolicy) backoff(n int) time.Duration {
+	d := p.initial
+	for i := 1; i < n && d < p.max; i++ {
+		d *= 2
+	}
+	d = min(d, p.max)
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// attemptError is the error of an action's last attempt.
+type attemptError struct {
+	action   string
+	attempts int
+	err      error
+}
+
+func (e *attemptError) Error() string {
+	return fmt.Sprintf("action %q failed after %d attempt(s): %v", e.action, e.attempts, e.err)
+}
+
+func (e *attemptError) Unwrap() error { return e.err }
+
+// run performs c under the action's timeout and retry policy. It returns
+// nil once an attempt succeeds, and the last error when an attempt fails
+// permanently, the attempts are used up or ctx ends.
+func (a *action) run(ctx context.Context, d *deps, inv invocation, c call) error {
+	for n := 1; ; n++ {
+		actx, cancel := context.WithTimeout(ctx, a.timeout)
+		err := c(actx, d, inv)
+		if err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s: %w", a.timeout, err)
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrPermanent) || n >= a.retry.maxAttempts || ctx.Err() != nil {
+			return &attemptError{action: a.name, attempts: n, err: err}
+		}
+		wait := a.retry.backoff(n)
+		d.log.Warn("trigger: action attempt failed; retrying", "source", inv.source, "id", inv.event.ID,
+			"rule", inv.rule, "action", a.name, "attempt", n, "backoff", wait.String(), "error", err.Error())
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return &attemptError{action: a.name, attempts: n, err: err}
+		}
+	}
+}

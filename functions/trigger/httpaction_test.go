@@ -1,0 +1,309 @@
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudhooks/webhooks/shared/secrets"
+	"github.com/cloudhooks/webhooks/shared/secrets/secretstest"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+// receiver is an HTTP action target that answers with a scripted sequence
+// of statuses (the last one repeats) and keeps what it received.
+type receiver struct {
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	statuses []int
+	hang     time.Duration // delay before answering
+	requests []*http.Request
+	bodies   [][]byte
+	conns    atomic.Int64
+	inFlight atomic.Int64
+	maxConc  atomic.Int64
+}
+
+func newReceiver(t testing.TB, statuses ...int) *receiver {
+	t.Helper()
+	r := &receiver{statuses: statuses}
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	r.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.conns.Add(1)
+		}
+	}
+	r.srv.Start()
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
+	n := r.inFlight.Add(1)
+	defer r.inFlight.Add(-1)
+	for {
+		m := r.maxConc.Load()
+		if n <= m || r.maxConc.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	i := len(r.requests)
+	r.requests = append(r.requests, req.Clone(context.Background()))
+	r.bodies = append(r.bodies, body)
+	hang, statuses := r.hang, r.statuses
+	r.mu.Unlock()
+	if hang > 0 {
+		select {
+		case <-time.After(hang):
+		case <-req.Context().Done():
+			return
+		}
+	}
+	status := http.StatusOK
+	if len(statuses) > 0 {
+		status = statuses[min(i, len(statuses)-1)]
+	}
+	w.WriteHeader(status)
+}
+
+// script sets how the receiver answers from now on: after hang, with the
+// statuses in turn (by request number; the last repeats).
+func (r *receiver) script(hang time.Duration, statuses ...int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hang, r.statuses = hang, statuses
+}
+
+func (r *receiver) got() ([]*http.Request, [][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*http.Request(nil), r.requests...), append([][]byte(nil), r.bodies...)
+}
+
+// httpRule is a sync rule with one http action to url.
+func httpRule(url, extra string) string {
+	return `
+- name: notify
+  events: [push]
+  mode: sync
+  actions:
+    - name: call
+      type: http
+      url: ` + url + `
+      timeout: 2s
+      retry: {max_attempts: 3, initial_backoff: 1ms, max_backoff: 4ms}
+` + extra
+}
+
+func TestHTTPActionRetriesWithBackoffUntilItSucceeds(t *testing.T) {
+	rcv := newReceiver(t, 503, 500, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL+"/hook", ""), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "delivery-1"))
+	wantStatus(t, out, err, 200, ResultRan)
+	reqs, bodies := rcv.got()
+	if len(reqs) != 3 {
+		t.Fatalf("receiver got %d requests, want 3 (two failures, then success)", len(reqs))
+	}
+	for i, r := range reqs {
+		if got := r.Header.Get(HeaderIdempotencyKey); got != "delivery-1/call" {
+			t.Errorf("request %d: Idempotency-Key %q, want delivery-1/call", i, got)
+		}
+		var env map[string]any
+		if err := json.Unmarshal(bodies[i], &env); err != nil || env["id"] != "delivery-1" {
+			t.Errorf("request %d: default body is not the event envelope: %s", i, bodies[i])
+		}
+	}
+}
+
+func TestHTTPActionFailuresAnswerAsTheProviderNeeds(t *testing.T) {
+	tests := []struct {
+		name      string
+		statuses  []int
+		hang      time.Duration
+		extra     string
+		status    int
+		wantCalls int
+	}{
+		{"server errors until attempts run out: 503", []int{502}, 0, "", 503, 3},
+		{"too many requests is retried: 503", []int{429}, 0, "", 503, 3},
+		{"a 4xx cannot be fixed by retrying: 422, one call", []int{400}, 0, "", 422, 1},
+		{"a redirect is not followed: 422, one call", []int{http.StatusFound}, 0, "", 422, 1},
+		{"a hanging receiver times out each attempt: 503", nil, time.Second, "", 503, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rcv := newReceiver(t, tt.statuses...)
+			rcv.script(tt.hang, tt.statuses...)
+			d, _ := testDeps(t)
+			rules := httpRule(rcv.srv.URL, tt.extra)
+			if tt.hang > 0 {
+				rules = strings.Replace(rules, "timeout: 2s", "timeout: 20ms", 1)
+			}
+			tr := newTrigger(t, rules, d)
+			out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
+			wantStatus(t, out, err, tt.status, "")
+			if reqs, _ := rcv.got(); len(reqs) != tt.wantCalls {
+				t.Errorf("receiver got %d calls, want %d", len(reqs), tt.wantCalls)
+			}
+			// The failure released the claim: the provider's retry acts.
+			rcv.script(0, 200)
+			out, err = tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
+			wantStatus(t, out, err, 200, ResultRan)
+		})
+	}
+}
+
+func TestHTTPActionIsSignedVerifiablyWithASecretManagerSecret(t *testing.T) {
+	const key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	sm := secretstest.Start(t)
+	sm.Add("test-project", "deploy-hook-secret", []byte(key+"\n"))
+	rcv := newReceiver(t, 200)
+	d, logs := testDeps(t)
+	d.secrets = secrets.NewResolver(secrets.Options{Project: "test-project", Client: sm.Client(t)})
+	tr := newTrigger(t, httpRule(rcv.srv.URL, "      secret: sm:deploy-hook-secret\n      headers: {X-Repo: \"{{.payload.repository.full_name}}\"}\n      body: '{\"commit\":{{json .payload.after}}}'\n"), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-signed"))
+	wantStatus(t, out, err, 200, ResultRan)
+
+	reqs, bodies := rcv.got()
+	if len(reqs) != 1 {
+		t.Fatalf("got %d requests", len(reqs))
+	}
+	r, body := reqs[0], bodies[0]
+	if string(body) != `{"commit":"59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5"}` || r.Header.Get("X-Repo") != "octo-org/octo-repo" {
+		t.Errorf("templates not applied: body %s, X-Repo %q", body, r.Header.Get("X-Repo"))
+	}
+	if r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("Content-Type %q", r.Header.Get("Content-Type"))
+	}
+	if r.Header.Get(verify.HeaderWebhookID) != "d-signed/call" {
+		t.Errorf("webhook-id %q, want the idempotency key", r.Header.Get(verify.HeaderWebhookID))
+	}
+	v, err := verify.New("receiver", verify.Config{Scheme: "standardwebhooks", Secret: "env:K"}, memSecrets{"env:K": key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(context.Background(), r, body); err != nil {
+		t.Fatalf("the receiver cannot verify the signature: %v", err)
+	}
+	wrong, _ := verify.New("receiver", verify.Config{Scheme: "standardwebhooks", Secret: "env:K"}, memSecrets{"env:K": "whsec_" + strings.Repeat("A", 32)})
+	if _, err := wrong.Verify(context.Background(), r, body); err == nil {
+		t.Fatal("a different key verified the signature")
+	}
+	if strings.Contains(logs.String(), "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") {
+		t.Fatal("the secret reached the logs")
+	}
+}
+
+func TestHTTPActionWithAnUnreadableSecretIsRetryable(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	d.secrets = memSecrets{}
+	tr := newTrigger(t, httpRule(rcv.srv.URL, "      secret: sm:missing\n"), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
+	wantStatus(t, out, err, 503, "")
+	if reqs, _ := rcv.got(); len(reqs) != 0 {
+		t.Fatalf("an unsigned request was sent")
+	}
+}
+
+func TestHTTPActionsReuseConnections(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, ""), d)
+	for i := range 5 {
+		out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d"+string(rune('a'+i))))
+		wantStatus(t, out, err, 200, ResultRan)
+	}
+	if reqs, _ := rcv.got(); len(reqs) != 5 {
+		t.Fatalf("got %d requests, want 5", len(reqs))
+	}
+	if n := rcv.conns.Load(); n != 1 {
+		t.Fatalf("5 sequential actions opened %d connections, want 1", n)
+	}
+}
+
+func TestADuplicateDeliveryDoesNotRunTheActionAgain(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, ""), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "same"))
+	wantStatus(t, out, err, 200, ResultRan)
+	out, err = tr.Handle(context.Background(), githubEvent(t, "push", "same"))
+	wantStatus(t, out, err, 200, ResultDuplicate)
+	if reqs, _ := rcv.got(); len(reqs) != 1 {
+		t.Fatalf("receiver got %d calls, want 1", len(reqs))
+	}
+}
+
+func TestAConcurrentDeliveryOfTheSameEventIsRetryable(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.script(200*time.Millisecond, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, ""), d)
+	first := make(chan error, 1)
+	go func() {
+		_, err := tr.Handle(context.Background(), githubEvent(t, "push", "same"))
+		first <- err
+	}()
+	for {
+		if reqs, _ := rcv.got(); len(reqs) == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "same"))
+	wantStatus(t, out, err, 503, "")
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSyncSerializeByRunsOneEventAtATimePerKey(t *testing.T) {
+	rcv := newReceiver(t)
+	rcv.script(20*time.Millisecond, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, "  serialize_by: payload.repository.full_name\n"), d)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			out, err := tr.Handle(context.Background(), githubEvent(t, "push", "e"+string(rune('0'+i))))
+			wantStatus(t, out, err, 200, ResultRan)
+		})
+	}
+	wg.Wait()
+	if m := rcv.maxConc.Load(); m != 1 {
+		t.Fatalf("%d actions of one repository ran at once, want 1", m)
+	}
+	if reqs, _ := rcv.got(); len(reqs) != 4 {
+		t.Fatalf("got %d requests, want 4", len(reqs))
+	}
+}
+
+func TestATemplateTheEventCannotFillIsUnprocessableAndNothingRuns(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	rules := httpRule(rcv.srv.URL, "      body: '{{.payload.no_such_field}}'\n") + `
+- name: second
+  events: [push]
+  mode: sync
+  actions: [{name: x, type: http, url: "` + rcv.srv.URL + `"}]
+`
+	tr := newTrigger(t, rules, d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
+	wantStatus(t, out, err, 422, "")
+	if reqs, _ := rcv.got(); len(reqs) != 0 {
+		t.Fatalf("got %d requests, want none", len(reqs))
+	}
+}

@@ -1,0 +1,261 @@
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	cloudbuild "cloud.google.com/go/cloudbuild/apiv1/v2"
+	"cloud.google.com/go/cloudbuild/apiv1/v2/cloudbuildpb"
+	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/cloudhooks/webhooks/shared/idempotency"
+	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+// Environment variables of Trigger and TriggerWorker, besides those of
+// idempotency.FromEnv (FIRESTORE_DATABASE, IDEMPOTENCY_COLLECTION, ...).
+const (
+	// EnvProject is the deployment's project: Pub/Sub topics, Cloud Build
+	// triggers without a project of their own, Firestore claims.
+	EnvProject = "GOOGLE_CLOUD_PROJECT"
+	// EnvPubSubEmulator points the Pub/Sub client at the emulator; the
+	// client library reads it itself.
+	EnvPubSubEmulator = "PUBSUB_EMULATOR_HOST"
+	// EnvJobsTopic is the topic (id in the project) that async rules queue
+	// their jobs on; TriggerWorker is subscribed to it.
+	EnvJobsTopic = "TRIGGER_JOBS_TOPIC"
+	// EnvDeadLetterTopic is the topic (id) that the jobs subscription
+	// dead-letters to, and where the worker sends a job whose action failed
+	// permanently.
+	EnvDeadLetterTopic = "TRIGGER_DEAD_LETTER_TOPIC"
+	// EnvDataDir is the local data folder where, without Google Cloud,
+	// Cloud Build and Pub/Sub actions are recorded instead of performed.
+	EnvDataDir = "WEBHOOKS_DATA_DIR"
+)
+
+// Defaults of the settings.
+const (
+	DefaultJobsTopic       = "trigger-jobs"
+	DefaultDeadLetterTopic = "trigger-dead-letter"
+	DefaultDataDir         = ".local/data"
+	// LocalProject is the project of a Pub/Sub emulator when
+	// GOOGLE_CLOUD_PROJECT is unset.
+	LocalProject = "webhooks-local"
+)
+
+// settings is the configuration read from the environment at start-up.
+type settings struct {
+	Project         string // empty: local run
+	PubSub          bool   // jobs go through Pub/Sub (project or emulator)
+	PubSubProject   string
+	JobsTopic       string
+	DeadLetterTopic string
+	DataDir         string
+}
+
+// lookupEnv is os.LookupEnv; a variable so that tests can replace it.
+var lookupEnv = os.LookupEnv
+
+// settingsFromEnv reads the settings.
+func settingsFromEnv(lookup func(string) (string, bool)) settings {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	s := settings{
+		Project:         get(EnvProject, ""),
+		JobsTopic:       get(EnvJobsTopic, DefaultJobsTopic),
+		DeadLetterTopic: get(EnvDeadLetterTopic, DefaultDeadLetterTopic),
+		DataDir:         get(EnvDataDir, DefaultDataDir),
+	}
+	s.PubSub = s.Project != "" || get(EnvPubSubEmulator, "") != ""
+	s.PubSubProject = get(EnvProject, LocalProject)
+	return s
+}
+
+// deps are the process's clients that actions and jobs use.
+type deps struct {
+	log     *slog.Logger
+	project string
+	claims  idempotency.Store
+	http    *http.Client
+	secrets verify.SecretSource
+	topics  topicPublisher
+	builds  buildRunner
+	// jobs queues async jobs: Pub/Sub, or the in-process queue of local
+	// runs.
+	jobs jobQueue
+	// deadLetter receives jobs whose action failed permanently; nil
+	// without Pub/Sub.
+	deadLetter *pubsub.Publisher
+	now        func() time.Time
+	locks      keyedMutex
+}
+
+// processSecrets returns the process's secret source for signing HTTP
+// actions; a variable so that tests can replace it.
+var processSecrets = defaultSecrets
+
+// shared holds the process's clients, made on first use by any source or
+// by the worker. A failed creation is not kept: the next event tries again.
+var shared struct {
+	mu sync.Mutex
+	d  *deps
+}
+
+// processDeps returns the process-wide clients, creating them once.
+func processDeps(ctx context.Context) (*deps, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.d != nil {
+		return shared.d, nil
+	}
+	d, err := newDeps(ctx, settingsFromEnv(lookupEnv), lookupEnv, logging.FromEnv())
+	if err != nil {
+		return nil, err
+	}
+	shared.d = d
+	return d, nil
+}
+
+// newDeps builds the clients the settings select. With Pub/Sub (a project
+// or the emulator) jobs are published to the jobs topic and pubsub actions
+// publish; without, jobs run on the in-process queue and pubsub actions are
+// recorded under the data folder. Without a project, cloudbuild actions are
+// recorded too.
+func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool), log *slog.Logger) (*deps, error) {
+	// Clients live as long as the process, beyond the request that made
+	// them.
+	life := context.WithoutCancel(ctx)
+	d := &deps{log: log, project: s.Project, http: newHTTPClient(), secrets: processSecrets(), now: time.Now}
+	claims, err := idempotency.FromEnv(life, lookup)
+	if err != nil {
+		return nil, fmt.Errorf("trigger: %w", err)
+	}
+	d.claims = claims
+	var rec *recorder
+	if s.Project == "" {
+		rec = &recorder{path: filepath.Join(s.DataDir, "trigger", "actions.ndjson"), log: log}
+		d.builds = rec
+		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", "file", rec.path)
+	} else {
+		d.builds = &lazyCloudBuild{}
+	}
+	if !s.PubSub {
+		d.topics = rec
+		d.jobs = newLocalQueue(d, localWorkers)
+		log.Warn("trigger: no Pub/Sub: async jobs run on an in-process queue that is lost when the process exits (local runs only)")
+		return d, nil
+	}
+	client, err := pubsub.NewClient(life, s.PubSubProject)
+	if err != nil {
+		return nil, fmt.Errorf("trigger: pubsub.NewClient: %w", err)
+	}
+	d.topics = &clientPublisher{client: client}
+	d.jobs = newPubSubJobs(client, s.JobsTopic)
+	d.deadLetter = client.Publisher(s.DeadLetterTopic)
+	return d, nil
+}
+
+// lazyCloudBuild creates the Cloud Build client on the first cloudbuild
+// action, so that a source without one never needs the API; a failed
+// creation is retried by the next action.
+type lazyCloudBuild struct {
+	mu sync.Mutex
+	c  *cloudbuild.Client
+}
+
+func (l *lazyCloudBuild) runTrigger(ctx context.Context, req *cloudbuildpb.RunBuildTriggerRequest, inv invocation) (string, error) {
+	l.mu.Lock()
+	if l.c == nil {
+		c, err := cloudbuild.NewClient(context.WithoutCancel(ctx))
+		if err != nil {
+			l.mu.Unlock()
+			return "", fmt.Errorf("cloudbuild.NewClient: %w", err)
+		}
+		l.c = c
+	}
+	c := l.c
+	l.mu.Unlock()
+	return cloudBuildClient{c: c}.runTrigger(ctx, req, inv)
+}
+
+// recorder stands in for Cloud Build and Pub/Sub in local runs: it appends
+// each action it is asked to perform to an NDJSON file and logs it, so a
+// user sees exactly what a deployment would do.
+type recorder struct {
+	path string
+	log  *slog.Logger
+	mu   sync.Mutex
+	n    int
+}
+
+// recordLine is one line of the local actions file.
+type recordLine struct {
+	Time     time.Time         `json:"time"`
+	Source   string            `json:"source"`
+	Event    string            `json:"event_id"`
+	Rule     string            `json:"rule"`
+	Action   string            `json:"action"`
+	Type     string            `json:"type"`
+	Topic    string            `json:"topic,omitempty"`
+	Data     string            `json:"data,omitempty"`
+	Attrs    map[string]string `json:"attributes,omitempty"`
+	Build    json.RawMessage   `json:"build_trigger,omitempty"`
+	Recorded string            `json:"recorded_as"`
+}
+
+func (r *recorder) publish(_ context.Context, topic string, m *pubsub.Message, inv invocation) (string, error) {
+	return r.write(inv, recordLine{Type: TypePubSub, Topic: topic, Data: string(m.Data), Attrs: m.Attributes})
+}
+
+func (r *recorder) runTrigger(_ context.Context, req *cloudbuildpb.RunBuildTriggerRequest, inv invocation) (string, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return "", fmt.Errorf("trigger: record build: %w", err)
+	}
+	return r.write(inv, recordLine{Type: TypeCloudBuild, Build: b})
+}
+
+func (r *recorder) write(inv invocation, line recordLine) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.n++
+	line.Time = time.Now().UTC()
+	line.Source, line.Rule, line.Action = inv.source, inv.rule, inv.action
+	if inv.event != nil {
+		line.Event = inv.event.ID
+	}
+	line.Recorded = fmt.Sprintf("local/%s/%d", line.Type, r.n)
+	b, err := json.Marshal(line)
+	if err != nil {
+		return "", fmt.Errorf("trigger: record: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(r.path), 0o755); err != nil {
+		return "", fmt.Errorf("trigger: record: %w", err)
+	}
+	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("trigger: record: %w", err)
+	}
+	_, werr := f.Write(append(b, '\n'))
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("trigger: record %s: %w", r.path, werr)
+	}
+	r.log.Info("trigger: local run: recorded instead of performed", "type", line.Type, "rule", inv.rule,
+		"action", inv.action, "file", r.path)
+	return line.Recorded, nil
+}

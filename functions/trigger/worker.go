@@ -1,0 +1,319 @@
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
+)
+
+// ErrInFlight means another delivery of the same event is performing the
+// action now.
+var ErrInFlight = errors.New("trigger: another delivery of this event is performing the action")
+
+// ClaimKey is the idempotency key of one action of one rule of one event.
+// The "trigger/" prefix keeps Trigger's claims apart from Relay's in the
+// shared collection; the event id comes last because it may contain "/".
+func ClaimKey(source, rule, action, eventID string) string {
+	return "trigger/" + source + "/" + rule + "/" + action + "/" + eventID
+}
+
+// perform runs one prepared action exactly once per event: claim, run
+// with the retry policy, then complete (or release on failure so that a
+// retry can act). duplicate reports that the action was already done.
+func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (duplicate bool, err error) {
+	key := ClaimKey(inv.source, inv.rule, a.name, inv.event.ID)
+	st, err := d.claims.Claim(ctx, key)
+	if err != nil {
+		return false, fmt.Errorf("trigger: claim: %w", err)
+	}
+	switch st {
+	case idempotency.Done:
+		return true, nil
+	case idempotency.InFlight:
+		return false, ErrInFlight
+	}
+	if err := a.run(ctx, d, inv, c); err != nil {
+		// The claim must go whatever ctx's state, or the retry would wait
+		// for the lease.
+		if rerr := d.claims.Release(context.WithoutCancel(ctx), key); rerr != nil {
+			d.log.Error("trigger: release claim failed; the retry waits for the lease", "key", key, "error", rerr.Error())
+		}
+		return false, err
+	}
+	if cerr := d.claims.Complete(context.WithoutCancel(ctx), key); cerr != nil {
+		// The action is done: failing now would make it run again.
+		d.log.Error("trigger: action done but could not mark it", "key", key, "error", cerr.Error())
+	}
+	return false, nil
+}
+
+// runJob runs one queued job. raw is the job's message data, sent on to
+// the dead-letter topic when the action fails permanently (nil for the
+// in-process queue, which only logs). A nil error means the job is
+// finished with: done, duplicate, or dead-lettered.
+func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error {
+	log := d.log.With("source", j.Event.Source, "id", j.Event.ID, "type", j.Event.Type, "rule", j.Rule,
+		"action", j.Action, "attempt", j.Attempt)
+	r := src.byName[j.Rule]
+	var a *action
+	if r != nil {
+		a = r.byName[j.Action]
+	}
+	if a == nil {
+		// The configuration changed since the job was queued.
+		return deadLetter(ctx, d, j, raw, log, fmt.Errorf("no rule %q with action %q in source %q", j.Rule, j.Action, src.name))
+	}
+	vars, err := j.Event.Vars()
+	if err != nil {
+		return deadLetter(ctx, d, j, raw, log, err)
+	}
+	c, err := a.impl.prepare(j.Event, vars)
+	if err != nil {
+		return deadLetter(ctx, d, j, raw, log, fmt.Errorf("action %q: %w", a.name, err))
+	}
+	inv := invocation{source: src.name, rule: r.name, action: a.name, event: j.Event, idempotencyKey: j.Event.ID + "/" + a.name}
+	dup, err := perform(ctx, d, inv, a, c)
+	switch {
+	case err == nil && dup:
+		log.Info("trigger: job", "result", "duplicate")
+		return nil
+	case err == nil:
+		log.Info("trigger: job", "result", "ran")
+		return nil
+	case errors.Is(err, ErrPermanent):
+		return deadLetter(ctx, d, j, raw, log, err)
+	default:
+		log.Warn("trigger: job failed; Pub/Sub redelivers it", "error", err.Error())
+		return err
+	}
+}
+
+// deadLetter sends a job that no redelivery can fix to the dead-letter
+// topic at once, instead of letting Pub/Sub try it N times; Replay brings
+// it back once its cause is fixed. It returns nil once the dead-letter
+// topic has it, and an error (so Pub/Sub redelivers) otherwise.
+func deadLetter(ctx context.Context, d *deps, j *job, raw []byte, log interface {
+	Error(string, ...any)
+}, cause error) error {
+	log.Error("trigger: job failed permanently; dead-lettered", "error", cause.Error())
+	if d.deadLetter == nil || raw == nil {
+		return nil
+	}
+	attrs := j.attributes()
+	attrs[AttrError] = truncate(cause.Error(), 1024)
+	if _, err := d.deadLetter.Publish(ctx, &pubsub.Message{Data: raw, Attributes: attrs}).Get(ctx); err != nil {
+		return fmt.Errorf("trigger: dead-letter job: %w (after: %w)", err, cause)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// pushMessage is the data of the worker's CloudEvent: Pub/Sub's push body
+// (and Eventarc's MessagePublishedData) with the job in message.data.
+type pushMessage struct {
+	Message struct {
+		Data       []byte            `json:"data"`
+		Attributes map[string]string `json:"attributes"`
+		MessageID  string            `json:"messageId"`
+	} `json:"message"`
+	Subscription string `json:"subscription"`
+}
+
+// worker runs the jobs of every trigger source of the configuration.
+type worker struct {
+	mu      sync.Mutex
+	sources map[string]*source
+	load    func() (map[string]*source, error)
+	deps    func(ctx context.Context) (*deps, error)
+}
+
+// processWorker is the TriggerWorker function's state.
+var processWorker = &worker{load: sourcesFromConfig, deps: processDeps}
+
+// sourcesFromConfig compiles the trigger sources of the configuration
+// file, as the Trigger function does.
+func sourcesFromConfig() (map[string]*source, error) {
+	f, err := config.Load(lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	fn := f.Function("trigger")
+	if fn == nil {
+		return nil, errors.New("trigger: the configuration has no trigger section")
+	}
+	out := map[string]*source{}
+	var errs []error
+	for _, s := range fn.Sources {
+		src, err := compileSource(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[s.Name] = src
+	}
+	return out, errors.Join(errs...)
+}
+
+func (w *worker) source(name string) (*source, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sources == nil {
+		s, err := w.load()
+		if err != nil {
+			return nil, err
+		}
+		w.sources = s
+	}
+	return w.sources[name], nil
+}
+
+// handle runs the job in one pushed message. A nil error acknowledges the
+// message; an error makes Pub/Sub redeliver it with backoff, until the
+// subscription's dead-letter policy moves it to the dead-letter topic.
+func (w *worker) handle(ctx context.Context, data []byte) error {
+	d, err := w.deps(ctx)
+	if err != nil {
+		return err
+	}
+	var m pushMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		// Not a Pub/Sub message: redelivering cannot help.
+		d.log.Error("trigger worker: not a Pub/Sub message; dropped", "error", err.Error())
+		return nil
+	}
+	var j job
+	if err := json.Unmarshal(m.Message.Data, &j); err != nil || j.Event == nil {
+		d.log.Error("trigger worker: not a job; dropped", "message_id", m.Message.MessageID)
+		return nil
+	}
+	src, err := w.source(j.Event.Source)
+	if err != nil {
+		return fmt.Errorf("trigger worker: configuration: %w", err)
+	}
+	if src == nil {
+		src = &source{name: j.Event.Source}
+	}
+	return runJob(ctx, d, src, &j, m.Message.Data)
+}
+
+// deadLetterAttrPrefix starts the attributes Pub/Sub adds to a
+// dead-lettered message; Replay drops them.
+const deadLetterAttrPrefix = "CloudPubSubDeadLetter"
+
+// replayBatch is how many messages Replay pulls at a time.
+const replayBatch = 100
+
+// replayWait is how long Replay waits for a pull to return messages before
+// taking the subscription as drained.
+const replayWait = 3 * time.Second
+
+// Replay moves up to max jobs from the dead-letter subscription back to
+// the jobs topic (both a short id in the client's project or a full
+// resource name), counting each job's Attempt up, and returns how many it
+// moved. A message is acknowledged on the dead-letter subscription only
+// after its republish was acknowledged, so a failure loses nothing: run
+// Replay again. It stops when the subscription has nothing more to give.
+func Replay(ctx context.Context, client *pubsub.Client, deadLetterSubscription, jobsTopic string, max int) (int, error) {
+	sub := deadLetterSubscription
+	if !strings.HasPrefix(sub, "projects/") {
+		sub = "projects/" + client.Project() + "/subscriptions/" + sub
+	}
+	pub := client.Publisher(jobsTopic)
+	pub.EnableMessageOrdering = true
+	defer pub.Stop()
+	moved := 0
+	for moved < max {
+		// Not ReturnImmediately: Pub/Sub may then answer nothing while
+		// messages wait. A pull that finds nothing within replayWait means
+		// the subscription is drained.
+		pullCtx, cancel := context.WithTimeout(ctx, replayWait)
+		resp, err := client.SubscriptionAdminClient.Pull(pullCtx, &pubsubpb.PullRequest{
+			Subscription: sub,
+			MaxMessages:  int32(min(max-moved, replayBatch)),
+		})
+		cancel()
+		drained := err == nil && len(resp.GetReceivedMessages()) == 0
+		if err != nil && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
+			drained = true
+		}
+		if drained {
+			return moved, nil
+		}
+		if err != nil {
+			return moved, fmt.Errorf("trigger.Replay: pull %s: %w", sub, err)
+		}
+		for _, rm := range resp.GetReceivedMessages() {
+			msg := replayMessage(rm.GetMessage())
+			if _, err := pub.Publish(ctx, msg).Get(ctx); err != nil {
+				if msg.OrderingKey != "" {
+					pub.ResumePublish(msg.OrderingKey)
+				}
+				_ = client.SubscriptionAdminClient.ModifyAckDeadline(context.WithoutCancel(ctx), &pubsubpb.ModifyAckDeadlineRequest{
+					Subscription: sub, AckIds: unacked(resp.GetReceivedMessages(), rm.GetAckId()),
+				})
+				return moved, fmt.Errorf("trigger.Replay: republish to %s: %w", jobsTopic, err)
+			}
+			if err := client.SubscriptionAdminClient.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: []string{rm.GetAckId()}}); err != nil {
+				// Republished but still on the dead-letter subscription: a
+				// later replay republishes it again, which the claims make
+				// harmless.
+				return moved + 1, fmt.Errorf("trigger.Replay: acknowledge: %w", err)
+			}
+			moved++
+		}
+	}
+	return moved, nil
+}
+
+// unacked returns the ack ids from the one given on, to hand back.
+func unacked(msgs []*pubsubpb.ReceivedMessage, from string) []string {
+	var ids []string
+	found := false
+	for _, m := range msgs {
+		if m.GetAckId() == from {
+			found = true
+		}
+		if found {
+			ids = append(ids, m.GetAckId())
+		}
+	}
+	return ids
+}
+
+// replayMessage turns a dead-lettered message back into a job message.
+func replayMessage(m *pubsubpb.PubsubMessage) *pubsub.Message {
+	attrs := maps.Clone(m.GetAttributes())
+	for k := range attrs {
+		if strings.HasPrefix(k, deadLetterAttrPrefix) || k == AttrError {
+			delete(attrs, k)
+		}
+	}
+	data := m.GetData()
+	var j job
+	if json.Unmarshal(data, &j) == nil && j.Event != nil {
+		j.Attempt++
+		if b, err := json.Marshal(&j); err == nil {
+			data = b
+		}
+	}
+	return &pubsub.Message{Data: data, Attributes: attrs, OrderingKey: m.GetOrderingKey()}
+}

@@ -1,0 +1,196 @@
+package trigger
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+
+	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+// frameworkData is the data of the CloudEvent that the Functions Framework
+// builds from a legacy Pub/Sub push request (funcframework/events.go: the
+// message, with "@type", lifted under "message"), and the shape of
+// Eventarc's MessagePublishedData.
+func frameworkData(t testing.TB, j *job) []byte {
+	t.Helper()
+	data, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(map[string]any{"message": map[string]any{
+		"@type":       "type.googleapis.com/google.pubsub.v1.PubsubMessage",
+		"data":        base64.StdEncoding.EncodeToString(data),
+		"attributes":  j.attributes(),
+		"messageId":   "17",
+		"publishTime": time.Now().UTC().Format(time.RFC3339Nano),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestWorkerRunsTheJobOfAFrameworkCloudEvent(t *testing.T) {
+	rcv := newReceiver(t, 503, 200)
+	d, logs := testDeps(t)
+	tr := newTrigger(t, fmt.Sprintf(asyncRule, rcv.srv.URL, rcv.srv.URL), d)
+	w := &worker{load: func() (map[string]*source, error) { return map[string]*source{"src": tr.src}, nil },
+		deps: func(context.Context) (*deps, error) { return d, nil }}
+	ev := githubEvent(t, "push", "d-w")
+	data := frameworkData(t, &job{Event: ev, Rule: "deploy", Action: "call", Attempt: 2})
+
+	if err := w.handle(context.Background(), data); err == nil {
+		t.Fatal("the first delivery's action failed (503) but handle returned nil: Pub/Sub would not redeliver")
+	}
+	if err := w.handle(context.Background(), data); err != nil {
+		t.Fatalf("redelivery: %v", err)
+	}
+	if err := w.handle(context.Background(), data); err != nil {
+		t.Fatalf("duplicate delivery: %v", err)
+	}
+	reqs, _ := rcv.got()
+	if len(reqs) != 2 || reqs[1].Header.Get(HeaderIdempotencyKey) != "d-w/call" {
+		t.Fatalf("receiver got %d calls, want 2 (fail, succeed; the duplicate skipped)", len(reqs))
+	}
+	if !strings.Contains(logs.String(), `"attempt":2`) || !strings.Contains(logs.String(), `"result":"duplicate"`) {
+		t.Errorf("worker log lacks the attempt or the duplicate: %s", logs)
+	}
+}
+
+func TestWorkerAcknowledgesWhatNoRedeliveryCanFix(t *testing.T) {
+	d, _ := testDeps(t)
+	tr := newTrigger(t, fmt.Sprintf(asyncRule, "http://127.0.0.1:9", "http://127.0.0.1:9"), d)
+	w := &worker{load: func() (map[string]*source, error) { return map[string]*source{"src": tr.src}, nil },
+		deps: func(context.Context) (*deps, error) { return d, nil }}
+	ev := githubEvent(t, "push", "d1")
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"not JSON", []byte("{")},
+		{"not a job", []byte(`{"message":{"data":"bm90IGpzb24="}}`)},
+		{"a rule removed from the configuration", frameworkData(t, &job{Event: ev, Rule: "gone", Action: "call", Attempt: 1})},
+		{"an unknown source", frameworkData(t, &job{Event: &ev2, Rule: "deploy", Action: "call", Attempt: 1})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := w.handle(context.Background(), tt.data); err != nil {
+				t.Fatalf("handle = %v, want nil (acknowledged, logged)", err)
+			}
+		})
+	}
+}
+
+// ev2 is an event of a source that the worker does not know.
+var ev2 = event.Event{Source: "other", ID: "x", Payload: []byte(`{}`)}
+
+func TestReplayedJobsCountTheAttemptAndLoseDeadLetterAttributes(t *testing.T) {
+	j := job{Event: &ev2, Rule: "r", Action: "a", Attempt: 1}
+	data, _ := json.Marshal(&j)
+	m := replayMessage(&pubsubpb.PubsubMessage{Data: data, OrderingKey: "k", Attributes: map[string]string{
+		AttrRule: "r", AttrError: "status 400", "CloudPubSubDeadLetterSourceDeliveryCount": "5"}})
+	var got job
+	if err := json.Unmarshal(m.Data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Attempt != 2 || m.OrderingKey != "k" {
+		t.Errorf("replayed job attempt %d, ordering key %q; want 2, k", got.Attempt, m.OrderingKey)
+	}
+	if len(m.Attributes) != 1 || m.Attributes[AttrRule] != "r" {
+		t.Errorf("attributes %v, want only the job's own", m.Attributes)
+	}
+}
+
+func TestLocalRunsQueueAsyncJobsInProcess(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, fmt.Sprintf(asyncRule, rcv.srv.URL+"/a", rcv.srv.URL+"/b"), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-local"))
+	wantStatus(t, out, err, 202, ResultQueued)
+	waitFor(t, 10*time.Second, "the in-process queue to run both jobs", func() bool {
+		reqs, _ := rcv.got()
+		return len(reqs) == 2
+	})
+	reqs, _ := rcv.got()
+	// Both jobs share the repository's ordering key: they ran in order.
+	if reqs[0].URL.Path != "/a" || reqs[1].URL.Path != "/b" {
+		t.Errorf("ran %s then %s, want /a then /b", reqs[0].URL.Path, reqs[1].URL.Path)
+	}
+}
+
+func TestSettingsChooseTheQueueFromTheEnvironment(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantPubSub bool
+		project    string
+	}{
+		{"nothing set: local run, in-process queue", nil, false, LocalProject},
+		{"emulator only: Pub/Sub in the local project", map[string]string{EnvPubSubEmulator: "127.0.0.1:8085"}, true, LocalProject},
+		{"project: Pub/Sub", map[string]string{EnvProject: "p1", EnvJobsTopic: "jobs"}, true, "p1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := settingsFromEnv(mapLookup(tt.env))
+			if s.PubSub != tt.wantPubSub || s.PubSubProject != tt.project {
+				t.Errorf("settings %+v", s)
+			}
+		})
+	}
+}
+
+func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
+	processSecrets = func() verify.SecretSource { return memSecrets{} }
+	t.Cleanup(func() { processSecrets = defaultSecrets })
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	local := map[string]string{EnvDataDir: t.TempDir()}
+	d, err := newDeps(context.Background(), settingsFromEnv(mapLookup(local)), mapLookup(local), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.jobs.(*localQueue); !ok {
+		t.Errorf("local run queues on %T, want the in-process queue", d.jobs)
+	}
+	if _, ok := d.builds.(*recorder); !ok {
+		t.Errorf("local run builds with %T, want the recorder", d.builds)
+	}
+	if _, ok := d.topics.(*recorder); !ok {
+		t.Errorf("local run publishes with %T, want the recorder", d.topics)
+	}
+
+	// The client library reads the emulator's address itself; it does not
+	// connect until the first call.
+	t.Setenv(EnvPubSubEmulator, "127.0.0.1:1")
+	emu := map[string]string{EnvPubSubEmulator: "127.0.0.1:1", EnvDataDir: t.TempDir()}
+	d, err = newDeps(context.Background(), settingsFromEnv(mapLookup(emu)), mapLookup(emu), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.jobs.(*pubSubJobs); !ok {
+		t.Errorf("emulator run queues on %T, want Pub/Sub", d.jobs)
+	}
+	if _, ok := d.topics.(*clientPublisher); !ok {
+		t.Errorf("emulator run publishes with %T, want the Pub/Sub client", d.topics)
+	}
+	if _, ok := d.builds.(*recorder); !ok {
+		t.Errorf("a run without a project builds with %T, want the recorder", d.builds)
+	}
+	if d.deadLetter == nil {
+		t.Error("no dead-letter publisher with Pub/Sub")
+	}
+}
+
+func mapLookup(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
