@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/bigquery/storage/managedwriter/adapt"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/cloudhooks/webhooks/shared/event"
+)
+
+// schemaJSON is the events table's schema in BigQuery's JSON schema format,
+// the one definition shared with the terraform (file("…/schema.json")).
+//
+//go:embed schema.json
+var schemaJSON []byte
+
+// dedupViewSQL is the deduplicated view's query, with ${table} standing for
+// the fully qualified table; the terraform renders it with templatefile().
+//
+//go:embed dedup_view.sql
+var dedupViewSQL string
+
+// Table layout that the terraform declares too; terraform/terraform_test.go
+// is the place to check that both agree.
+const (
+	// PartitionField is the TIMESTAMP column the table is partitioned on,
+	// by day.
+	PartitionField = "received_at"
+	// PartitionType is the time partitioning granularity.
+	PartitionType = bigquery.DayPartitioningType
+)
+
+// ClusteringFields are the columns the table is clustered by, in order:
+// queries filter by source first, then by event type.
+func ClusteringFields() []string { return []string{"source", "event_type"} }
+
+// Schema returns the events table's schema, parsed from schema.json.
+func Schema() (bigquery.Schema, error) {
+	s, err := bigquery.SchemaFromJSON(schemaJSON)
+	if err != nil {
+		return nil, fmt.Errorf("store.Schema: parse schema.json: %w", err)
+	}
+	return s, nil
+}
+
+// TableMetadata returns the events table's schema, partitioning and
+// clustering, for tests and local runs that create the table themselves.
+func TableMetadata() (*bigquery.TableMetadata, error) {
+	s, err := Schema()
+	if err != nil {
+		return nil, err
+	}
+	return &bigquery.TableMetadata{
+		Schema:           s,
+		TimePartitioning: &bigquery.TimePartitioning{Type: PartitionType, Field: PartitionField},
+		Clustering:       &bigquery.Clustering{Fields: ClusteringFields()},
+	}, nil
+}
+
+// DedupViewSQL returns the deduplicated view's query over table, given as
+// project.dataset.table.
+func DedupViewSQL(table string) string {
+	return strings.ReplaceAll(dedupViewSQL, "${table}", table)
+}
+
+// EmulatorTableMetadata is TableMetadata with the JSON columns made
+// STRING, for the BigQuery emulator (v0.6.6). The emulator stores a JSON
+// value written through the Storage Write API as a JSON string holding the
+// text (`"{\"a\":1}"`) rather than the parsed value, so JSON_VALUE and
+// friends find nothing in it; in a STRING column the same text reads back
+// exactly, and BigQuery's JSON functions accept JSON text in STRING
+// columns. The rows written are the same either way: a JSON column takes
+// its value as text in the proto row.
+func EmulatorTableMetadata() (*bigquery.TableMetadata, error) {
+	md, err := TableMetadata()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range md.Schema {
+		if f.Type == bigquery.JSONFieldType {
+			f.Type = bigquery.StringFieldType
+		}
+	}
+	return md, nil
+}
+
+// CreateTable creates the events table in dataset as TableMetadata
+// describes it, creating the dataset too when it is missing; tables and
+// datasets that already exist are left as they are. Production tables come
+// from the terraform; this is for tests and development projects. On the
+// BigQuery emulator use CreateEmulatorTable.
+func CreateTable(ctx context.Context, client *bigquery.Client, dataset, table string) error {
+	md, err := TableMetadata()
+	if err != nil {
+		return err
+	}
+	return createTable(ctx, client, dataset, table, md)
+}
+
+// CreateEmulatorTable is CreateTable for the BigQuery emulator: the table
+// of EmulatorTableMetadata.
+func CreateEmulatorTable(ctx context.Context, client *bigquery.Client, dataset, table string) error {
+	md, err := EmulatorTableMetadata()
+	if err != nil {
+		return err
+	}
+	return createTable(ctx, client, dataset, table, md)
+}
+
+func createTable(ctx context.Context, client *bigquery.Client, dataset, table string, md *bigquery.TableMetadata) error {
+	ds := client.Dataset(dataset)
+	// Look before creating: the emulator answers a second create with 500,
+	// not 409.
+	if _, err := ds.Metadata(ctx); notFound(err) {
+		if err := ds.Create(ctx, nil); err != nil && !alreadyExists(err) {
+			return fmt.Errorf("store.CreateTable: create dataset %s: %w", dataset, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("store.CreateTable: dataset %s: %w", dataset, err)
+	}
+	return createIfMissing(ctx, ds.Table(table), md)
+}
+
+// createIfMissing creates t unless it exists.
+func createIfMissing(ctx context.Context, t *bigquery.Table, md *bigquery.TableMetadata) error {
+	_, err := t.Metadata(ctx)
+	if err == nil {
+		return nil
+	}
+	if !notFound(err) {
+		return fmt.Errorf("store: table %s.%s: %w", t.DatasetID, t.TableID, err)
+	}
+	if err := t.Create(ctx, md); err != nil && !alreadyExists(err) {
+		return fmt.Errorf("store: create %s.%s: %w", t.DatasetID, t.TableID, err)
+	}
+	return nil
+}
+
+// CreateDedupView creates view (ViewName(table) by convention) in dataset
+// over the events table, keeping one row per (source, event_id): the
+// earliest delivery. An existing view is left as it is.
+func CreateDedupView(ctx context.Context, client *bigquery.Client, dataset, view, table string) error {
+	query := DedupViewSQL(fmt.Sprintf("%s.%s.%s", client.Project(), dataset, table))
+	md := &bigquery.TableMetadata{ViewQuery: query}
+	if err := createIfMissing(ctx, client.Dataset(dataset).Table(view), md); err != nil {
+		return fmt.Errorf("store.CreateDedupView: %w", err)
+	}
+	return nil
+}
+
+func alreadyExists(err error) bool {
+	var apiErr *googleapi.Error
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusConflict
+}
+
+func notFound(err error) bool {
+	var apiErr *googleapi.Error
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusNotFound
+}
+
+// rowSchema is the proto form of schema.json that the Storage Write API
+// takes: the message descriptor rows are built with, and its normalized
+// DescriptorProto sent once per stream.
+type rowSchema struct {
+	msg   protoreflect.MessageDescriptor
+	proto *descriptorpb.DescriptorProto
+
+	source, eventID, eventType, schemaVersion, receivedAt, headers, payload protoreflect.FieldDescriptor
+}
+
+// loadRowSchema derives the row descriptor from schema.json once per
+// process: a schema that does not convert is a build error of ours, so the
+// error is kept and returned to every caller.
+var loadRowSchema = sync.OnceValues(func() (*rowSchema, error) {
+	s, err := Schema()
+	if err != nil {
+		return nil, err
+	}
+	ts, err := adapt.BQSchemaToStorageTableSchema(s)
+	if err != nil {
+		return nil, fmt.Errorf("store: convert schema: %w", err)
+	}
+	d, err := adapt.StorageSchemaToProto2Descriptor(ts, "event_row")
+	if err != nil {
+		return nil, fmt.Errorf("store: schema to proto descriptor: %w", err)
+	}
+	md, ok := d.(protoreflect.MessageDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("store: schema descriptor is a %T, not a message", d)
+	}
+	dp, err := adapt.NormalizeDescriptor(md)
+	if err != nil {
+		return nil, fmt.Errorf("store: normalize descriptor: %w", err)
+	}
+	rs := &rowSchema{msg: md, proto: dp}
+	fields := map[string]*protoreflect.FieldDescriptor{
+		"source": &rs.source, "event_id": &rs.eventID, "event_type": &rs.eventType,
+		"schema_version": &rs.schemaVersion, "received_at": &rs.receivedAt,
+		"headers": &rs.headers, "payload": &rs.payload,
+	}
+	for name, dst := range fields {
+		if *dst = md.Fields().ByName(protoreflect.Name(name)); *dst == nil {
+			return nil, fmt.Errorf("store: schema.json has no column %q", name)
+		}
+	}
+	return rs, nil
+})
+
+// row is one event as stored: the columns of schema.json. The local sink
+// writes it as one JSON line, so both sinks hold the same fields.
+type row struct {
+	Source        string          `json:"source"`
+	EventID       string          `json:"event_id"`
+	EventType     string          `json:"event_type,omitempty"`
+	SchemaVersion string          `json:"schema_version,omitempty"`
+	ReceivedAt    string          `json:"received_at"`
+	Headers       json.RawMessage `json:"headers,omitempty"`
+	Payload       json.RawMessage `json:"payload,omitempty"`
+}
+
+// errInvalidEvent marks an event that cannot become a row (a required
+// column empty, a payload that is not JSON): no retry can fix it.
+var errInvalidEvent = errors.New("event cannot be stored")
+
+func newRow(ev *event.Event) (row, error) {
+	r := row{
+		Source:        ev.Source,
+		EventID:       ev.ID,
+		EventType:     ev.Type,
+		SchemaVersion: ev.SchemaVersion,
+		ReceivedAt:    ev.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000000Z"),
+	}
+	switch {
+	case ev.Source == "":
+		return row{}, fmt.Errorf("%w: no source", errInvalidEvent)
+	case ev.ID == "":
+		return row{}, fmt.Errorf("%w: no event id", errInvalidEvent)
+	case ev.ReceivedAt.IsZero():
+		return row{}, fmt.Errorf("%w: no receive time", errInvalidEvent)
+	case len(ev.Payload) > 0 && !json.Valid(ev.Payload):
+		return row{}, fmt.Errorf("%w: payload is not JSON", errInvalidEvent)
+	case !utf8.ValidString(ev.Source) || !utf8.ValidString(ev.ID) || !utf8.ValidString(ev.Type) ||
+		!utf8.ValidString(ev.SchemaVersion) || !utf8.Valid(ev.Payload):
+		// BigQuery refuses text that is not UTF-8; refused here, such a row
+		// cannot fail the append that it would share with other events.
+		return row{}, fmt.Errorf("%w: text that is not UTF-8", errInvalidEvent)
+	}
+	if len(ev.Headers) > 0 {
+		h, err := json.Marshal(ev.Headers)
+		if err != nil {
+			return row{}, fmt.Errorf("%w: headers: %w", errInvalidEvent, err)
+		}
+		r.Headers = h
+	}
+	if len(ev.Payload) > 0 {
+		r.Payload = ev.Payload
+	}
+	return r, nil
+}
+
+// encodeRow serializes ev as a proto row of schema.json: TIMESTAMP as
+// microseconds since the epoch, JSON columns as their JSON text, as the
+// Storage Write API takes them. (The emulator, v0.6.6, misreads the
+// sub-second part of such a TIMESTAMP; BigQuery does not.)
+func encodeRow(rs *rowSchema, ev *event.Event) ([]byte, error) {
+	r, err := newRow(ev)
+	if err != nil {
+		return nil, err
+	}
+	m := dynamicpb.NewMessage(rs.msg)
+	m.Set(rs.source, protoreflect.ValueOfString(r.Source))
+	m.Set(rs.eventID, protoreflect.ValueOfString(r.EventID))
+	m.Set(rs.receivedAt, protoreflect.ValueOfInt64(ev.ReceivedAt.UnixMicro()))
+	if r.EventType != "" {
+		m.Set(rs.eventType, protoreflect.ValueOfString(r.EventType))
+	}
+	if r.SchemaVersion != "" {
+		m.Set(rs.schemaVersion, protoreflect.ValueOfString(r.SchemaVersion))
+	}
+	if r.Headers != nil {
+		m.Set(rs.headers, protoreflect.ValueOfString(string(r.Headers)))
+	}
+	if r.Payload != nil {
+		m.Set(rs.payload, protoreflect.ValueOfString(string(r.Payload)))
+	}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("store: encode row: %w", err)
+	}
+	return b, nil
+}

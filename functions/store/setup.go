@@ -1,0 +1,269 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/bigquery/storage/managedwriter"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cloudhooks/webhooks/shared/event"
+)
+
+// Environment variables of the Store function (the README's configuration
+// reference lists them too).
+const (
+	// EnvProject is the project of the events table; GOOGLE_CLOUD_PROJECT
+	// when unset. No project and no emulator selects the local sink.
+	EnvProject = "BIGQUERY_PROJECT"
+	// EnvDataset is the dataset of the events table (DefaultDataset).
+	EnvDataset = "BIGQUERY_DATASET"
+	// EnvTable is the events table (DefaultTable); its dedup view is
+	// ViewName(table).
+	EnvTable = "BIGQUERY_TABLE"
+	// EnvEmulatorHost is the BigQuery emulator's REST address (host:port),
+	// used to create the dataset, table and dedup view an emulator lacks.
+	EnvEmulatorHost = "BIGQUERY_EMULATOR_HOST"
+	// EnvStorageEmulatorHost is the emulator's Storage API gRPC address
+	// (host:port, its --grpc-port), which rows are written to.
+	EnvStorageEmulatorHost = "BIGQUERY_STORAGE_EMULATOR_HOST"
+	// EnvBatchWait is the group commit wait (a Go duration, "5ms"; "-1ns"
+	// turns group commit off).
+	EnvBatchWait = "STORE_BATCH_WAIT"
+	// EnvBatchRows caps the rows of one append.
+	EnvBatchRows = "STORE_BATCH_ROWS"
+	// EnvDataDir is the local data folder; the local sink writes under
+	// its store/ folder.
+	EnvDataDir = "WEBHOOKS_DATA_DIR"
+)
+
+// Defaults of the settings.
+const (
+	// DefaultDataset is the dataset when BIGQUERY_DATASET is unset.
+	DefaultDataset = "webhooks"
+	// DefaultTable is the table when BIGQUERY_TABLE is unset.
+	DefaultTable = "events"
+	// DefaultDataDir is the local data folder when WEBHOOKS_DATA_DIR is
+	// unset, relative to the working directory.
+	DefaultDataDir = ".local/data"
+)
+
+// ViewName returns the name of the dedup view over table: table +
+// "_latest", the name the terraform gives it (terraform/store.tf).
+func ViewName(table string) string { return table + "_latest" }
+
+// settings is the Store function's configuration, read once at start-up.
+type settings struct {
+	Project, Dataset, Table string
+	EmulatorHost            string
+	StorageEmulatorHost     string
+	DataDir                 string
+	Writer                  writerOptions
+}
+
+// local reports whether events go to the local sink: nothing points at a
+// BigQuery.
+func (s settings) local() bool {
+	return s.Project == "" && s.EmulatorHost == "" && s.StorageEmulatorHost == ""
+}
+
+// settingsFromEnv reads and validates the settings, naming every setting
+// that is wrong and how to fix it.
+func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	s := settings{
+		Project:             get(EnvProject, get("GOOGLE_CLOUD_PROJECT", "")),
+		Dataset:             get(EnvDataset, DefaultDataset),
+		Table:               get(EnvTable, DefaultTable),
+		EmulatorHost:        get(EnvEmulatorHost, ""),
+		StorageEmulatorHost: get(EnvStorageEmulatorHost, ""),
+		DataDir:             get(EnvDataDir, DefaultDataDir),
+	}
+	var errs []error
+	if v := get(EnvBatchWait, ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d == 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a non-zero Go duration such as 5ms (negative: no group commit)", EnvBatchWait, v))
+		}
+		s.Writer.Wait = d
+	}
+	if v := get(EnvBatchRows, ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of rows", EnvBatchRows, v))
+		}
+		s.Writer.Rows = n
+	}
+	// A bad name would fail every append as retryable, forever: refuse it
+	// at start-up instead. Dataset ids are letters, digits and
+	// underscores; table ids may hold more, but never what would break
+	// the stream path or the view's quoting.
+	if !validDataset(s.Dataset) {
+		errs = append(errs, fmt.Errorf("%s=%q: want letters, digits and underscores", EnvDataset, s.Dataset))
+	}
+	if strings.ContainsAny(s.Table, "/.`\\ \t\n") {
+		errs = append(errs, fmt.Errorf("%s=%q: want a table id without '/', '.', '`' or spaces", EnvTable, s.Table))
+	}
+	emulated := s.EmulatorHost != "" || s.StorageEmulatorHost != ""
+	if emulated && s.Project == "" {
+		errs = append(errs, fmt.Errorf("%s or %s is set but %s is not: set it to the emulator's --project", EnvEmulatorHost, EnvStorageEmulatorHost, EnvProject))
+	}
+	if emulated && (s.EmulatorHost == "" || s.StorageEmulatorHost == "") {
+		errs = append(errs, fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", EnvEmulatorHost, EnvStorageEmulatorHost))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("store settings: %w", err)
+	}
+	return s, nil
+}
+
+func validDataset(id string) bool {
+	for _, r := range id {
+		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return id != "" && len(id) <= 1024
+}
+
+// sink stores one event durably before returning.
+type sink interface {
+	store(ctx context.Context, ev *event.Event) error
+	// close releases the sink's files or connections; tests call it.
+	close() error
+}
+
+// newSink returns the sink the settings select: BigQuery (or its emulator)
+// when a project or emulator is configured, the local NDJSON folder
+// otherwise. It dials nothing: clients are created on first use.
+func newSink(s settings) (sink, error) {
+	if s.local() {
+		return newLocalSink(s.DataDir), nil
+	}
+	rs, err := loadRowSchema()
+	if err != nil {
+		return nil, err
+	}
+	b := &bigQuerySink{settings: s, schema: rs}
+	b.stream = &defaultStream{
+		client:   b.writeClient,
+		table:    managedwriter.TableParentFromParts(s.Project, s.Dataset, s.Table),
+		schema:   rs,
+		emulated: s.StorageEmulatorHost != "",
+	}
+	b.writer = newWriter(b.stream, s.Writer)
+	return b, nil
+}
+
+// bigQuerySink writes events to the events table through the Storage
+// Write API's default stream, with group commit.
+type bigQuerySink struct {
+	settings settings
+	schema   *rowSchema
+	stream   *defaultStream
+	writer   *writer
+
+	// mu guards the clients, created on first use: a failed creation is
+	// retried by the next request rather than kept forever.
+	mu    sync.Mutex
+	mw    *managedwriter.Client
+	ready bool // emulator: dataset, table and view exist
+}
+
+func (b *bigQuerySink) store(ctx context.Context, ev *event.Event) error {
+	row, err := encodeRow(b.schema, ev)
+	if err != nil {
+		return err
+	}
+	return b.writer.Write(ctx, row)
+}
+
+// writeClient returns the Storage Write client, creating it (and, on an
+// emulator, the table) on first use.
+func (b *bigQuerySink) writeClient(ctx context.Context) (*managedwriter.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.settings.EmulatorHost != "" && !b.ready {
+		if err := b.prepareEmulator(ctx); err != nil {
+			return nil, err
+		}
+		b.ready = true
+	}
+	if b.mw != nil {
+		return b.mw, nil
+	}
+	opts := []option.ClientOption{
+		// gRPC waits up to two minutes between reconnections after a
+		// failure; a webhook cannot wait that long once BigQuery is back.
+		option.WithGRPCDialOption(grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		})),
+	}
+	if h := b.settings.StorageEmulatorHost; h != "" {
+		opts = append(opts,
+			option.WithEndpoint(h),
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		)
+	}
+	// The client's context lives as long as the process: it carries every
+	// stream the client opens.
+	mw, err := managedwriter.NewClient(context.WithoutCancel(ctx), b.settings.Project, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: managedwriter.NewClient: %w", err)
+	}
+	b.mw = mw
+	return mw, nil
+}
+
+// prepareEmulator creates the dataset, table and dedup view, which an
+// emulator lacks when it starts.
+func (b *bigQuerySink) prepareEmulator(ctx context.Context) error {
+	bq, err := newEmulatorClient(ctx, b.settings.Project, b.settings.EmulatorHost)
+	if err != nil {
+		return err
+	}
+	defer bq.Close()
+	if err := CreateEmulatorTable(ctx, bq, b.settings.Dataset, b.settings.Table); err != nil {
+		return err
+	}
+	return CreateDedupView(ctx, bq, b.settings.Dataset, ViewName(b.settings.Table), b.settings.Table)
+}
+
+func (b *bigQuerySink) close() error {
+	err := b.stream.close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.mw != nil {
+		err = errors.Join(err, b.mw.Close())
+		b.mw = nil
+	}
+	return err
+}
+
+// newEmulatorClient returns a BigQuery client of the emulator's REST API.
+func newEmulatorClient(ctx context.Context, project, host string) (*bigquery.Client, error) {
+	c, err := bigquery.NewClient(ctx, project,
+		option.WithEndpoint("http://"+host),
+		option.WithoutAuthentication(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("store: bigquery.NewClient(%s): %w", host, err)
+	}
+	return c, nil
+}

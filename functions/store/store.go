@@ -1,0 +1,118 @@
+// Package store is the Store function: each verified webhook event becomes
+// one row of a BigQuery table, and the function answers 200 only once
+// BigQuery has acknowledged the row.
+//
+// The shared pipeline verifies the request and builds the event; this
+// package turns it into a row of the table schema (schema.go, schema.json)
+// and writes it (writer.go, stream.go) through the Storage Write API's
+// default stream. Concurrent requests share one append (group commit):
+// the first row of a batch waits STORE_BATCH_WAIT (5 ms) for others, then
+// the whole batch is sent, and every request of it returns once that one
+// append is acknowledged.
+//
+// Delivery is at least once. Providers retry, and a request whose append
+// outcome is unknown (BigQuery slow or unreachable, the stream broken while
+// Cloud Run throttled the CPU) is answered 503 so the provider retries too:
+// the table can hold an event more than once, never zero times. The view
+// <table>_latest (dedup_view.sql, see ViewName) keeps one row per
+// (source, event_id):
+//
+//	SELECT source, event_type, payload FROM `project.webhooks.events_latest`
+//	WHERE received_at > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)
+//
+// Sources need no rules, only verification, in shared/config/webhooks.yaml:
+//
+//	store:
+//	  sources:
+//	    - name: github
+//	      verify: {scheme: github, secret: sm:github-webhook-secret}
+//
+// The table comes from BIGQUERY_PROJECT (or GOOGLE_CLOUD_PROJECT),
+// BIGQUERY_DATASET and BIGQUERY_TABLE; BIGQUERY_EMULATOR_HOST and
+// BIGQUERY_STORAGE_EMULATOR_HOST point it at the emulator, which gets its
+// dataset, table and view created on first use. With neither a project nor
+// an emulator the rows go to WEBHOOKS_DATA_DIR/store/<source>.ndjson, one
+// JSON object a line with the table's columns as fields.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/pattern"
+)
+
+// ResultStored is the Outcome.Result of a stored event.
+const ResultStored = "stored"
+
+// lookupEnv is os.LookupEnv; a variable so that a test can read the
+// settings from a map.
+var lookupEnv = os.LookupEnv
+
+// shared is the process's one sink, made by the first NewPattern call and
+// used by every source. A failed creation is not kept: the next call tries
+// again.
+var shared struct {
+	mu   sync.Mutex
+	sink sink
+}
+
+// NewPattern returns the Store pattern for one configured source. All
+// sources of a process share one sink (one writer, one stream), built
+// lazily once from the environment on first call; a bad setting is an
+// error naming the variable.
+//
+// Building the sink dials nothing: the BigQuery clients are created by the
+// first event, so a cold start does not wait for them.
+func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error) {
+	if src.Name == "" {
+		return nil, errors.New("store: source without a name")
+	}
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.sink == nil {
+		s, err := settingsFromEnv(lookupEnv)
+		if err != nil {
+			return nil, err
+		}
+		sk, err := newSink(s)
+		if err != nil {
+			return nil, err
+		}
+		shared.sink = sk
+	}
+	return newPattern(shared.sink), nil
+}
+
+// storePattern stores each event it handles in its sink.
+type storePattern struct {
+	sink sink
+}
+
+func newPattern(s sink) *storePattern { return &storePattern{sink: s} }
+
+// Handle stores ev and returns once the row is durably stored: 200
+// "stored". An event that can never become a row (no id, a payload that is
+// not JSON, a row above the append limit, a row BigQuery refuses) is
+// Unprocessable (422); any other failure, including not knowing whether the
+// row was written, is Retryable (503).
+func (p *storePattern) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, error) {
+	if err := p.sink.store(ctx, ev); err != nil {
+		return pattern.Outcome{}, classify(err)
+	}
+	return pattern.Outcome{Result: ResultStored}, nil
+}
+
+// classify maps a sink error to the pipeline's retry classes.
+func classify(err error) error {
+	if errors.Is(err, errInvalidEvent) || errors.Is(err, ErrRowTooLarge) || errors.Is(err, errRowRefused) {
+		return pattern.Unprocessable(err)
+	}
+	// Zero: the pipeline's default Retry-After.
+	return pattern.Retryable(fmt.Errorf("store: %w", err), 0)
+}
