@@ -92,9 +92,9 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 	if err != nil {
 		return nil, err
 	}
-	allow, err := ipallow.Parse(sc.Verify.AllowCIDRs)
+	allow, err := allowList(sc.Verify)
 	if err != nil {
-		return nil, fmt.Errorf("verify.allow_cidrs: %w", err)
+		return nil, err
 	}
 	s := &source{name: sc.Name, verifier: v, allow: allow, sensitive: sensitiveHeaders(sc.Verify)}
 	for _, kind := range sc.Verify.Handshakes {
@@ -430,4 +430,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// allowList builds the source's client allowlist; nil allows every client.
+func allowList(vc verify.Config) (*ipallow.List, error) {
+	var opts []ipallow.Option
+	switch {
+	case vc.TrustedProxies == 0:
+	case len(vc.AllowCIDRs) == 0:
+		return nil, errors.New("verify.trusted_proxies: only meaningful with verify.allow_cidrs")
+	case vc.TrustedProxies < 0:
+		return nil, fmt.Errorf("verify.trusted_proxies: %d, want 1 or more", vc.TrustedProxies)
+	default:
+		opts = append(opts, ipallow.TrustedProxies(vc.TrustedProxies))
+	}
+	l, err := ipallow.Parse(vc.AllowCIDRs, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("verify.allow_cidrs: %w", err)
+	}
+	return l, nil
 }

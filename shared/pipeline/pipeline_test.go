@@ -265,11 +265,26 @@ func TestGitHubPingIsAcknowledgedWithoutThePattern(t *testing.T) {
 	}
 }
 
-func TestNewFailsClosedNamingTheSource(t *testing.T) {
-	fn := &config.Function{Sources: []config.Source{{Name: "bad", Verify: verify.Config{Scheme: "nope", Secret: "env:X"}}}}
-	_, err := New(context.Background(), fn, memSecrets{}, func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil }, Options{})
-	if err == nil || !strings.Contains(err.Error(), `"bad"`) {
-		t.Fatalf("New with an unknown scheme: %v", err)
+func TestNewFailsClosedNamingTheSourceAndField(t *testing.T) {
+	tests := []struct {
+		name   string
+		verify verify.Config
+		want   string
+	}{
+		{"unknown scheme", verify.Config{Scheme: "nope", Secret: "env:X"}, "scheme"},
+		{"bad range", verify.Config{Scheme: "github", Secret: "env:X", AllowCIDRs: []string{"10.0.0.0/33"}}, "verify.allow_cidrs"},
+		{"trusted proxies without a range", verify.Config{Scheme: "github", Secret: "env:X", TrustedProxies: 2}, "verify.trusted_proxies"},
+		{"negative trusted proxies", verify.Config{Scheme: "github", Secret: "env:X", AllowCIDRs: []string{"10.0.0.0/8"}, TrustedProxies: -1}, "verify.trusted_proxies"},
+		{"unknown handshake", verify.Config{Scheme: "github", Secret: "env:X", Handshakes: []string{"nope"}}, "verify.handshakes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fn := &config.Function{Sources: []config.Source{{Name: "bad", Verify: tt.verify}}}
+			_, err := New(context.Background(), fn, memSecrets{}, func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil }, Options{})
+			if err == nil || !strings.Contains(err.Error(), `"bad"`) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("New: %v, want an error naming source \"bad\" and %s", err, tt.want)
+			}
+		})
 	}
 }
 
@@ -338,19 +353,23 @@ func TestHandshakesAreAnsweredAtTheirPlaceInThePipeline(t *testing.T) {
 // allow_cidrs trusts the last X-Forwarded-For entry (the one Cloud Run's
 // front end appends) and refuses other clients before reading the body.
 func TestAllowCIDRsRefusesOtherClientsWith403(t *testing.T) {
-	src := githubSource
-	src.Verify.AllowCIDRs = []string{"192.30.252.0/22"}
 	tests := []struct {
-		name string
-		xff  string
-		want int
+		name    string
+		proxies int // verify.trusted_proxies
+		xff     string
+		want    int
 	}{
-		{"client inside the range", "192.30.252.10", 200},
-		{"client outside the range", "203.0.113.9", 403},
-		{"forged first entry is ignored", "192.30.252.10, 203.0.113.9", 403},
+		{"client inside the range", 0, "192.30.252.10", 200},
+		{"client outside the range", 0, "203.0.113.9", 403},
+		{"forged first entry is ignored", 0, "192.30.252.10, 203.0.113.9", 403},
+		{"behind a load balancer the client is second from the end", 2, "198.51.100.1, 192.30.252.10, 34.1.2.3", 200},
+		{"behind a load balancer the balancer's own address is not the client", 2, "192.30.252.10, 203.0.113.9, 34.1.2.3", 403},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			src := githubSource
+			src.Verify.AllowCIDRs = []string{"192.30.252.0/22"}
+			src.Verify.TrustedProxies = tt.proxies
 			f := newFixture(t, &config.Function{Sources: []config.Source{src}})
 			w := httptest.NewRecorder()
 			f.h.ServeHTTP(w, signed(t, "/github", "application/json", `{}`, http.Header{"X-Forwarded-For": {tt.xff}}))

@@ -36,6 +36,11 @@ type Config struct {
 	Email string `json:"email,omitempty"`
 	// AllowCIDRs restricts the client addresses that may call the source.
 	AllowCIDRs []string `json:"allow_cidrs,omitempty"`
+	// TrustedProxies is how many X-Forwarded-For entries, from the end,
+	// were appended by proxies you trust (see ipallow.TrustedProxies): 0
+	// means the default, 1, right for a plain Cloud Run URL; 2 behind your
+	// own external Application Load Balancer. Only with AllowCIDRs.
+	TrustedProxies int `json:"trusted_proxies,omitempty"`
 	// HandshakeSecret is the secret reference of the token that ownership
 	// handshakes are checked with when it is not the signing secret (Meta's
 	// verify token). Empty: the handshakes use Secret.
