@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"firebase.google.com/go/v4/messaging"
 	"golang.org/x/oauth2/google"
 
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/logging"
 )
@@ -59,39 +59,17 @@ var lookupEnv = os.LookupEnv
 
 // settingsFromEnv reads and checks the settings, naming each bad one.
 func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
-	get := func(name, def string) string {
-		if v, ok := lookup(name); ok && v != "" {
-			return v
-		}
-		return def
-	}
+	env := config.NewEnv(lookup)
 	s := settings{
-		Project:     get(EnvProject, ""),
-		DataDir:     get(EnvDataDir, DefaultDataDir),
-		SendTimeout: DefaultSendTimeout,
-	}
-	var errs []error
-	switch v := get(EnvDryRun, "0"); v {
-	case "0", "false":
-	case "1", "true":
-		s.DryRun = true
-	default:
-		errs = append(errs, fmt.Errorf("%s=%q: want 1 or 0", EnvDryRun, v))
+		Project:     env.String(EnvProject, ""),
+		DryRun:      env.Bool(EnvDryRun, false),
+		DataDir:     env.String(EnvDataDir, DefaultDataDir),
+		SendTimeout: env.Duration(EnvSendTimeout, DefaultSendTimeout),
 	}
 	if s.Project == "" {
 		s.DryRun = true
 	}
-	if v := get(EnvSendTimeout, ""); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 30s", EnvSendTimeout, v))
-		}
-		s.SendTimeout = d
-	}
-	if err := errors.Join(errs...); err != nil {
-		return settings{}, fmt.Errorf("relay settings: %w", err)
-	}
-	return s, nil
+	return s, env.Err("relay settings")
 }
 
 // shared holds the process's clients, made on first use by any source. A

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
 )
 
@@ -79,54 +79,43 @@ func (s settings) local() bool {
 // settingsFromEnv reads and validates the settings, naming every setting
 // that is wrong and how to fix it.
 func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
-	get := func(name, def string) string {
-		if v, ok := lookup(name); ok && v != "" {
-			return v
-		}
-		return def
-	}
+	env := config.NewEnv(lookup)
 	s := settings{
-		Project:             get(EnvProject, get("GOOGLE_CLOUD_PROJECT", "")),
-		Dataset:             get(EnvDataset, DefaultDataset),
-		Table:               get(EnvTable, DefaultTable),
-		EmulatorHost:        get(EnvEmulatorHost, ""),
-		StorageEmulatorHost: get(EnvStorageEmulatorHost, ""),
-		DataDir:             get(EnvDataDir, DefaultDataDir),
+		Project:             env.String(EnvProject, env.String("GOOGLE_CLOUD_PROJECT", "")),
+		Dataset:             env.String(EnvDataset, DefaultDataset),
+		Table:               env.String(EnvTable, DefaultTable),
+		EmulatorHost:        env.String(EnvEmulatorHost, ""),
+		StorageEmulatorHost: env.String(EnvStorageEmulatorHost, ""),
+		DataDir:             env.String(EnvDataDir, DefaultDataDir),
 	}
-	var errs []error
-	if v := get(EnvBatchWait, ""); v != "" {
+	s.Writer.Rows = int(env.Int(EnvBatchRows, 0)) // 0: writerOptions' default
+	// The one setting that may be negative: "-1ns" turns group commit off.
+	if v := env.String(EnvBatchWait, ""); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d == 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a non-zero Go duration such as 5ms (negative: no group commit)", EnvBatchWait, v))
+			env.Fail(fmt.Errorf("%s=%q: want a non-zero Go duration such as 5ms (negative: no group commit)", EnvBatchWait, v))
 		}
 		s.Writer.Wait = d
-	}
-	if v := get(EnvBatchRows, ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive number of rows", EnvBatchRows, v))
-		}
-		s.Writer.Rows = n
 	}
 	// A bad name would fail every append as retryable, forever: refuse it
 	// at start-up instead. Dataset ids are letters, digits and
 	// underscores; table ids may hold more, but never what would break
 	// the stream path or the view's quoting.
 	if !validDataset(s.Dataset) {
-		errs = append(errs, fmt.Errorf("%s=%q: want letters, digits and underscores", EnvDataset, s.Dataset))
+		env.Fail(fmt.Errorf("%s=%q: want letters, digits and underscores", EnvDataset, s.Dataset))
 	}
 	if strings.ContainsAny(s.Table, "/.`\\ \t\n") {
-		errs = append(errs, fmt.Errorf("%s=%q: want a table id without '/', '.', '`' or spaces", EnvTable, s.Table))
+		env.Fail(fmt.Errorf("%s=%q: want a table id without '/', '.', '`' or spaces", EnvTable, s.Table))
 	}
 	emulated := s.EmulatorHost != "" || s.StorageEmulatorHost != ""
 	if emulated && s.Project == "" {
-		errs = append(errs, fmt.Errorf("%s or %s is set but %s is not: set it to the emulator's --project", EnvEmulatorHost, EnvStorageEmulatorHost, EnvProject))
+		env.Fail(fmt.Errorf("%s or %s is set but %s is not: set it to the emulator's --project", EnvEmulatorHost, EnvStorageEmulatorHost, EnvProject))
 	}
 	if emulated && (s.EmulatorHost == "" || s.StorageEmulatorHost == "") {
-		errs = append(errs, fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", EnvEmulatorHost, EnvStorageEmulatorHost))
+		env.Fail(fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", EnvEmulatorHost, EnvStorageEmulatorHost))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return settings{}, fmt.Errorf("store settings: %w", err)
+	if err := env.Err("store settings"); err != nil {
+		return settings{}, err
 	}
 	return s, nil
 }

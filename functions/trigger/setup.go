@@ -15,6 +15,7 @@ import (
 	"cloud.google.com/go/cloudbuild/apiv1/v2/cloudbuildpb"
 	"cloud.google.com/go/pubsub/v2"
 
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/verify"
@@ -66,20 +67,15 @@ var lookupEnv = os.LookupEnv
 
 // settingsFromEnv reads the settings.
 func settingsFromEnv(lookup func(string) (string, bool)) settings {
-	get := func(name, def string) string {
-		if v, ok := lookup(name); ok && v != "" {
-			return v
-		}
-		return def
-	}
+	env := config.NewEnv(lookup)
 	s := settings{
-		Project:         get(EnvProject, ""),
-		JobsTopic:       get(EnvJobsTopic, DefaultJobsTopic),
-		DeadLetterTopic: get(EnvDeadLetterTopic, DefaultDeadLetterTopic),
-		DataDir:         get(EnvDataDir, DefaultDataDir),
+		Project:         env.String(EnvProject, ""),
+		JobsTopic:       env.String(EnvJobsTopic, DefaultJobsTopic),
+		DeadLetterTopic: env.String(EnvDeadLetterTopic, DefaultDeadLetterTopic),
+		DataDir:         env.String(EnvDataDir, DefaultDataDir),
 	}
-	s.PubSub = s.Project != "" || get(EnvPubSubEmulator, "") != ""
-	s.PubSubProject = get(EnvProject, LocalProject)
+	s.PubSub = s.Project != "" || env.String(EnvPubSubEmulator, "") != ""
+	s.PubSubProject = env.String(EnvProject, LocalProject)
 	return s
 }
 

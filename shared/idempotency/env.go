@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/cloudhooks/webhooks/shared/config"
 )
 
 // Environment variables that FromEnv reads (the terraform sets the first
@@ -45,32 +47,15 @@ var errNoProject = errors.New(EnvEmulatorHost + " is set but " + EnvProject + " 
 // emulator when FIRESTORE_EMULATOR_HOST is set), and a Memory store
 // otherwise. lookup is os.LookupEnv outside tests.
 func FromEnv(ctx context.Context, lookup func(string) (string, bool)) (Store, error) {
-	get := func(name, def string) string {
-		if v, ok := lookup(name); ok && v != "" {
-			return v
-		}
-		return def
+	env := config.NewEnv(lookup)
+	lease := env.Duration(EnvLease, DefaultLease)
+	retention := env.Duration(EnvRetention, DefaultRetention)
+	project := env.String(EnvProject, "")
+	if project == "" && env.String(EnvEmulatorHost, "") != "" {
+		env.Fail(errNoProject)
 	}
-	var errs []error
-	duration := func(name string, def time.Duration) time.Duration {
-		v := get(name, "")
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s=%q: want a positive Go duration such as 5m", name, v))
-		}
-		return d
-	}
-	lease := duration(EnvLease, DefaultLease)
-	retention := duration(EnvRetention, DefaultRetention)
-	project := get(EnvProject, "")
-	if project == "" && get(EnvEmulatorHost, "") != "" {
-		errs = append(errs, errNoProject)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("idempotency.FromEnv: %w", err)
+	if err := env.Err("idempotency.FromEnv"); err != nil {
+		return nil, err
 	}
 	if project == "" {
 		m := NewMemory(lease)
@@ -78,9 +63,9 @@ func FromEnv(ctx context.Context, lookup func(string) (string, bool)) (Store, er
 		return m, nil
 	}
 	// The client lives as long as the process, beyond ctx.
-	client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), project, get(EnvDatabase, DefaultDatabase))
+	client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), project, env.String(EnvDatabase, DefaultDatabase))
 	if err != nil {
 		return nil, fmt.Errorf("idempotency.FromEnv: firestore.NewClientWithDatabase: %w", err)
 	}
-	return NewFirestore(client, get(EnvCollection, DefaultCollection), lease, retention), nil
+	return NewFirestore(client, env.String(EnvCollection, DefaultCollection), lease, retention), nil
 }

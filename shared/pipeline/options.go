@@ -1,13 +1,11 @@
 package pipeline
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/logging"
 )
 
@@ -64,27 +62,12 @@ func (o Options) withDefaults() Options {
 // RETRY_AFTER (a Go duration) and GOOGLE_CLOUD_PROJECT, reporting every bad
 // value by name. lookup is os.LookupEnv outside tests.
 func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
-	var o Options
-	var errs []error
-	if v, ok := lookup("MAX_BODY_BYTES"); ok && v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("MAX_BODY_BYTES: %q is not a positive number of bytes", v))
-		}
-		o.MaxBodyBytes = n
+	env := config.NewEnv(lookup)
+	o := Options{
+		MaxBodyBytes: env.Int("MAX_BODY_BYTES", DefaultMaxBodyBytes),
+		Deadline:     env.Duration("REQUEST_DEADLINE", DefaultDeadline),
+		RetryAfter:   env.Duration("RETRY_AFTER", DefaultRetryAfter),
+		Project:      env.String("GOOGLE_CLOUD_PROJECT", ""),
 	}
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"REQUEST_DEADLINE", &o.Deadline}, {"RETRY_AFTER", &o.RetryAfter}} {
-		if v, ok := lookup(d.name); ok && v != "" {
-			dur, err := time.ParseDuration(v)
-			if err != nil || dur <= 0 {
-				errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 8s", d.name, v))
-			}
-			*d.dst = dur
-		}
-	}
-	o.Project, _ = lookup("GOOGLE_CLOUD_PROJECT")
-	return o, errors.Join(errs...)
+	return o, env.Err("pipeline settings")
 }
