@@ -1,0 +1,164 @@
+# What every enabled function shares: the configuration it embeds, the APIs
+# it needs and its uploaded source. Nothing here exists unless at least one
+# pattern is enabled.
+
+locals {
+  # THE configuration: the same file the functions embed (package config).
+  config = yamldecode(file("${path.module}/../shared/config/webhooks.yaml"))
+
+  # One switch per pattern; every pattern resource is keyed on these.
+  enabled = {
+    store   = var.enable_store
+    relay   = var.enable_relay
+    trigger = var.enable_trigger
+  }
+  any_enabled = var.enable_store || var.enable_relay || var.enable_trigger
+
+  # Source names of each enabled function, in file order: one URL path each.
+  sources = {
+    for fn, on in local.enabled : fn => try([for s in local.config[fn].sources : s.name], []) if on
+  }
+
+  # Secret references of each enabled function: every source's verify.secret
+  # and verify.handshake_secret, and for trigger every action secret (http actions) of its rules.
+  secret_refs = {
+    for fn, on in local.enabled : fn => distinct(compact(concat(
+      try([for s in local.config[fn].sources : try(s.verify.secret, "")], []),
+      try([for s in local.config[fn].sources : try(s.verify.handshake_secret, "")], []),
+      try(flatten([for s in local.config[fn].sources : [for r in try(s.rules, []) : [for a in try(r.actions, []) : try(a.secret, "")]]]), []),
+    ))) if on
+  }
+
+  # Trigger action secrets are read by whichever function runs the action:
+  # Trigger (synchronous actions) and TriggerWorker (async jobs).
+  action_secret_refs = var.enable_trigger ? distinct(compact(
+    try(flatten([for s in local.config.trigger.sources : [for r in try(s.rules, []) : [for a in try(r.actions, []) : try(a.secret, "")]]]), [])
+  )) : []
+
+  # sm:NAME and sm:NAME@VERSION name a secret of this project;
+  # projects/P/secrets/S/versions/V names secret S of project P; env: and
+  # file: references are not Secret Manager secrets and are skipped.
+  secret_grant_list = flatten([
+    for principal, refs in merge(local.secret_refs, length(local.action_secret_refs) > 0 ? { trigger_worker = local.action_secret_refs } : {}) : [
+      for ref in refs : {
+        principal = principal
+        project   = startswith(ref, "sm:") ? var.project_id : regex("^projects/([^/]+)/secrets/", ref)[0]
+        secret    = startswith(ref, "sm:") ? split("@", trimprefix(ref, "sm:"))[0] : regex("^projects/[^/]+/secrets/([^/]+)", ref)[0]
+      } if startswith(ref, "sm:") || can(regex("^projects/[^/]+/secrets/[^/]+", ref))
+    ]
+  ])
+
+  # One accessor binding per (function, secret): "store:my-project/github-webhook-secret".
+  secret_grants = { for g in local.secret_grant_list : "${g.principal}:${g.project}/${g.secret}" => g }
+
+  # Secrets of this project that terraform creates (no versions, no values).
+  secrets = toset([for g in local.secret_grant_list : g.secret if g.project == var.project_id])
+
+  # Trigger rule actions that need grants of their own.
+  # (A for filter, not a conditional: actions are objects of different
+  # shapes, and a conditional's two tuples must have one type.)
+  trigger_actions = flatten([
+    for s in try(local.config.trigger.sources, []) : [for r in try(s.rules, []) : try(r.actions, [])] if var.enable_trigger
+  ])
+  trigger_uses_cloudbuild = length([for a in local.trigger_actions : a if try(a.type, "") == "cloudbuild"]) > 0
+  # Topics of pubsub actions, as full names (an action may give a short name).
+  trigger_publish_topics = toset([
+    for a in local.trigger_actions : startswith(a.topic, "projects/") ? a.topic : "projects/${var.project_id}/topics/${a.topic}"
+    if try(a.type, "") == "pubsub" && try(a.topic, "") != ""
+  ])
+
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    LOG_LEVEL            = var.log_level
+  }
+
+  apis = toset(compact(concat(
+    local.any_enabled ? [
+      "artifactregistry.googleapis.com",
+      "cloudbuild.googleapis.com",
+      "cloudfunctions.googleapis.com",
+      "iam.googleapis.com",
+      "logging.googleapis.com",
+      "monitoring.googleapis.com",
+      "run.googleapis.com",
+      "secretmanager.googleapis.com",
+      "storage.googleapis.com",
+    ] : [],
+    var.enable_store ? ["bigquery.googleapis.com", "bigquerystorage.googleapis.com"] : [],
+    var.enable_relay ? ["fcm.googleapis.com"] : [],
+    var.enable_relay || var.enable_trigger ? ["firestore.googleapis.com"] : [],
+    var.enable_trigger ? ["pubsub.googleapis.com"] : [],
+  )))
+}
+
+data "google_project" "this" {
+  count      = local.any_enabled ? 1 : 0
+  project_id = var.project_id
+}
+
+resource "google_project_service" "apis" {
+  for_each = local.apis
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# The repository root as the functions' source: the Go module with the
+# package that registers every function. Excluded: what the build does not
+# need (terraform, CI, git, local run data, tests and their data).
+data "archive_file" "source" {
+  count = local.any_enabled ? 1 : 0
+
+  type        = "zip"
+  source_dir  = "${path.module}/.."
+  output_path = "${path.module}/.terraform/webhooks-source.zip"
+  excludes = [
+    "terraform", "terraform/**",
+    ".git", ".git/**",
+    ".ci", ".ci/**",
+    ".local", ".local/**",
+    "**/*_test.go",
+    "**/testdata", "**/testdata/**",
+  ]
+}
+
+# Source archives hold no secrets; Google-managed encryption.
+resource "google_storage_bucket" "source" {
+  count = local.any_enabled ? 1 : 0
+
+  project                     = var.project_id
+  name                        = "${var.project_id}-${var.name_prefix}-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = !var.deletion_protection
+  labels                      = var.labels
+
+  versioning {
+    enabled = true
+  }
+
+  # Old archives are only needed to roll back; keep the last few.
+  lifecycle_rule {
+    condition {
+      num_newer_versions = 5
+      with_state         = "ARCHIVED"
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+# The object name carries the archive's MD5: only a code change creates a
+# new object, and only a new object redeploys the functions.
+resource "google_storage_bucket_object" "source" {
+  count = local.any_enabled ? 1 : 0
+
+  bucket = google_storage_bucket.source[0].name
+  name   = "source/webhooks-${data.archive_file.source[0].output_md5}.zip"
+  source = data.archive_file.source[0].output_path
+}

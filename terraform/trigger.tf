@@ -1,0 +1,324 @@
+# Trigger: a verified webhook runs its rules' actions (HTTP calls, Pub/Sub
+# publishes, Cloud Build triggers). Async actions are jobs on a Pub/Sub
+# topic, pushed to the private TriggerWorker; a job that fails
+# var.trigger_max_delivery_attempts times lands on the dead-letter topic.
+# Everything here is keyed on var.enable_trigger (Firestore: firestore.tf).
+#
+# The worker is fed by an explicit push subscription instead of a
+# function event_trigger: the subscription an event_trigger creates is
+# managed by Eventarc and cannot carry a dead-letter policy here. The
+# Functions Framework turns the push request (at the path
+# /projects/P/topics/T) into the same google.cloud.pubsub.topic.v1.messagePublished
+# CloudEvent an Eventarc trigger delivers.
+
+locals {
+  # Both run actions: Trigger synchronously, TriggerWorker for async jobs.
+  trigger_action_runners = var.enable_trigger ? {
+    trigger        = google_service_account.trigger[0].email
+    trigger_worker = google_service_account.trigger_worker[0].email
+  } : {}
+  trigger_publish_grants = {
+    for pair in setproduct(keys(local.trigger_action_runners), local.trigger_publish_topics) : "${pair[0]}:${pair[1]}" => {
+      runner = pair[0]
+      topic  = pair[1]
+    }
+  }
+  trigger_env = var.enable_trigger ? merge(local.common_env, {
+    FIRESTORE_DATABASE        = google_firestore_database.claims[0].name
+    IDEMPOTENCY_COLLECTION    = var.idempotency_collection
+    TRIGGER_JOBS_TOPIC        = google_pubsub_topic.trigger_jobs[0].name
+    TRIGGER_DEAD_LETTER_TOPIC = google_pubsub_topic.trigger_dead_letter[0].name
+  }) : {}
+  pubsub_service_agent = var.enable_trigger ? "serviceAccount:service-${data.google_project.this[0].number}@gcp-sa-pubsub.iam.gserviceaccount.com" : null
+}
+
+resource "google_service_account" "trigger" {
+  count = var.enable_trigger ? 1 : 0
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-trigger"
+  display_name = "Trigger function (webhooks to actions)"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_service_account" "trigger_worker" {
+  count = var.enable_trigger ? 1 : 0
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-trigger-worker"
+  display_name = "TriggerWorker function (async trigger jobs)"
+
+  depends_on = [google_project_service.apis]
+}
+
+# The identity Pub/Sub signs its push requests with (OIDC); it may only
+# invoke the worker.
+resource "google_service_account" "trigger_push" {
+  count = var.enable_trigger ? 1 : 0
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-trigger-push"
+  display_name = "Pub/Sub push identity of the TriggerWorker"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_topic" "trigger_jobs" {
+  count = var.enable_trigger ? 1 : 0
+
+  project                    = var.project_id
+  name                       = "${var.name_prefix}-trigger-jobs"
+  labels                     = var.labels
+  message_retention_duration = "86400s"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_topic" "trigger_dead_letter" {
+  count = var.enable_trigger ? 1 : 0
+
+  project                    = var.project_id
+  name                       = "${var.name_prefix}-trigger-dead-letter"
+  labels                     = var.labels
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.apis]
+}
+
+# Messages published to a topic without subscriptions are lost: this pull
+# subscription keeps dead-lettered jobs for inspection and replay.
+resource "google_pubsub_subscription" "trigger_dead_letter" {
+  count = var.enable_trigger ? 1 : 0
+
+  project                    = var.project_id
+  name                       = "${var.name_prefix}-trigger-dead-letter"
+  topic                      = google_pubsub_topic.trigger_dead_letter[0].id
+  message_retention_duration = "604800s"
+  ack_deadline_seconds       = 60
+  labels                     = var.labels
+
+  expiration_policy {
+    ttl = ""
+  }
+}
+
+resource "google_pubsub_subscription" "trigger_jobs" {
+  count = var.enable_trigger ? 1 : 0
+
+  project              = var.project_id
+  name                 = "${var.name_prefix}-trigger-jobs"
+  topic                = google_pubsub_topic.trigger_jobs[0].id
+  ack_deadline_seconds = var.trigger_worker_function.timeout_seconds
+  labels               = var.labels
+
+  # Rules with serialize_by publish with an ordering key: jobs of one key
+  # (one repository) are delivered one at a time, in publish order.
+  enable_message_ordering = true
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.trigger_worker[0].service_config[0].uri}/${google_pubsub_topic.trigger_jobs[0].id}"
+    oidc_token {
+      service_account_email = google_service_account.trigger_push[0].email
+      audience              = google_cloudfunctions2_function.trigger_worker[0].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.trigger_dead_letter[0].id
+    max_delivery_attempts = var.trigger_max_delivery_attempts
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [
+    google_cloud_run_v2_service_iam_member.trigger_worker_invoker,
+    google_pubsub_topic_iam_member.dead_letter_publisher,
+    google_service_account_iam_member.push_token_creator,
+  ]
+}
+
+# Trigger enqueues jobs: publisher on the jobs topic only.
+resource "google_pubsub_topic_iam_member" "trigger_jobs_publisher" {
+  count = var.enable_trigger ? 1 : 0
+
+  project = var.project_id
+  topic   = google_pubsub_topic.trigger_jobs[0].id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.trigger[0].email}"
+}
+
+# The worker may move a job that can never succeed to the dead-letter topic
+# at once (TRIGGER_DEAD_LETTER_TOPIC) instead of waiting out the retries.
+resource "google_pubsub_topic_iam_member" "worker_dead_letter_publisher" {
+  count = var.enable_trigger ? 1 : 0
+
+  project = var.project_id
+  topic   = google_pubsub_topic.trigger_dead_letter[0].id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.trigger_worker[0].email}"
+}
+
+# Dead-lettering is done by the Pub/Sub service agent: it publishes to the
+# dead-letter topic and acknowledges the forwarded message on the source
+# subscription.
+resource "google_pubsub_topic_iam_member" "dead_letter_publisher" {
+  count = var.enable_trigger ? 1 : 0
+
+  project = var.project_id
+  topic   = google_pubsub_topic.trigger_dead_letter[0].id
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  count = var.enable_trigger ? 1 : 0
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.trigger_jobs[0].id
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# The Pub/Sub service agent mints the push OIDC tokens of the push identity:
+# token creator on that one service account, not on the project.
+resource "google_service_account_iam_member" "push_token_creator" {
+  count = var.enable_trigger ? 1 : 0
+
+  service_account_id = google_service_account.trigger_push[0].name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+# Pubsub actions of the rules: publisher on each named topic only.
+resource "google_pubsub_topic_iam_member" "action_publisher" {
+  for_each = var.enable_trigger ? local.trigger_publish_grants : {}
+
+  topic  = each.value.topic
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:${local.trigger_action_runners[each.value.runner]}"
+}
+
+# Cloudbuild actions, only when a rule has one: running a build trigger
+# needs cloudbuild.builds.create, granted by roles/cloudbuild.builds.editor
+# on the project (build triggers have no IAM of their own). A trigger that
+# runs as a user-managed service account also needs
+# iam.serviceAccounts.actAs on that account, granted outside this module.
+resource "google_project_iam_member" "action_cloudbuild" {
+  for_each = var.enable_trigger && local.trigger_uses_cloudbuild ? local.trigger_action_runners : {}
+
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.editor"
+  member  = "serviceAccount:${each.value}"
+}
+
+resource "google_cloudfunctions2_function" "trigger" {
+  count = var.enable_trigger ? 1 : 0
+
+  project     = var.project_id
+  name        = "${var.name_prefix}-trigger"
+  location    = var.region
+  description = "Trigger: verified webhooks to actions."
+  labels      = var.labels
+
+  build_config {
+    runtime         = var.go_runtime
+    entry_point     = "Trigger"
+    service_account = var.build_service_account
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source[0].name
+        object = google_storage_bucket_object.source[0].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = var.trigger_function.memory
+    available_cpu                    = var.trigger_function.cpu
+    max_instance_request_concurrency = var.trigger_function.concurrency
+    min_instance_count               = var.trigger_function.min_instances
+    max_instance_count               = var.trigger_function.max_instances
+    timeout_seconds                  = var.trigger_function.timeout_seconds
+    ingress_settings                 = "ALLOW_ALL"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.trigger[0].email
+    environment_variables            = local.trigger_env
+  }
+
+  depends_on = [
+    google_pubsub_topic_iam_member.trigger_jobs_publisher,
+    google_project_iam_member.claims_user,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "trigger_public" {
+  count = var.enable_trigger ? 1 : 0
+
+  project  = var.project_id
+  location = google_cloudfunctions2_function.trigger[0].location
+  name     = google_cloudfunctions2_function.trigger[0].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}
+
+# Private: only the push identity may invoke it, and only from inside
+# Google Cloud (Pub/Sub push counts as internal traffic of the project).
+resource "google_cloudfunctions2_function" "trigger_worker" {
+  count = var.enable_trigger ? 1 : 0
+
+  project     = var.project_id
+  name        = "${var.name_prefix}-trigger-worker"
+  location    = var.region
+  description = "TriggerWorker: runs async trigger jobs pushed by Pub/Sub."
+  labels      = var.labels
+
+  build_config {
+    runtime         = var.go_runtime
+    entry_point     = "TriggerWorker"
+    service_account = var.build_service_account
+    source {
+      storage_source {
+        bucket = google_storage_bucket.source[0].name
+        object = google_storage_bucket_object.source[0].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = var.trigger_worker_function.memory
+    available_cpu                    = var.trigger_worker_function.cpu
+    max_instance_request_concurrency = var.trigger_worker_function.concurrency
+    min_instance_count               = var.trigger_worker_function.min_instances
+    max_instance_count               = var.trigger_worker_function.max_instances
+    timeout_seconds                  = var.trigger_worker_function.timeout_seconds
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = google_service_account.trigger_worker[0].email
+    environment_variables            = local.trigger_env
+  }
+
+  depends_on = [
+    google_pubsub_topic_iam_member.worker_dead_letter_publisher,
+    google_project_iam_member.claims_user,
+    google_secret_manager_secret_iam_member.accessor,
+  ]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "trigger_worker_invoker" {
+  count = var.enable_trigger ? 1 : 0
+
+  project  = var.project_id
+  location = google_cloudfunctions2_function.trigger_worker[0].location
+  name     = google_cloudfunctions2_function.trigger_worker[0].service_config[0].service
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.trigger_push[0].email}"
+}

@@ -1,0 +1,230 @@
+variable "project_id" {
+  description = "Google Cloud project that hosts the functions and their data stores."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, the source bucket, the BigQuery dataset and the Firestore database."
+  type        = string
+  default     = "europe-west1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions are <prefix>-store, <prefix>-relay, ...)."
+  type        = string
+  default     = "webhooks"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,14}$", var.name_prefix))
+    error_message = "name_prefix must be 1-15 lower-case letters, digits or dashes, starting with a letter (service account ids are at most 30 characters)."
+  }
+}
+
+variable "enable_store" {
+  description = "Deploy the Store pattern (verified webhook to a BigQuery row). When false, nothing of it is created."
+  type        = bool
+  default     = true
+}
+
+variable "enable_relay" {
+  description = "Deploy the Relay pattern (webhook to Firebase Cloud Messaging). When false, nothing of it is created."
+  type        = bool
+  default     = false
+}
+
+variable "enable_trigger" {
+  description = "Deploy the Trigger pattern (webhook to actions, with the TriggerWorker for async jobs). When false, nothing of it is created."
+  type        = bool
+  default     = false
+}
+
+variable "go_runtime" {
+  description = "Cloud Run functions runtime id. go126 matches the go directive in go.mod (go 1.26); an older runtime cannot build the module."
+  type        = string
+  default     = "go126"
+
+  validation {
+    condition     = can(regex("^go1[0-9]{2}$", var.go_runtime))
+    error_message = "go_runtime must be a Go runtime id such as go126."
+  }
+}
+
+variable "build_service_account" {
+  description = "Full resource name (projects/P/serviceAccounts/EMAIL) of the service account Cloud Build uses to build the functions; null uses the project's default build service account."
+  type        = string
+  default     = null
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function: debug, info, warn or error."
+  type        = string
+  default     = "info"
+
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be one of debug, info, warn, error."
+  }
+}
+
+# One object per function. The defaults let one instance serve about 80
+# webhooks at once: the Store's group commit batches concurrent requests of
+# one instance, so concurrency 1 would defeat it. Cloud Run refuses
+# concurrency above 1 with less than one CPU; the validations say so first.
+variable "store_function" {
+  description = "Runtime settings of the Store function."
+  type = object({
+    memory          = optional(string, "512Mi")
+    cpu             = optional(string, "1")
+    concurrency     = optional(number, 80)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 20)
+    timeout_seconds = optional(number, 60)
+  })
+  default = {}
+
+  validation {
+    condition     = var.store_function.concurrency <= 1 || tonumber(var.store_function.cpu) >= 1
+    error_message = "store_function: concurrency above 1 needs cpu of at least 1."
+  }
+  validation {
+    condition     = var.store_function.concurrency >= 1 && var.store_function.concurrency <= 1000 && var.store_function.min_instances <= var.store_function.max_instances
+    error_message = "store_function: concurrency must be 1-1000 and min_instances at most max_instances."
+  }
+}
+
+variable "relay_function" {
+  description = "Runtime settings of the Relay function."
+  type = object({
+    memory          = optional(string, "512Mi")
+    cpu             = optional(string, "1")
+    concurrency     = optional(number, 80)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 20)
+    timeout_seconds = optional(number, 60)
+  })
+  default = {}
+
+  validation {
+    condition     = var.relay_function.concurrency <= 1 || tonumber(var.relay_function.cpu) >= 1
+    error_message = "relay_function: concurrency above 1 needs cpu of at least 1."
+  }
+  validation {
+    condition     = var.relay_function.concurrency >= 1 && var.relay_function.concurrency <= 1000 && var.relay_function.min_instances <= var.relay_function.max_instances
+    error_message = "relay_function: concurrency must be 1-1000 and min_instances at most max_instances."
+  }
+}
+
+variable "trigger_function" {
+  description = "Runtime settings of the Trigger function."
+  type = object({
+    memory          = optional(string, "512Mi")
+    cpu             = optional(string, "1")
+    concurrency     = optional(number, 80)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 20)
+    timeout_seconds = optional(number, 60)
+  })
+  default = {}
+
+  validation {
+    condition     = var.trigger_function.concurrency <= 1 || tonumber(var.trigger_function.cpu) >= 1
+    error_message = "trigger_function: concurrency above 1 needs cpu of at least 1."
+  }
+  validation {
+    condition     = var.trigger_function.concurrency >= 1 && var.trigger_function.concurrency <= 1000 && var.trigger_function.min_instances <= var.trigger_function.max_instances
+    error_message = "trigger_function: concurrency must be 1-1000 and min_instances at most max_instances."
+  }
+}
+
+variable "trigger_worker_function" {
+  description = "Runtime settings of the TriggerWorker function, which runs async jobs pushed by Pub/Sub. Its timeout is also the subscription's ack deadline, so at most 600 seconds."
+  type = object({
+    memory          = optional(string, "512Mi")
+    cpu             = optional(string, "1")
+    concurrency     = optional(number, 20)
+    min_instances   = optional(number, 0)
+    max_instances   = optional(number, 10)
+    timeout_seconds = optional(number, 120)
+  })
+  default = {}
+
+  validation {
+    condition     = var.trigger_worker_function.concurrency <= 1 || tonumber(var.trigger_worker_function.cpu) >= 1
+    error_message = "trigger_worker_function: concurrency above 1 needs cpu of at least 1."
+  }
+  validation {
+    condition     = var.trigger_worker_function.timeout_seconds >= 10 && var.trigger_worker_function.timeout_seconds <= 600
+    error_message = "trigger_worker_function: timeout_seconds must be 10-600 (the Pub/Sub ack deadline range)."
+  }
+}
+
+variable "bigquery_dataset" {
+  description = "BigQuery dataset of the Store (BIGQUERY_DATASET)."
+  type        = string
+  default     = "webhooks"
+}
+
+variable "bigquery_table" {
+  description = "BigQuery table of the Store's events (BIGQUERY_TABLE); the dedup view is <table>_latest."
+  type        = string
+  default     = "events"
+}
+
+variable "bigquery_location" {
+  description = "Location of the BigQuery dataset; null uses the region."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Protect the events table, the Firestore database and the source bucket's objects from terraform destroy."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_database" {
+  description = "Firestore database (native mode) of the idempotency claims (FIRESTORE_DATABASE). A named database leaves an existing (default) database alone."
+  type        = string
+  default     = "webhooks"
+}
+
+variable "idempotency_collection" {
+  description = "Collection of the idempotency claims (IDEMPOTENCY_COLLECTION); its expires_at field gets a TTL policy."
+  type        = string
+  default     = "webhook-claims"
+}
+
+variable "trigger_max_delivery_attempts" {
+  description = "Deliveries of one trigger job before it is moved to the dead-letter topic (Pub/Sub allows 5-100)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.trigger_max_delivery_attempts >= 5 && var.trigger_max_delivery_attempts <= 100
+    error_message = "trigger_max_delivery_attempts must be 5-100."
+  }
+}
+
+variable "notification_channels" {
+  description = "Monitoring notification channel ids (projects/P/notificationChannels/N) the alert policies notify."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_5xx_ratio" {
+  description = "Alert when more than this fraction of a function's webhook requests answer 5xx over 5 minutes."
+  type        = number
+  default     = 0.05
+}
+
+variable "alert_401_per_minute" {
+  description = "Alert when a source answers more than this many 401s (failed verification) per minute for 5 minutes."
+  type        = number
+  default     = 10
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
