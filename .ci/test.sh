@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The README's test command. On a fresh machine it installs what the tests
+# need (clang and the BigQuery emulator build, tflint and tfsec), then runs
+# every check with WEBHOOKS_STRICT=1 so a test whose emulator is missing
+# fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export WEBHOOKS_STRICT=1
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "tools"
+bash .ci/bigquery-emulator.sh
+bash .ci/terraform-tools.sh tools
+for emulator in pubsub-emulator cloud-firestore-emulator; do
+  if ! ls "$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null)/platform/$emulator" >/dev/null 2>&1; then
+    echo "missing the Cloud SDK's $emulator (this machine image ships it with google-cloud-cli)" >&2
+    exit 1
+  fi
+done
+
+step "format and vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
+fi
+go vet ./...
+# The functions deploy through a buildpack without cgo; only the test
+# tooling (the BigQuery emulator) needs it.
+CGO_ENABLED=0 go build ./...
+
+step "terraform checks"
+bash .ci/terraform-tools.sh check
+
+step "tests"
+go test -count=1 -timeout 45m ./...
+
+step "fuzz (a few seconds per target)"
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-4s}" "$pkg"
+  done
+done
