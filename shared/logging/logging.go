@@ -58,7 +58,7 @@ func cloudLogging(groups []string, a slog.Attr) slog.Attr {
 // trace, from X-Cloud-Trace-Context ("TRACE/SPAN;o=1") or W3C traceparent
 // ("00-TRACE-SPAN-01"). It returns nothing when the request carries neither
 // or when project is unknown (Cloud Logging needs the project in the name).
-func Trace(r *http.Request, project string) []any {
+func Trace(r *http.Request, project string) []slog.Attr {
 	if project == "" {
 		return nil
 	}
@@ -69,7 +69,7 @@ func Trace(r *http.Request, project string) []any {
 	if trace == "" {
 		return nil
 	}
-	attrs := []any{slog.String("logging.googleapis.com/trace", "projects/"+project+"/traces/"+trace)}
+	attrs := []slog.Attr{slog.String("logging.googleapis.com/trace", "projects/"+project+"/traces/"+trace)}
 	if span != "" {
 		attrs = append(attrs, slog.String("logging.googleapis.com/spanId", span))
 	}

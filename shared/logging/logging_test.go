@@ -44,7 +44,6 @@ func TestTraceReadsEitherHeader(t *testing.T) {
 			}
 			attrs := map[string]any{}
 			for _, a := range Trace(r, "proj") {
-				a := a.(slog.Attr)
 				attrs[a.Key] = a.Value.Any()
 			}
 			if tt.wantTrace == "" {

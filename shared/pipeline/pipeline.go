@@ -17,6 +17,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -181,7 +181,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	}
 	if id.Acknowledge {
 		rq.status, rq.result = http.StatusOK, "acknowledged"
-		writeJSON(w, rq.status, map[string]string{"result": rq.result})
+		writeJSON(w, rq.status, reply{Result: rq.result})
 		return nil
 	}
 	ev, err := s.envelope(r, body, id, h.opts.Now())
@@ -199,7 +199,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		out.Status = http.StatusOK
 	}
 	rq.status, rq.result = out.Status, out.Result
-	writeJSON(w, out.Status, map[string]string{"id": ev.ID, "result": out.Result})
+	writeJSON(w, out.Status, reply{ID: ev.ID, Result: out.Result})
 	return nil
 }
 
@@ -256,7 +256,7 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		ReceivedAt: now.UTC(),
 		Headers:    s.keptHeaders(r.Header),
 	}
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType := mediaType(r.Header.Get("Content-Type"))
 	switch {
 	case mediaType == "application/x-www-form-urlencoded":
 		form, err := url.ParseQuery(string(body))
@@ -265,12 +265,14 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		}
 		ev.Payload = formJSON(form)
 	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+		// Raw fields: a nested object (Slack's "event") is skipped over,
+		// not decoded into maps only to be thrown away.
 		var top struct {
-			ID      any `json:"id"`
-			EventID any `json:"event_id"`
-			Type    any `json:"type"`
-			Event   any `json:"event"`
-			Version any `json:"version"`
+			ID      json.RawMessage `json:"id"`
+			EventID json.RawMessage `json:"event_id"`
+			Type    json.RawMessage `json:"type"`
+			Event   json.RawMessage `json:"event"`
+			Version json.RawMessage `json:"version"`
 		}
 		if err := json.Unmarshal(body, &top); err != nil {
 			var notObject *json.UnmarshalTypeError
@@ -308,13 +310,31 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 	return ev, nil
 }
 
-// scalar renders a JSON string or number field; anything else is "".
-func scalar(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
+// mediaType is the lower-case media type of a Content-Type value, without
+// its parameters: what mime.ParseMediaType returns first, without building
+// the parameter map on every request.
+func mediaType(contentType string) string {
+	t, _, _ := strings.Cut(contentType, ";")
+	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// scalar renders a JSON string or number field as text; anything else
+// (object, array, bool, null, absent) is "".
+func scalar(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return s
+	case c == '-' || (c >= '0' && c <= '9'):
+		// The literal itself: a 64-bit numeric id survives exactly, where
+		// a float64 would round it.
+		return string(raw)
 	}
 	return ""
 }
@@ -353,7 +373,10 @@ var droppedHeaders = map[string]bool{
 
 // sensitiveWords mark a header as a credential whatever the provider calls
 // it (X-Hub-Signature-256, X-Gitlab-Token, Authorization, Secret...).
-var sensitiveWords = []string{"signature", "secret", "token", "auth", "hmac", "password", "key", "cookie", "credential"}
+var sensitiveWords = [][]byte{
+	[]byte("signature"), []byte("secret"), []byte("token"), []byte("auth"), []byte("hmac"),
+	[]byte("password"), []byte("key"), []byte("cookie"), []byte("credential"),
+}
 
 func (s *source) keptHeaders(h http.Header) map[string]string {
 	kept := make(map[string]string, len(h))
@@ -361,18 +384,36 @@ func (s *source) keptHeaders(h http.Header) map[string]string {
 		if s.sensitive[name] || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
 			continue
 		}
-		lower := strings.ToLower(name)
-		if containsAny(lower, sensitiveWords) && lower != "idempotency-key" {
+		if name != "Idempotency-Key" && containsFold(name, sensitiveWords) {
 			continue
 		}
-		kept[name] = strings.Join(values, ", ")
+		if len(values) == 1 {
+			kept[name] = values[0]
+		} else {
+			kept[name] = strings.Join(values, ", ")
+		}
 	}
 	return kept
 }
 
-func containsAny(s string, words []string) bool {
+// containsFold reports whether s holds any of the lower-case ASCII words,
+// ignoring case. Header names are short: lower-casing into a stack buffer
+// spares an allocation per header of every request.
+func containsFold(s string, words [][]byte) bool {
+	var buf [128]byte
+	lower := buf[:0]
+	if len(s) > len(buf) {
+		lower = make([]byte, 0, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
 	for _, w := range words {
-		if strings.Contains(s, w) {
+		if bytes.Contains(lower, w) {
 			return true
 		}
 	}
@@ -393,7 +434,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, rq *request, st
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 		}
-		writeJSON(w, status, map[string]string{"error": public})
+		writeJSON(w, status, reply{Error: public})
 	}
 	h.log(r, rq, start, status, err)
 }
@@ -406,12 +447,13 @@ func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int,
 	case status >= 400:
 		level = slog.LevelWarn
 	}
-	attrs := []any{
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs,
 		slog.String("source", rq.source),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000),
 		slog.Int("bytes", rq.bytes),
-	}
+	)
 	if rq.ev != nil {
 		attrs = append(attrs, slog.String("event_id", rq.ev.ID), slog.String("event_type", rq.ev.Type))
 	}
@@ -422,14 +464,26 @@ func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int,
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	attrs = append(attrs, logging.Trace(r, h.opts.Project)...)
-	h.opts.Logger.Log(r.Context(), level, "webhook request", attrs...)
+	h.opts.Logger.LogAttrs(r.Context(), level, "webhook request", attrs...)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+func writeJSON(w http.ResponseWriter, status int, v reply) {
+	body, _ := json.Marshal(v) // a struct of strings: cannot fail
+	h := w.Header()
+	// Canonical keys assigned directly: Set would canonicalize them again
+	// on every response.
+	h["Content-Type"] = []string{"application/json"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(body, '\n'))
+}
+
+// reply is the body of every response: what happened to the event, or why
+// the request was refused. The detail goes to the log, never here.
+type reply struct {
+	ID     string `json:"id,omitempty"`
+	Result string `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // allowList builds the source's client allowlist; nil allows every client.

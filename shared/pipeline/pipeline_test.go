@@ -182,6 +182,7 @@ func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
 	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
 	r := signed(t, "/github", "application/json", `{"version":"2"}`, http.Header{
 		"Authorization": {"Bearer x"}, "User-Agent": {"GitHub-Hookshot/1"}, "X-Forwarded-For": {"1.2.3.4"},
+		"X-Api-Key": {"k"}, "X-Webhook-TOKEN": {"t"}, "Idempotency-Key": {"i-1"}, "Accept": {"a/b", "c/d"},
 	})
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -194,11 +195,13 @@ func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
 	}
 	for name := range ev.Headers {
 		lower := strings.ToLower(name)
-		if strings.Contains(lower, "signature") || lower == "authorization" || strings.HasPrefix(lower, "x-forwarded") {
+		if strings.Contains(lower, "signature") || lower == "authorization" || strings.HasPrefix(lower, "x-forwarded") ||
+			lower == "x-api-key" || lower == "x-webhook-token" {
 			t.Errorf("kept header %s", name)
 		}
 	}
-	if ev.Headers["User-Agent"] != "GitHub-Hookshot/1" || ev.Headers["X-Github-Delivery"] != "d-1" {
+	if ev.Headers["User-Agent"] != "GitHub-Hookshot/1" || ev.Headers["X-Github-Delivery"] != "d-1" ||
+		ev.Headers["Idempotency-Key"] != "i-1" || ev.Headers["Accept"] != "a/b, c/d" {
 		t.Errorf("dropped a useful header: %v", ev.Headers)
 	}
 }
@@ -426,5 +429,29 @@ func TestLogLineHasTheRequestFieldsAndNoSecrets(t *testing.T) {
 	}
 	if s := f.logs.String(); strings.Contains(s, "hunter2") || strings.Contains(s, sig) || strings.Contains(s, githubKey) {
 		t.Errorf("log holds payload or secret material: %s", s)
+	}
+}
+
+// Ids and types taken from the payload keep their exact text: a 64-bit
+// numeric id is not rounded through a float, and objects or booleans are
+// not ids.
+func TestPayloadFieldsBecomeIdsVerbatim(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want string
+	}{
+		{`"evt_1"`, "evt_1"},
+		{`"caf\u00e9"`, "café"},
+		{`9007199254740993`, "9007199254740993"},
+		{`-12`, "-12"},
+		{`{"type":"message"}`, ""},
+		{`true`, ""},
+		{`null`, ""},
+		{``, ""},
+	}
+	for _, tt := range tests {
+		if got := scalar(json.RawMessage(tt.raw)); got != tt.want {
+			t.Errorf("scalar(%s) = %q, want %q", tt.raw, got, tt.want)
+		}
 	}
 }
