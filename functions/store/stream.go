@@ -86,22 +86,26 @@ func (s *defaultStream) current(ctx context.Context) (*managedwriter.ManagedStre
 	return ms, nil
 }
 
-// drop forgets ms so that the next append opens a new stream. A stream
-// already replaced is left alone: a late failure of an old batch must not
-// close its healthy successor.
+// drop forgets ms so that the next append opens a new stream, and closes
+// it before returning. A stream already replaced is left alone: a late
+// failure of an old batch must not close its healthy successor.
+//
+// Closing before the caller answers matters: managedwriter re-sends a
+// failed write in the background (EnableWriteRetries) on a connection it
+// reopens itself, so a dropped stream left open could deliver an old batch
+// long after its callers were told 503. Those batches' outcome is unknown
+// anyway; the providers retry them and the dedup view hides a duplicate.
 func (s *defaultStream) drop(ms *managedwriter.ManagedStream) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ms == ms {
-		s.ms = nil
-		// Closing fails what is still in flight on ms; those batches'
-		// outcome is unknown anyway, and their callers answer 503.
-		cancel := s.cancel
-		go func() {
-			_ = ms.Close()
-			cancel()
-		}()
+	if s.ms != ms {
+		s.mu.Unlock()
+		return
 	}
+	s.ms = nil
+	cancel := s.cancel
+	s.mu.Unlock()
+	cancel()
+	_ = ms.Close()
 }
 
 // close closes the open stream, if any; appends in flight fail.
