@@ -45,13 +45,17 @@ type Outcome struct {
 // RetryableError is a failure of ours or of a dependency that a provider's
 // retry can fix: answered 503 with Retry-After.
 type RetryableError struct {
+	// Err is what failed.
 	Err error
 	// After is how long the provider should wait; the pipeline's default
 	// when zero.
 	After time.Duration
 }
 
+// Error says that the failure is retryable, and what it was.
 func (e *RetryableError) Error() string { return fmt.Sprintf("retryable: %v", e.Err) }
+
+// Unwrap returns Err, so that errors.Is and errors.As see through.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Retryable marks err as fixable by a retry after the given wait (zero for
