@@ -47,8 +47,9 @@ const (
 	DefaultJobsTopic       = "trigger-jobs"
 	DefaultDeadLetterTopic = "trigger-dead-letter"
 	DefaultDataDir         = ".local/data"
-	// LocalProject is the project of a Pub/Sub emulator when
-	// GOOGLE_CLOUD_PROJECT is unset.
+	// LocalProject stands in for GOOGLE_CLOUD_PROJECT when it is unset:
+	// the Pub/Sub emulator's project, and the project of the Cloud Build
+	// runs a local run records.
 	LocalProject = "webhooks-local"
 )
 
@@ -134,6 +135,10 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 	// them.
 	life := context.WithoutCancel(ctx)
 	d := &deps{log: log, project: s.Project, http: newHTTPClient(), secrets: processSecrets(), now: time.Now}
+	if d.project == "" {
+		// Recorded Cloud Build runs still name a project, as real ones do.
+		d.project = LocalProject
+	}
 	claims, err := idempotency.FromEnv(life, lookup)
 	if err != nil {
 		return nil, fmt.Errorf("trigger: %w", err)

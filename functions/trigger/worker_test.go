@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,6 +169,21 @@ func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
 	}
 	if _, ok := d.topics.(*recorder); !ok {
 		t.Errorf("local run publishes with %T, want the recorder", d.topics)
+	}
+	// The sample's Cloud Build rule names no project: a local run records
+	// the build under the stand-in project instead of failing it.
+	tr := newTrigger(t, `
+- name: deploy
+  events: [push]
+  mode: sync
+  actions: [{name: build, type: cloudbuild, trigger: deploy-staging}]
+`, d)
+	if out, err := tr.Handle(context.Background(), githubEvent(t, "push", "local-build")); err != nil || out.Status != 200 {
+		t.Fatalf("local cloudbuild action: %+v, %v", out, err)
+	}
+	recorded, err := os.ReadFile(filepath.Join(local[EnvDataDir], "trigger", "actions.ndjson"))
+	if err != nil || !strings.Contains(string(recorded), "projects/"+LocalProject+"/locations/global/triggers/deploy-staging") {
+		t.Errorf("recorded builds %q, %v", recorded, err)
 	}
 
 	// The client library reads the emulator's address itself; it does not
