@@ -11,8 +11,8 @@
 // The source (FUNCTION/SOURCE) is looked up in the configuration, so the
 // scheme and the secret are the ones the function verifies with; the secret
 // is resolved the same way the functions resolve it (locally from
-// .local/secrets, deployed from Secret Manager with your gcloud
-// credentials).
+// .local/secrets when the URL is this machine's, otherwise from Secret
+// Manager with your gcloud credentials).
 package main
 
 import (
@@ -25,7 +25,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +71,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		return errors.New("want one FUNCTION/SOURCE")
 	}
 	function, name, _ := strings.Cut(fs.Arg(0), "/")
-	if _, ok := os.LookupEnv("WEBHOOKS_SECRETS_DIR"); !ok && *base == "" {
+	if _, ok := os.LookupEnv("WEBHOOKS_SECRETS_DIR"); !ok && isLocal(*base) {
 		os.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(".local", "secrets"))
 	}
 	cfg, err := config.Load(os.LookupEnv)
@@ -216,4 +218,23 @@ func providerHeaders(req *http.Request, scheme, eventType string) {
 	case "standardwebhooks", "svix":
 		req.Header.Set("webhook-id", "msg_"+delivery)
 	}
+}
+
+// isLocal reports whether base (the -url flag) is `make run` on this
+// machine, whose secrets are the development keys in .local/secrets: no
+// URL, or one whose host is a loopback name or address.
+func isLocal(base string) bool {
+	if base == "" {
+		return true
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
