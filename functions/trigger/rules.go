@@ -12,6 +12,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/condition"
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/render"
 )
 
@@ -250,6 +251,12 @@ func compileAction(path string, s *actionSpec) (*action, error) {
 	rp, rerrs := compileRetry(path+".retry", s.Retry)
 	errs = append(errs, rerrs...)
 	a.retry = rp
+	// The action's claim must outlive all its attempts, or a redelivery
+	// takes the claim over while the action still runs and runs it twice.
+	if lease := claimLease(); len(errs) == 0 && a.longest() > lease {
+		fail("retry", "all %d attempts of %s may take %s, longer than a claim's lease (%s=%s): lower timeout or max_attempts, or raise the lease",
+			rp.maxAttempts, a.timeout, a.longest(), idempotency.EnvLease, lease)
+	}
 
 	// Fields of the other types are mistakes (a cloudbuild action with a
 	// url does not call it): name them.
@@ -297,6 +304,19 @@ func compileAction(path string, s *actionSpec) (*action, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// longest is the most time the action's attempts and the waits between
+// them can take.
+func (a *action) longest() time.Duration {
+	n := time.Duration(a.retry.maxAttempts)
+	return n*a.timeout + (n-1)*a.retry.max
+}
+
+// claimLease is the idempotency store's claim lease, as the functions'
+// environment sets it; a bad value is idempotency.FromEnv's to report.
+func claimLease() time.Duration {
+	return config.NewEnv(lookupEnv).Duration(idempotency.EnvLease, idempotency.DefaultLease)
 }
 
 // compileRetry reads a retry policy, applying the defaults.

@@ -45,6 +45,8 @@ func TestCompileRejectsBadRulesNamingTheField(t *testing.T) {
 		{"relative url", `[{name: r, events: [push], actions: [{name: a, type: http, url: "/hook"}]}]`, []string{"actions[0].url"}},
 		{"bad template", `[{name: r, events: [push], actions: [{name: a, type: http, url: "http://h/x", body: "{{.payload"}]}]`, []string{"actions[0].body"}},
 		{"bad topic", `[{name: r, events: [push], actions: [{name: a, type: pubsub, topic: "no spaces allowed"}]}]`, []string{"actions[0].topic"}},
+		{"attempts outlast the claim lease", `[{name: r, events: [push], actions: [{name: a, type: http, url: "http://h/x", timeout: 2m, retry: {max_attempts: 3}}]}]`,
+			[]string{"rules[0].actions[0].retry: all 3 attempts of 2m0s may take 6m20s, longer than a claim's lease (IDEMPOTENCY_LEASE=5m0s)"}},
 		{"cloudbuild without trigger", `[{name: r, events: [push], actions: [{name: a, type: cloudbuild}]}]`, []string{"actions[0].trigger: missing"}},
 		{"no rules", `[]`, []string{"rules: empty"}},
 	}
