@@ -494,6 +494,7 @@ func TestSettings(t *testing.T) {
 		{"RELAY_DRY_RUN=1 overrides the project", map[string]string{EnvProject: "p", EnvDryRun: "1"}, true, ""},
 		{"bad dry run value is named", map[string]string{EnvDryRun: "yes"}, false, EnvDryRun},
 		{"bad send timeout is named", map[string]string{EnvSendTimeout: "0s"}, false, EnvSendTimeout},
+		{"a send timeout at or above the claim lease is refused", map[string]string{EnvSendTimeout: "2m", "IDEMPOTENCY_LEASE": "90s"}, false, "must stay below the claim lease IDEMPOTENCY_LEASE=1m30s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
