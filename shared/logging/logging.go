@@ -10,6 +10,7 @@
 package logging
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,13 +26,28 @@ func New(w io.Writer, level slog.Leveler) *slog.Logger {
 	}))
 }
 
-// FromEnv returns a logger to stdout at the level named by LOG_LEVEL
-// (debug, info, warn, error; info when unset or unknown).
-func FromEnv() *slog.Logger {
+// EnvLevel names the variable that sets the log level.
+const EnvLevel = "LOG_LEVEL"
+
+// ParseLevel reads a LOG_LEVEL value: debug, info, warn or error (any
+// case); empty is info.
+func ParseLevel(s string) (slog.Level, error) {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(os.Getenv("LOG_LEVEL"))); err != nil {
-		level = slog.LevelInfo
+	if s == "" {
+		return slog.LevelInfo, nil
 	}
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo, fmt.Errorf("%s=%q: want debug, info, warn or error", EnvLevel, s)
+	}
+	return level, nil
+}
+
+// FromEnv returns a logger to stdout at the level LOG_LEVEL names. An
+// unknown level logs at info: the pipeline's start-up reports it
+// (pipeline.OptionsFromEnv), so this stays usable for the error lines of
+// a function that could not start.
+func FromEnv() *slog.Logger {
+	level, _ := ParseLevel(os.Getenv(EnvLevel))
 	return New(os.Stdout, level)
 }
 

@@ -59,8 +59,9 @@ func (o Options) withDefaults() Options {
 }
 
 // OptionsFromEnv reads MAX_BODY_BYTES, REQUEST_DEADLINE (a Go duration),
-// RETRY_AFTER (a Go duration) and GOOGLE_CLOUD_PROJECT, reporting every bad
-// value by name. lookup is os.LookupEnv outside tests.
+// RETRY_AFTER (a Go duration), GOOGLE_CLOUD_PROJECT and LOG_LEVEL (the
+// request log goes to stdout at that level), reporting every bad value by
+// name. lookup is os.LookupEnv outside tests.
 func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 	env := config.NewEnv(lookup)
 	o := Options{
@@ -69,5 +70,10 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 		RetryAfter:   env.Duration("RETRY_AFTER", DefaultRetryAfter),
 		Project:      env.String("GOOGLE_CLOUD_PROJECT", ""),
 	}
+	level, err := logging.ParseLevel(env.String(logging.EnvLevel, ""))
+	if err != nil {
+		env.Fail(err)
+	}
+	o.Logger = logging.New(os.Stdout, level)
 	return o, env.Err("pipeline settings")
 }

@@ -94,7 +94,6 @@ func (l *lazyHandler) handler(ctx context.Context) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Logger = logging.FromEnv()
 	h, err := New(ctx, cfg.Function(l.section), secrets.Process(), l.newPattern, opts)
 	if err != nil {
 		return nil, err
