@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/secrets"
 )
 
 // Defaults of Options.
@@ -60,8 +61,8 @@ func (o Options) withDefaults() Options {
 
 // OptionsFromEnv reads MAX_BODY_BYTES, REQUEST_DEADLINE (a Go duration),
 // RETRY_AFTER (a Go duration), GOOGLE_CLOUD_PROJECT and LOG_LEVEL (the
-// request log goes to stdout at that level), reporting every bad value by
-// name. lookup is os.LookupEnv outside tests.
+// request log goes to stdout at that level), and checks SECRETS_TTL,
+// reporting every bad value by name. lookup is os.LookupEnv outside tests.
 func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 	env := config.NewEnv(lookup)
 	o := Options{
@@ -70,6 +71,9 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 		RetryAfter:   env.Duration("RETRY_AFTER", DefaultRetryAfter),
 		Project:      env.String("GOOGLE_CLOUD_PROJECT", ""),
 	}
+	// Read by package secrets itself (one resolver per process); checked
+	// here so that a bad value stops start-up like the others.
+	env.Duration(secrets.EnvTTL, secrets.DefaultTTL)
 	level, err := logging.ParseLevel(env.String(logging.EnvLevel, ""))
 	if err != nil {
 		env.Fail(err)

@@ -184,10 +184,14 @@ var process = sync.OnceValue(FromEnv)
 // share one cache and one Secret Manager connection.
 func Process() *Resolver { return process() }
 
+// EnvTTL names the variable that sets the cache TTL (a Go duration).
+const EnvTTL = "SECRETS_TTL"
+
 // FromEnv returns a Resolver configured by the environment:
 // GOOGLE_CLOUD_PROJECT (or GCP_PROJECT) is the default project,
 // WEBHOOKS_SECRETS_DIR the LocalDir, and SECRETS_TTL (a Go duration such as
-// 10m) the TTL. An unparsable SECRETS_TTL is logged and the default used.
+// 10m) the TTL. An unparsable SECRETS_TTL is logged and the default used
+// here; the functions' start-up refuses it (pipeline.OptionsFromEnv).
 func FromEnv() *Resolver {
 	opts := Options{
 		Project:  os.Getenv("GOOGLE_CLOUD_PROJECT"),
@@ -196,7 +200,7 @@ func FromEnv() *Resolver {
 	if opts.Project == "" {
 		opts.Project = os.Getenv("GCP_PROJECT")
 	}
-	if s := os.Getenv("SECRETS_TTL"); s != "" {
+	if s := os.Getenv(EnvTTL); s != "" {
 		ttl, err := time.ParseDuration(s)
 		if err != nil || ttl <= 0 {
 			slog.Default().Warn("SECRETS_TTL is not a positive Go duration; using the default", "SECRETS_TTL", s, "default", DefaultTTL.String())
