@@ -71,8 +71,11 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	}
 	// A send that outlasts its claim could be sent again by a redelivery
 	// taking the claim over: the one thing Relay promises not to do.
-	if lease := env.Duration(idempotency.EnvLease, idempotency.DefaultLease); s.SendTimeout >= lease {
-		env.Fail(fmt.Errorf("%s=%s: must stay below the claim lease %s=%s", EnvSendTimeout, s.SendTimeout, idempotency.EnvLease, lease))
+	claims, err := idempotency.SettingsFromEnv(lookup)
+	if err != nil {
+		env.Fail(err)
+	} else if s.SendTimeout >= claims.Lease {
+		env.Fail(fmt.Errorf("%s=%s: must stay below the claim lease %s=%s", EnvSendTimeout, s.SendTimeout, idempotency.EnvLease, claims.Lease))
 	}
 	return s, env.Err("relay settings")
 }

@@ -314,9 +314,13 @@ func (a *action) longest() time.Duration {
 }
 
 // claimLease is the idempotency store's claim lease, as the functions'
-// environment sets it; a bad value is idempotency.FromEnv's to report.
+// environment sets it; a bad value is reported by NewPattern.
 func claimLease() time.Duration {
-	return config.NewEnv(lookupEnv).Duration(idempotency.EnvLease, idempotency.DefaultLease)
+	s, err := idempotency.SettingsFromEnv(lookupEnv)
+	if err != nil {
+		return idempotency.DefaultLease
+	}
+	return s.Lease
 }
 
 // compileRetry reads a retry policy, applying the defaults.

@@ -68,6 +68,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/pattern"
 )
 
@@ -89,6 +90,11 @@ const InFlightRetryAfter = 10 * time.Second
 // returns its pattern. Process-wide clients are built lazily once from the
 // environment.
 func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error) {
+	// The claims' settings are checked now, so that a bad one fails the
+	// revision rather than every event's first action.
+	if _, err := idempotency.SettingsFromEnv(lookupEnv); err != nil {
+		return nil, fmt.Errorf("trigger: %w", err)
+	}
 	s, err := compileSource(src)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
@@ -210,4 +211,15 @@ func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
 
 func mapLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// A bad claim setting fails the source at start-up, not its first event.
+func TestNewPatternRefusesBadClaimSettings(t *testing.T) {
+	lookupEnv = mapLookup(map[string]string{"IDEMPOTENCY_LEASE": "soon"})
+	t.Cleanup(func() { lookupEnv = os.LookupEnv })
+	rules := json.RawMessage(`[{"name": "r", "events": ["push"], "actions": [{"name": "a", "type": "http", "url": "http://h/x"}]}]`)
+	_, err := NewPattern(context.Background(), config.Source{Name: "github", Rules: rules})
+	if err == nil || !strings.Contains(err.Error(), `IDEMPOTENCY_LEASE="soon"`) {
+		t.Fatalf("NewPattern = %v, want an error naming IDEMPOTENCY_LEASE", err)
+	}
 }

@@ -42,30 +42,54 @@ const (
 // errNoProject is FromEnv's complaint about an emulator without a project.
 var errNoProject = errors.New(EnvEmulatorHost + " is set but " + EnvProject + " is not: set it to any project id")
 
+// Settings are the idempotency store's settings, as the environment gives
+// them.
+type Settings struct {
+	// Project selects Firestore; empty means the in-memory store.
+	Project, Database, Collection string
+	// Lease and Retention: see DefaultLease and DefaultRetention.
+	Lease, Retention time.Duration
+}
+
+// SettingsFromEnv reads and checks the settings, naming every bad one,
+// without creating a client: functions call it at start-up so that a bad
+// lease fails the revision, not its first event.
+func SettingsFromEnv(lookup func(string) (string, bool)) (Settings, error) {
+	env := config.NewEnv(lookup)
+	s := Settings{
+		Project:    env.String(EnvProject, ""),
+		Database:   env.String(EnvDatabase, DefaultDatabase),
+		Collection: env.String(EnvCollection, DefaultCollection),
+		Lease:      env.Duration(EnvLease, DefaultLease),
+		Retention:  env.Duration(EnvRetention, DefaultRetention),
+	}
+	if s.Project == "" && env.String(EnvEmulatorHost, "") != "" {
+		env.Fail(errNoProject)
+	}
+	if err := env.Err("idempotency settings"); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
 // FromEnv returns the Firestore store when GOOGLE_CLOUD_PROJECT is set (in
 // database FIRESTORE_DATABASE, collection IDEMPOTENCY_COLLECTION; the
 // emulator when FIRESTORE_EMULATOR_HOST is set), and a Memory store
 // otherwise. lookup is os.LookupEnv outside tests.
 func FromEnv(ctx context.Context, lookup func(string) (string, bool)) (Store, error) {
-	env := config.NewEnv(lookup)
-	lease := env.Duration(EnvLease, DefaultLease)
-	retention := env.Duration(EnvRetention, DefaultRetention)
-	project := env.String(EnvProject, "")
-	if project == "" && env.String(EnvEmulatorHost, "") != "" {
-		env.Fail(errNoProject)
-	}
-	if err := env.Err("idempotency.FromEnv"); err != nil {
+	s, err := SettingsFromEnv(lookup)
+	if err != nil {
 		return nil, err
 	}
-	if project == "" {
-		m := NewMemory(lease)
-		m.retention = retention
+	if s.Project == "" {
+		m := NewMemory(s.Lease)
+		m.retention = s.Retention
 		return m, nil
 	}
 	// The client lives as long as the process, beyond ctx.
-	client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), project, env.String(EnvDatabase, DefaultDatabase))
+	client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), s.Project, s.Database)
 	if err != nil {
 		return nil, fmt.Errorf("idempotency.FromEnv: firestore.NewClientWithDatabase: %w", err)
 	}
-	return NewFirestore(client, env.String(EnvCollection, DefaultCollection), lease, retention), nil
+	return NewFirestore(client, s.Collection, s.Lease, s.Retention), nil
 }
