@@ -30,17 +30,52 @@ go test ./functions/trigger -run '^$' -bench . -benchmem -benchtime "$BENCHTIME"
 
 step "load: the local runner under 80 concurrent 64 KiB Store requests"
 work=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/local" ./functions/cmd/local
 go build -o "$work/send" ./functions/cmd/send
-port=18080
-PORT=$port WEBHOOKS_SECRETS_DIR="$work/secrets" WEBHOOKS_DATA_DIR="$work/data" LOG_LEVEL=warn \
-  GOOGLE_CLOUD_PROJECT= "$work/local" >"$work/local.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-  sleep 0.1
-done
-WEBHOOKS_SECRETS_DIR="$work/secrets" "$work/send" -url "http://127.0.0.1:$port/store" -n "${LOAD_REQUESTS:-20000}" -c 80 -size 65536 store/github
-echo "peak RSS of the runner: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
-WEBHOOKS_SECRETS_DIR="$work/secrets" "$work/send" -url "http://127.0.0.1:$port/store" -n "${LOAD_REQUESTS:-20000}" -c 80 store/github
+export WEBHOOKS_SECRETS_DIR="$work/secrets" WEBHOOKS_DATA_DIR="$work/data" LOG_LEVEL=warn
+
+# wait_port PORT PID LOG: wait until PID (still running: a stale process
+# on the port must not stand in for it) listens on PORT.
+wait_port() {
+  for _ in $(seq 300); do
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "process $2 exited before listening on port $1:" >&2
+      cat "$3" >&2
+      return 1
+    fi
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+
+# load PORT LABEL [VAR=value...]: start the runner with the given
+# environment, send the 64 KiB and then the sample-sized run, print the
+# runner's peak RSS, stop it.
+load() {
+  local port=$1 label=$2
+  shift 2
+  env GOOGLE_CLOUD_PROJECT= PORT="$port" "$@" "$work/local" >"$work/local-$port.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_port "$port" "$pid" "$work/local-$port.log"
+  echo "-- $label"
+  "$work/send" -url "http://127.0.0.1:$port/store" -n "${LOAD_REQUESTS:-20000}" -c 80 -size 65536 store/github
+  echo "peak RSS of the runner: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+  "$work/send" -url "http://127.0.0.1:$port/store" -n "${LOAD_REQUESTS:-20000}" -c 80 store/github
+  kill "$pid"
+}
+
+load 18080 "Store to the local sink (make run)"
+
+# The same through the Storage Write API, to the BigQuery emulator.
+emulator=$(bash .ci/bigquery-emulator.sh)
+"$emulator" --project=webhooks-bench --host=127.0.0.1 --port=19050 --grpc-port=19060 --log-level=error >"$work/emulator.log" 2>&1 &
+pids+=($!)
+wait_port 19050 $! "$work/emulator.log"
+wait_port 19060 $! "$work/emulator.log"
+load 18081 "Store to BigQuery (emulator) through the Storage Write API" \
+  BIGQUERY_PROJECT=webhooks-bench BIGQUERY_EMULATOR_HOST=127.0.0.1:19050 BIGQUERY_STORAGE_EMULATOR_HOST=127.0.0.1:19060
