@@ -125,7 +125,7 @@ func TestFirestoreFailedSendThenRetrySendsOnce(t *testing.T) {
 func TestFirestoreExpiredClaimIsTakenOver(t *testing.T) {
 	h, client, collection := firestoreHarness(t, oneTopic)
 	ctx := context.Background()
-	key := ClaimKey("src", 0, "evt_1")
+	key := ClaimKey("src", "rules[0]", "evt_1")
 	crashed := func(expires time.Time) {
 		_, err := client.Collection(collection).Doc(idempotency.DocID(key)).Set(ctx, map[string]any{
 			"key": key, "state": "in_flight", "claimed_at": expires.Add(-time.Minute), "expires_at": expires,

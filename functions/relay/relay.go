@@ -30,12 +30,13 @@
 // matching rule cannot render is answered 422 and nothing is sent for it.
 //
 // Exactly once: before sending, each matching rule claims the key
-// relay/<source>/<rule index>/<event id> (see ClaimKey). A claim already
+// relay/<source>/<rule name>/<event id> (see ClaimKey). A claim already
 // done answers 200 "duplicate"; a claim another delivery holds answers 503,
 // so the provider comes back once that delivery has finished or failed
 // (answering 200 instead would lose the event if that delivery failed); a
-// send that fails releases the claim so the retry sends. Reordering rules
-// changes their keys: do it when no retries are pending.
+// send that fails releases the claim so the retry sends. A rule without a
+// name is keyed by its position ("rules[2]"): name rules to reorder them
+// safely while retries are pending.
 //
 // Without GOOGLE_CLOUD_PROJECT, or with RELAY_DRY_RUN=1, nothing is sent:
 // the messages are recorded in WEBHOOKS_DATA_DIR/relay/messages.ndjson and
@@ -47,7 +48,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/cloudhooks/webhooks/shared/config"
@@ -115,8 +115,8 @@ func newPatternWith(src config.Source, d *deps) (*relay, error) {
 // ClaimKey is the idempotency key of one rule of one event. The "relay/"
 // prefix keeps Relay's claims apart from Trigger's in the shared
 // collection; the event id comes last because it may contain "/".
-func ClaimKey(source string, rule int, eventID string) string {
-	return "relay/" + source + "/" + strconv.Itoa(rule) + "/" + eventID
+func ClaimKey(source, rule, eventID string) string {
+	return "relay/" + source + "/" + rule + "/" + eventID
 }
 
 // Handle relays one verified event: match, render, then claim and send per
@@ -160,7 +160,7 @@ func (p *relay) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, e
 // relayOne claims and sends one delivery; duplicate reports that it was
 // already done.
 func (p *relay) relayOne(ctx context.Context, d *deps, ev *event.Event, dl *delivery, log *slog.Logger) (duplicate bool, err error) {
-	key := ClaimKey(p.source, dl.rule.index, ev.ID)
+	key := ClaimKey(p.source, dl.rule.name, ev.ID)
 	st, err := d.claims.Claim(ctx, key)
 	if err != nil {
 		return false, pattern.Retryable(fmt.Errorf("relay: claim: %w", err), 0)

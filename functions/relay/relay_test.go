@@ -238,7 +238,7 @@ func TestInFlightIsRetryable(t *testing.T) {
 	store := idempotency.NewMemory(time.Minute)
 	h := newHarness(t, `[{to: {topic: a}, data: {k: v}}]`, store)
 	ctx := context.Background()
-	if st, _ := store.Claim(ctx, ClaimKey("src", 0, "evt_1")); st != idempotency.Claimed {
+	if st, _ := store.Claim(ctx, ClaimKey("src", "rules[0]", "evt_1")); st != idempotency.Claimed {
 		t.Fatal("could not pre-claim")
 	}
 	_, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`))
@@ -398,7 +398,7 @@ func TestSendTimeoutIsRetryable(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("Handle error = %v, want retryable", err)
 	}
-	st, err := h.claims.Claim(context.Background(), ClaimKey("src", 0, "evt_1"))
+	st, err := h.claims.Claim(context.Background(), ClaimKey("src", "rules[0]", "evt_1"))
 	if err != nil || st != idempotency.Claimed {
 		t.Fatalf("claim after the timeout = %v, %v; want it released", st, err)
 	}
@@ -557,5 +557,35 @@ func TestMissingCredentials(t *testing.T) {
 	onRun := func(k string) (string, bool) { return "relay", k == "K_SERVICE" }
 	if _, err := newDeps(context.Background(), s, onRun, log); err == nil {
 		t.Fatal("on Cloud Run, missing credentials were not an error")
+	}
+}
+
+// Claims are keyed by rule name: when a deploy reorders named rules
+// between a delivery and its retry, the rule that succeeded stays done and
+// the one that failed still sends. (Keyed by position, the retry would
+// send the first twice and lose the second.)
+func TestReorderedNamedRulesKeepTheirClaims(t *testing.T) {
+	store := idempotency.NewMemory(time.Minute)
+	ctx := context.Background()
+	first := newHarness(t, `[{name: a, to: {topic: a}, data: {k: v}}, {name: b, to: {topic: b}, data: {k: v}}]`, store)
+	first.fcm.Fail(func(r fcmtest.Received) *fcmtest.Failure {
+		if r.Message.Topic == "b" {
+			return fcmtest.Unavailable("600") // beyond the SDK's wait: no retry
+		}
+		return nil
+	})
+	if _, err := first.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err == nil {
+		t.Fatal("first delivery succeeded although rule b's send failed")
+	}
+	reordered := newHarness(t, `[{name: b, to: {topic: b}, data: {k: v}}, {name: a, to: {topic: a}, data: {k: v}}]`, store)
+	if out, err := reordered.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err != nil || out.Result != ResultSent {
+		t.Fatalf("retry after the reorder: %+v, %v", out, err)
+	}
+	var topics []string
+	for _, r := range reordered.fcm.Sent() {
+		topics = append(topics, r.Message.Topic)
+	}
+	if len(topics) != 1 || topics[0] != "b" {
+		t.Errorf("the retry sent to topics %v, want only b", topics)
 	}
 }

@@ -18,8 +18,8 @@ import (
 // webhooks.yaml. Every string except types, when and the platform options
 // is a template over the event's variables (see package render).
 type ruleSpec struct {
-	// Name labels the rule in logs and dry-run records; "rules[i]" when
-	// empty.
+	// Name labels the rule in logs and dry-run records and keys its claims
+	// (unique within the source, without "/"); "rules[i]" when empty.
 	Name string `json:"name,omitempty"`
 	// Types are the event types the rule relays; a trailing "*" matches a
 	// prefix ("payment_intent.*"); empty matches every type.
@@ -116,7 +116,6 @@ const (
 
 // rule is a compiled rule: everything parsed at start-up.
 type rule struct {
-	index   int
 	name    string
 	types   []string
 	when    *condition.Condition
@@ -173,9 +172,13 @@ func compileRules(raw json.RawMessage) ([]*rule, error) {
 			errs = append(errs, err)
 			continue
 		}
-		r, err := compileRule(path, i, &spec)
+		r, err := compileRule(path, &spec)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if prev := slices.IndexFunc(rules, func(o *rule) bool { return o.name == r.name }); prev >= 0 {
+			errs = append(errs, fmt.Errorf("%s.name: duplicate rule name %q: names key the rules' claims", path, r.name))
 			continue
 		}
 		rules = append(rules, r)
@@ -187,14 +190,17 @@ func compileRules(raw json.RawMessage) ([]*rule, error) {
 }
 
 // compileRule validates one decoded rule and compiles its templates.
-func compileRule(path string, index int, s *ruleSpec) (*rule, error) {
-	r := &rule{index: index, name: s.Name, android: s.Android, apns: s.APNs, webpush: s.Webpush}
+func compileRule(path string, s *ruleSpec) (*rule, error) {
+	r := &rule{name: s.Name, android: s.Android, apns: s.APNs, webpush: s.Webpush}
 	if r.name == "" {
 		r.name = path
 	}
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
+	}
+	if strings.Contains(s.Name, "/") {
+		fail("name", "%q: no \"/\" (the name is part of the claim key)", s.Name)
 	}
 	parse := func(field, text string) *render.Template {
 		if text == "" {
