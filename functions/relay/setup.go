@@ -17,6 +17,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/ndjson"
 )
 
 // Environment variables of the Relay function, besides those of
@@ -169,14 +170,14 @@ func withRecord(ctx context.Context, r record) context.Context {
 // phone would receive. Token lists are recorded whole in the file (a local
 // file of the user's own test data) but only counted in the log.
 type recorder struct {
-	path string
+	file *ndjson.File
 	log  *slog.Logger
-	mu   sync.Mutex
+	mu   sync.Mutex // numbers the messages in line order
 	n    int
 }
 
 func newRecorder(path string, log *slog.Logger) *recorder {
-	return &recorder{path: path, log: log}
+	return &recorder{file: ndjson.New(path), log: log}
 }
 
 // dryRunLine is one line of the dry-run file.
@@ -224,19 +225,8 @@ func (r *recorder) write(ctx context.Context, line dryRunLine) (string, error) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(r.path), 0o755); err != nil {
+	if err := r.file.Append(b); err != nil {
 		return "", fmt.Errorf("relay: dry run: %w", err)
-	}
-	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("relay: dry run: %w", err)
-	}
-	_, werr := f.Write(append(b, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return "", fmt.Errorf("relay: dry run: write %s: %w", r.path, werr)
 	}
 	r.n++
 	return fmt.Sprintf("dry-run/messages/%d", r.n), nil

@@ -3,12 +3,13 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/ndjson"
 )
 
 // localSink is the sink of a machine without BigQuery: each event is one
@@ -19,25 +20,11 @@ type localSink struct {
 	dir string // the store folder, <WEBHOOKS_DATA_DIR>/store
 
 	mu    sync.Mutex
-	files map[string]*ndjsonFile // by source
-}
-
-// ndjsonFile is one source's file. Its lock orders the lines and makes a
-// failed write undoable: the file is cut back to its last whole line, so a
-// full disk never leaves half a row for the next line to follow.
-type ndjsonFile struct {
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	files map[string]*ndjson.File // by source
 }
 
 func newLocalSink(dataDir string) *localSink {
-	return &localSink{dir: filepath.Join(dataDir, "store"), files: map[string]*ndjsonFile{}}
-}
-
-// path returns the file of source's rows.
-func (l *localSink) path(source string) string {
-	return filepath.Join(l.dir, source+".ndjson")
+	return &localSink{dir: filepath.Join(dataDir, "store"), files: map[string]*ndjson.File{}}
 }
 
 func (l *localSink) store(ctx context.Context, ev *event.Event) error {
@@ -61,11 +48,17 @@ func (l *localSink) store(ctx context.Context, ev *event.Event) error {
 	if err != nil {
 		return err
 	}
-	return f.appendLine(append(line, '\n'))
+	// A failed sync may or may not have left the line on disk: the caller
+	// answers 503 and the provider's retry may add a second copy, never
+	// lose one.
+	if err := f.Append(line); err != nil {
+		return fmt.Errorf("store: local sink: %w", err)
+	}
+	return nil
 }
 
-// file returns source's open file, opening (and creating) it on first use.
-func (l *localSink) file(source string) (*ndjsonFile, error) {
+// file returns source's file.
+func (l *localSink) file(source string) (*ndjson.File, error) {
 	// Source names come from the configuration, but a name that is not a
 	// plain file name must never write outside the folder.
 	if source != filepath.Base(source) || !filepath.IsLocal(source) {
@@ -73,54 +66,20 @@ func (l *localSink) file(source string) (*ndjsonFile, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if f, ok := l.files[source]; ok {
-		return f, nil
+	f, ok := l.files[source]
+	if !ok {
+		f = ndjson.New(filepath.Join(l.dir, source+".ndjson"))
+		l.files[source] = f
 	}
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("store: local sink: %w", err)
-	}
-	f, err := os.OpenFile(l.path(source), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("store: local sink: %w", err)
-	}
-	info, err := f.Stat()
-	if err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("store: local sink: %w", err)
-	}
-	nf := &ndjsonFile{f: f, size: info.Size()}
-	l.files[source] = nf
-	return nf, nil
-}
-
-// appendLine writes line and syncs it to disk.
-func (f *ndjsonFile) appendLine(line []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if _, err := f.f.Write(line); err != nil {
-		_ = f.f.Truncate(f.size)
-		return fmt.Errorf("store: local sink: write %s: %w", f.f.Name(), err)
-	}
-	if err := f.f.Sync(); err != nil {
-		// The line may or may not be on disk: the caller answers 503 and
-		// the provider's retry may add a second copy, never lose one.
-		return fmt.Errorf("store: local sink: sync %s: %w", f.f.Name(), err)
-	}
-	f.size += int64(len(line))
-	return nil
+	return f, nil
 }
 
 func (l *localSink) close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var first error
-	for source, f := range l.files {
-		f.mu.Lock()
-		if err := f.f.Close(); err != nil && first == nil {
-			first = fmt.Errorf("store: local sink: close %s: %w", f.f.Name(), err)
-		}
-		f.mu.Unlock()
-		delete(l.files, source)
+	var errs []error
+	for _, f := range l.files {
+		errs = append(errs, f.Close())
 	}
-	return first
+	return errors.Join(errs...)
 }

@@ -101,7 +101,7 @@ func TestCloudBuildIsRecordedInLocalRuns(t *testing.T) {
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
 	wantStatus(t, out, err, 200, ResultRan)
 	rec := d.builds.(*recorder)
-	f, err := os.Open(rec.path)
+	f, err := os.Open(rec.file.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

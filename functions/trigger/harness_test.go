@@ -64,7 +64,7 @@ func testDeps(t testing.TB) (*deps, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rec := &recorder{path: filepath.Join(t.TempDir(), "trigger", "actions.ndjson"), log: log}
+	rec := newRecorder(filepath.Join(t.TempDir(), "trigger", "actions.ndjson"), log)
 	d := &deps{
 		log:    log,
 		claims: idempotency.NewMemory(time.Minute),
@@ -85,7 +85,7 @@ func compileYAML(t testing.TB, rulesYAML string) (*source, error) {
 	if err != nil {
 		t.Fatalf("rules YAML: %v", err)
 	}
-	return compileSource(config.Source{Name: "src", Rules: raw})
+	return compileSource(config.Source{Name: "src", Rules: raw}, idempotency.DefaultLease)
 }
 
 // newTrigger compiles rulesYAML and returns its pattern with fixed deps.

@@ -124,7 +124,7 @@ type action struct {
 // compileRules decodes a source's raw rules strictly and compiles every
 // condition, key expression and template. Every problem is reported, each
 // naming its field ("rules[0].actions[1].typ: unknown field").
-func compileRules(raw json.RawMessage) ([]*rule, error) {
+func compileRules(raw json.RawMessage, lease time.Duration) ([]*rule, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, errors.New("rules: missing: a trigger source needs at least one rule")
 	}
@@ -151,7 +151,7 @@ func compileRules(raw json.RawMessage) ([]*rule, error) {
 			errs = append(errs, fmt.Errorf("%s.name: duplicate rule name %q", path, spec.Name))
 		}
 		names[spec.Name] = true
-		r, err := compileRule(path, &spec)
+		r, err := compileRule(path, &spec, lease)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -165,7 +165,7 @@ func compileRules(raw json.RawMessage) ([]*rule, error) {
 }
 
 // compileRule validates one decoded rule and compiles it.
-func compileRule(path string, s *ruleSpec) (*rule, error) {
+func compileRule(path string, s *ruleSpec, lease time.Duration) (*rule, error) {
 	r := &rule{name: s.Name, exact: map[string]bool{}, byName: map[string]*action{}}
 	var errs []error
 	fail := func(field, format string, args ...any) {
@@ -213,7 +213,7 @@ func compileRule(path string, s *ruleSpec) (*rule, error) {
 	}
 	for i := range s.Actions {
 		apath := fmt.Sprintf("%s.actions[%d]", path, i)
-		a, err := compileAction(apath, &s.Actions[i])
+		a, err := compileAction(apath, &s.Actions[i], lease)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -232,7 +232,7 @@ func compileRule(path string, s *ruleSpec) (*rule, error) {
 }
 
 // compileAction validates one action and compiles its templates.
-func compileAction(path string, s *actionSpec) (*action, error) {
+func compileAction(path string, s *actionSpec, lease time.Duration) (*action, error) {
 	a := &action{name: s.Name, kind: s.Type, timeout: DefaultTimeout}
 	var errs []error
 	fail := func(field, format string, args ...any) {
@@ -253,9 +253,9 @@ func compileAction(path string, s *actionSpec) (*action, error) {
 	a.retry = rp
 	// The action's claim must outlive all its attempts, or a redelivery
 	// takes the claim over while the action still runs and runs it twice.
-	if lease := claimLease(); len(errs) == 0 && a.longest() > lease {
+	if longest := a.longest(); len(errs) == 0 && longest > lease {
 		fail("retry", "all %d attempts of %s may take %s, longer than a claim's lease (%s=%s): lower timeout or max_attempts, or raise the lease",
-			rp.maxAttempts, a.timeout, a.longest(), idempotency.EnvLease, lease)
+			rp.maxAttempts, a.timeout, longest, idempotency.EnvLease, lease)
 	}
 
 	// Fields of the other types are mistakes (a cloudbuild action with a
@@ -311,16 +311,6 @@ func compileAction(path string, s *actionSpec) (*action, error) {
 func (a *action) longest() time.Duration {
 	n := time.Duration(a.retry.maxAttempts)
 	return n*a.timeout + (n-1)*a.retry.max
-}
-
-// claimLease is the idempotency store's claim lease, as the functions'
-// environment sets it; a bad value is reported by NewPattern.
-func claimLease() time.Duration {
-	s, err := idempotency.SettingsFromEnv(lookupEnv)
-	if err != nil {
-		return idempotency.DefaultLease
-	}
-	return s.Lease
 }
 
 // compileRetry reads a retry policy, applying the defaults.

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
 )
 
 func TestCompileRejectsBadRulesNamingTheField(t *testing.T) {
@@ -186,7 +187,7 @@ func TestTheConfigurationFilesTriggerSectionCompiles(t *testing.T) {
 		t.Fatal("webhooks.yaml has no trigger sources")
 	}
 	for _, s := range fn.Sources {
-		if _, err := compileSource(s); err != nil {
+		if _, err := compileSource(s, idempotency.DefaultLease); err != nil {
 			t.Errorf("source %s: %v", s.Name, err)
 		}
 	}
@@ -201,7 +202,7 @@ func FuzzCompileRules(f *testing.F) {
 		if err != nil {
 			return
 		}
-		src, err := compileSource(config.Source{Name: "src", Rules: raw})
+		src, err := compileSource(config.Source{Name: "src", Rules: raw}, idempotency.DefaultLease)
 		if err != nil {
 			return
 		}

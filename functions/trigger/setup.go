@@ -18,6 +18,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/ndjson"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -146,9 +147,9 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 	d.claims = claims
 	var rec *recorder
 	if s.Project == "" {
-		rec = &recorder{path: filepath.Join(s.DataDir, "trigger", "actions.ndjson"), log: log}
+		rec = newRecorder(filepath.Join(s.DataDir, "trigger", "actions.ndjson"), log)
 		d.builds = rec
-		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", "file", rec.path)
+		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", "file", rec.file.Path())
 	} else {
 		d.builds = &lazyCloudBuild{}
 	}
@@ -195,10 +196,14 @@ func (l *lazyCloudBuild) runTrigger(ctx context.Context, req *cloudbuildpb.RunBu
 // each action it is asked to perform to an NDJSON file and logs it, so a
 // user sees exactly what a deployment would do.
 type recorder struct {
-	path string
+	file *ndjson.File
 	log  *slog.Logger
-	mu   sync.Mutex
+	mu   sync.Mutex // numbers the records in line order
 	n    int
+}
+
+func newRecorder(path string, log *slog.Logger) *recorder {
+	return &recorder{file: ndjson.New(path), log: log}
 }
 
 // recordLine is one line of the local actions file.
@@ -242,21 +247,10 @@ func (r *recorder) write(inv invocation, line recordLine) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("trigger: record: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(r.path), 0o755); err != nil {
+	if err := r.file.Append(b); err != nil {
 		return "", fmt.Errorf("trigger: record: %w", err)
-	}
-	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("trigger: record: %w", err)
-	}
-	_, werr := f.Write(append(b, '\n'))
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return "", fmt.Errorf("trigger: record %s: %w", r.path, werr)
 	}
 	r.log.Info("trigger: local run: recorded instead of performed", "type", line.Type, "rule", inv.rule,
-		"action", inv.action, "file", r.path)
+		"action", inv.action, "file", r.file.Path())
 	return line.Recorded, nil
 }

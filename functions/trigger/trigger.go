@@ -90,12 +90,13 @@ const InFlightRetryAfter = 10 * time.Second
 // returns its pattern. Process-wide clients are built lazily once from the
 // environment.
 func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error) {
-	// The claims' settings are checked now, so that a bad one fails the
+	// The claims' settings are read now, so that a bad one fails the
 	// revision rather than every event's first action.
-	if _, err := idempotency.SettingsFromEnv(lookupEnv); err != nil {
+	claims, err := idempotency.SettingsFromEnv(lookupEnv)
+	if err != nil {
 		return nil, fmt.Errorf("trigger: %w", err)
 	}
-	s, err := compileSource(src)
+	s, err := compileSource(src, claims.Lease)
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +110,10 @@ type source struct {
 	byName map[string]*rule
 }
 
-// compileSource compiles a source's rules.
-func compileSource(src config.Source) (*source, error) {
-	rules, err := compileRules(src.Rules)
+// compileSource compiles a source's rules; no action may outlast lease,
+// the claims' lease.
+func compileSource(src config.Source, lease time.Duration) (*source, error) {
+	rules, err := compileRules(src.Rules, lease)
 	if err != nil {
 		return nil, fmt.Errorf("trigger source %q: %w", src.Name, err)
 	}

@@ -160,10 +160,14 @@ func sourcesFromConfig() (map[string]*source, error) {
 	if fn == nil {
 		return nil, errors.New("trigger: the configuration has no trigger section")
 	}
+	claims, err := idempotency.SettingsFromEnv(lookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("trigger: %w", err)
+	}
 	out := map[string]*source{}
 	var errs []error
 	for _, s := range fn.Sources {
-		src, err := compileSource(s)
+		src, err := compileSource(s, claims.Lease)
 		if err != nil {
 			errs = append(errs, err)
 			continue
