@@ -1,139 +1,461 @@
-package webhooks
+package webhooks_test
+
+// These tests stand in for the build Cloud Run functions runs on deploy,
+// and so are built from that build's own source, GoogleCloudPlatform/
+// buildpacks at 21f28de (2026-08-22):
+//
+//   - cmd/go/functions_framework/lib/lib.go: BuildFn moves the upload into
+//     serverless_function_source_code/; extractPackageNameInDir parses its
+//     root package; createMainGoMod asks `go list -m` for the module and
+//     the framework's version, writes the main into
+//     functions.local/app/main.go inside the source, runs `go mod tidy`
+//     and builds that folder from the source folder; createMainGoFile
+//     picks the declarative template only when the root package's own
+//     imports hold functions-framework-go/functions, else the v1.1
+//     template (framework >= v1.1.0) or v0.
+//   - cmd/go/functions_framework/converter/get_package/main.go: the root
+//     package is every .go file of the folder, parsed imports-only, and
+//     its imports are the union of all files' import paths (blank imports
+//     included).
+//   - cmd/go/functions_framework/lib/template_declarative.go and
+//     template_v1_1.go: the two mains, written below in our words.
+//   - cmd/go/build/lib/lib.go and pkg/golang/golang.go (PerformBuild):
+//     `go build -o OUT BUILDABLE` in the source folder, no other flags
+//     unless GOOGLE_GOGCFLAGS/GOOGLE_GOLDFLAGS are set.
+//
+// They run on what a deploy uploads: the archives terraform writes to
+// terraform/.build/<EntryPoint>.zip (terraform/tests/archives.tftest.hcl
+// runs the module's own archive_file data sources), never on this working
+// tree. The toolchain is this machine's Go with GOTOOLCHAIN=local and cgo
+// off, so a go directive the runtime's Go cannot meet fails here too.
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
+	"text/template"
 	"time"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/semver"
 
 	"github.com/cloudhooks/webhooks/shared/testenv"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-// buildpackMain is the program the Cloud Run functions Go buildpack
-// generates: a main module that imports the function source's root
-// package and starts the Functions Framework, which serves FUNCTION_TARGET.
-const buildpackMain = `package main
+const (
+	frameworkModule    = "github.com/GoogleCloudPlatform/functions-framework-go"
+	frameworkFunctions = frameworkModule + "/functions"
+	// The framework version the buildpack requires when go.mod names none
+	// (lib.go, functionsFrameworkVersion).
+	buildpackFrameworkVersion = "v1.9.2"
+	// The buildpack's folder names (lib.go: fnSourceDir, appModule).
+	sourceDir = "serverless_function_source_code"
+	appDir    = "functions.local/app"
+)
+
+// Go of the go126 runtime: the gcf_runtimes pin in GoogleCloudPlatform/
+// buildpacks builders/go/acceptance/runtime.bzl (August 2026). A go
+// directive above it makes the deploy build depend on downloading a newer
+// toolchain.
+const runtimeGo = "1.26.7"
+
+// The two mains the buildpack generates, in our words: the declarative
+// one imports the root package for its init registrations and serves
+// FUNCTION_TARGET; the v1.1 one registers webhooks.<FUNCTION_TARGET> by
+// its signature first. Both 404 the reserved /robots.txt and
+// /favicon.ico and default PORT to 8080.
+var (
+	declarativeMain = template.Must(template.New("declarative").Parse(`package main
 
 import (
 	"log"
+	"net/http"
 	"os"
 
-	_ "github.com/cloudhooks/webhooks"
+	_ "{{.Package}}"
+
 	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
 )
 
 func main() {
-	if err := funcframework.Start(os.Getenv("PORT")); err != nil {
-		log.Fatal(err)
+	http.HandleFunc("/robots.txt", http.NotFound)
+	http.HandleFunc("/favicon.ico", http.NotFound)
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	if err := funcframework.Start(port); err != nil {
+		log.Fatalf("Function failed to start: %v\n", err)
 	}
 }
-`
+`))
+	targetMain = template.Must(template.New("v1.1").Parse(`package main
 
-// buildAsTheBuildpack builds buildpackMain against this module with cgo
-// off, as the buildpack does, and returns the binary.
-func buildAsTheBuildpack(t *testing.T) string {
-	t.Helper()
+import (
+	"context"
+	"log"
+	"net/http"
+	"os"
+
+	userfunction "{{.Package}}"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+)
+
+func register(fn any) error {
+	ctx := context.Background()
+	switch f := fn.(type) {
+	case func(http.ResponseWriter, *http.Request):
+		return funcframework.RegisterHTTPFunctionContext(ctx, "/", f)
+	case func(context.Context, cloudevents.Event) error:
+		return funcframework.RegisterCloudEventFunctionContext(ctx, "/", f)
+	default:
+		return funcframework.RegisterEventFunctionContext(ctx, "/", fn)
+	}
+}
+
+func main() {
+	if err := register(userfunction.{{.Target}}); err != nil {
+		log.Fatalf("Function failed to register: %v\n", err)
+	}
+	http.HandleFunc("/robots.txt", http.NotFound)
+	http.HandleFunc("/favicon.ico", http.NotFound)
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	if err := funcframework.Start(port); err != nil {
+		log.Fatalf("Function failed to start: %v\n", err)
+	}
+}
+`))
+)
+
+// entryPoints are the functions terraform deploys, each with the modules
+// its binary must not link: a Store instance pays for no Firebase, CEL or
+// Cloud Build code at every cold start.
+var entryPoints = []struct {
+	name      string
+	forbidden []string
+}{
+	{"Store", []string{"firebase.google.com/go/v4", "cel.dev/cel-go", "cloud.google.com/go/cloudbuild"}},
+	{"Relay", []string{"cloud.google.com/go/bigquery", "cloud.google.com/go/cloudbuild"}},
+	{"Trigger", []string{"cloud.google.com/go/bigquery", "firebase.google.com/go/v4"}},
+	{"TriggerWorker", []string{"cloud.google.com/go/bigquery", "firebase.google.com/go/v4"}},
+}
+
+func repoRoot() string {
 	_, here, _, _ := runtime.Caller(0)
-	root := filepath.Dir(here)
-	dir := t.TempDir()
-	gomod := fmt.Sprintf("module buildpack\n\ngo 1.26\n\nrequire github.com/cloudhooks/webhooks v0.0.0\n\nreplace github.com/cloudhooks/webhooks => %s\n", root)
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
+	return filepath.Dir(here)
+}
+
+var (
+	archivesOnce sync.Once
+	archivesErr  error
+)
+
+// deployArchives has terraform write every function's archive, as a plan
+// or apply does, and returns the folder holding <EntryPoint>.zip.
+func deployArchives(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(repoRoot(), "terraform", ".build")
+	archivesOnce.Do(func() {
+		if _, err := exec.LookPath("terraform"); err != nil {
+			archivesErr = err
+			return
+		}
+		_ = os.RemoveAll(dir)
+		for _, args := range [][]string{{"get"}, {"test", "-no-color", "-filter=tests/archives.tftest.hcl"}} {
+			cmd := exec.Command("terraform", append([]string{"-chdir=terraform"}, args...)...)
+			cmd.Dir = repoRoot()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				archivesErr = fmt.Errorf("terraform %s: %v\n%s\n(providers: TF_CLI_CONFIG_FILE from ../shared/terraform-providers/setup.sh, or terraform init -backend=false)", args[0], err, out)
+				return
+			}
+		}
+	})
+	if archivesErr != nil {
+		testenv.Missing(t, "terraform with the google and archive providers", archivesErr)
+	}
+	return dir
+}
+
+// built is one archive after the buildpack's steps.
+type built struct {
+	bin      string // the server binary
+	source   string // serverless_function_source_code: the unpacked archive
+	template string // "declarative" or "v1.1"
+	files    []string
+}
+
+// buildLikeTheBuildpack unpacks archive and runs the buildpack's steps on
+// it for target. forceTarget uses the v1.1 template whatever the imports
+// say, as a future buildpack might.
+func buildLikeTheBuildpack(t *testing.T, archive, target string, forceTarget bool) built {
+	t.Helper()
+	app := t.TempDir()
+	src := filepath.Join(app, sourceDir)
+	files := unzip(t, archive, src)
+
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off", "FUNCTION_TARGET="+target)
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir, cmd.Env = src, env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s (in the unpacked %s): %v\n%s", strings.Join(args, " "), filepath.Base(archive), err, stderr.String())
+		}
+		return strings.TrimSpace(string(out))
+	}
+
+	name, imports := rootPackage(t, src)
+	module := run("go", "list", "-m")
+	if first, _, _ := strings.Cut(module, "/"); !strings.Contains(first, ".") {
+		t.Fatalf("module path %q: the buildpack refuses a first element without a dot", module)
+	}
+	pkg := module
+	if _, err := os.Stat(filepath.Join(app, name)); err == nil {
+		pkg = module + "/" + name
+	}
+	version := run("go", "list", "-m", "-f", "{{.Version}}", frameworkModule)
+	if version == "" {
+		run("go", "mod", "edit", "-require", frameworkModule+"@"+buildpackFrameworkVersion)
+		version = buildpackFrameworkVersion
+	}
+	tmpl, which := declarativeMain, "declarative"
+	if _, ok := imports[frameworkFunctions]; !ok || forceTarget {
+		if semver.Compare(version, "v1.1.0") < 0 {
+			t.Fatalf("framework %s would get the buildpack's v0 template, which these functions do not support", version)
+		}
+		tmpl, which = targetMain, "v1.1"
+	}
+	var main bytes.Buffer
+	if err := tmpl.Execute(&main, map[string]string{"Package": pkg, "Target": target}); err != nil {
 		t.Fatal(err)
 	}
-	for name, content := range map[string][]byte{"go.mod": []byte(gomod), "go.sum": sum, "main.go": []byte(buildpackMain)} {
-		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+	mainDir := filepath.Join(src, appDir)
+	if err := os.MkdirAll(mainDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mainDir, "main.go"), main.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run("go", "mod", "tidy")
+	bin := filepath.Join(app, "main")
+	run("go", "build", "-o", bin, mainDir)
+	return built{bin: bin, source: src, template: which, files: files}
+}
+
+// rootPackage parses every .go file of dir imports-only, as the
+// buildpack's get_package converter does, and returns the package name
+// and the union of the files' imports.
+func rootPackage(t *testing.T, dir string) (string, map[string]struct{}) {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, dir, nil, parser.ImportsOnly) //nolint:staticcheck // the converter's own call
+	if err != nil {
+		t.Fatalf("parse the archive's root package: %v", err)
+	}
+	if len(pkgs) != 1 {
+		t.Fatalf("the archive's root holds %d packages, the buildpack needs exactly one", len(pkgs))
+	}
+	for name, p := range pkgs {
+		imports := map[string]struct{}{}
+		for _, f := range p.Files {
+			for _, im := range f.Imports {
+				imports[strings.Trim(im.Path.Value, `"`)] = struct{}{}
+			}
+		}
+		return name, imports
+	}
+	return "", nil
+}
+
+// unzip extracts archive into dir and returns the file names it held.
+func unzip(t *testing.T, archive, dir string) []string {
+	t.Helper()
+	zr, err := zip.OpenReader(archive)
+	if err != nil {
+		t.Fatalf("open the deploy archive: %v", err)
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() {
+			continue
+		}
+		names = append(names, f.Name)
+		path := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if !strings.HasPrefix(path, dir+string(filepath.Separator)) {
+			t.Fatalf("archive entry %q escapes the folder", f.Name)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Writable, as the buildpack requires of go.mod.
+		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	bin := filepath.Join(dir, "server")
-	cmd := exec.Command("go", "build", "-mod=mod", "-o", bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building as the buildpack does: %v\n%s", err, out)
-	}
-	return bin
+	sort.Strings(names)
+	return names
 }
 
-func TestTheBuildpackServesTheFunctionNamedByFunctionTarget(t *testing.T) {
+// neededFiles lists what building the root package of src reads: go.mod,
+// go.sum and the Go and embedded files of every package of the module it
+// compiles.
+func neededFiles(t *testing.T, src string) []string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps", "-json=Dir,Module,GoFiles,EmbedFiles", ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	need := []string{"go.mod", "go.sum"}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var p struct {
+			Dir                 string
+			Module              *struct{ Main bool }
+			GoFiles, EmbedFiles []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Module == nil || !p.Module.Main {
+			continue
+		}
+		rel, err := filepath.Rel(src, p.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range append(p.GoFiles, p.EmbedFiles...) {
+			need = append(need, filepath.ToSlash(filepath.Join(rel, f)))
+		}
+	}
+	sort.Strings(need)
+	return need
+}
+
+// linkedModules returns the modules a binary links, as `go version -m`
+// prints them.
+func linkedModules(t *testing.T, bin string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		t.Fatalf("go version -m: %v", err)
+	}
+	var mods []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "dep" {
+			mods = append(mods, f[1])
+		}
+	}
+	return mods
+}
+
+func TestEveryFunctionBuildsFromItsDeployArchiveAsTheBuildpackDoes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs a server binary")
+		t.Skip("runs terraform, builds and starts four server binaries")
 	}
-	bin := buildAsTheBuildpack(t)
-	secretsDir, dataDir := t.TempDir(), t.TempDir()
-	const key = "buildpack-test-key"
-	if err := os.WriteFile(filepath.Join(secretsDir, "github-webhook-secret"), []byte(key+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+	archives := deployArchives(t)
+	for _, ep := range entryPoints {
+		t.Run(ep.name, func(t *testing.T) {
+			b := buildLikeTheBuildpack(t, filepath.Join(archives, ep.name+".zip"), ep.name, false)
+			if b.template != "declarative" {
+				t.Errorf("the buildpack would generate its %s main, want the declarative one: the root package must import %s itself", b.template, frameworkFunctions)
+			}
+			if need := neededFiles(t, b.source); !slices.Equal(b.files, need) {
+				t.Errorf("the archive holds %d files, the build reads %d: an extra file redeploys this function for nothing, a missing one breaks it\narchive: %v\nneeded:  %v",
+					len(b.files), len(need), b.files, need)
+			}
+			linked := linkedModules(t, b.bin)
+			for _, m := range ep.forbidden {
+				if slices.Contains(linked, m) {
+					t.Errorf("%s links %s, which only other functions need", ep.name, m)
+				}
+			}
+			serves(t, ep.name, b.bin)
+		})
 	}
-	port := testenv.FreePort(t)
-	env := append(os.Environ(), "FUNCTION_TARGET=Store", fmt.Sprintf("PORT=%d", port),
-		"WEBHOOKS_SECRETS_DIR="+secretsDir, "WEBHOOKS_DATA_DIR="+dataDir,
-		"GOOGLE_CLOUD_PROJECT=", "BIGQUERY_PROJECT=", "BIGQUERY_EMULATOR_HOST=", "BIGQUERY_STORAGE_EMULATOR_HOST=")
-	proc, err := testenv.Start(t, env, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := testenv.WaitTCP(ctx, testenv.Addr(port), 20*time.Second); err != nil {
-		t.Fatalf("server did not listen: %v\n%s", err, proc.Output())
-	}
+}
 
-	body := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"o/r"}}`)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://%s/github", testenv.Addr(port)), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-GitHub-Delivery", "buildpack-delivery-1")
-	if err := verify.Sign(verify.Config{Scheme: "github"}, []byte(key), time.Now(), req, body); err != nil {
-		t.Fatal(err)
+func TestAMainThatCallsTheEntryPointDirectlyAlsoBuildsAndServes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs terraform, builds and starts server binaries")
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	archives := deployArchives(t)
+	for _, ep := range entryPoints {
+		t.Run(ep.name, func(t *testing.T) {
+			b := buildLikeTheBuildpack(t, filepath.Join(archives, ep.name+".zip"), ep.name, true)
+			serves(t, ep.name, b.bin)
+		})
 	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("signed push: %d %s\n%s", resp.StatusCode, answer, proc.Output())
-	}
-	stored := readTree(t, dataDir)
-	if !strings.Contains(stored, "buildpack-delivery-1") || !strings.Contains(stored, "refs/heads/main") {
-		t.Fatalf("the event is not in the local sink under %s:\n%s", dataDir, stored)
-	}
+}
 
-	// An unsigned request to the same function is refused.
-	req, _ = http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://%s/github", testenv.Addr(port)), bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err = http.DefaultClient.Do(req)
+func TestTheGoDirectiveIsOneTheRuntimesGoMeets(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("unsigned push: %d, want 401", resp.StatusCode)
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Go == nil {
+		t.Fatal("go.mod has no go directive")
+	}
+	if semver.Compare("v"+f.Go.Version, "v"+runtimeGo) > 0 {
+		t.Errorf("go.mod says go %s; the go126 runtime builds with Go %s and would have to download a toolchain", f.Go.Version, runtimeGo)
+	}
+	if f.Toolchain != nil {
+		t.Errorf("go.mod names toolchain %s: the deploy build must use the runtime's own Go", f.Toolchain.Name)
 	}
 }
 
 func TestABadConfigurationStopsTheRevisionFromStarting(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and runs a server binary")
+		t.Skip("runs terraform, builds and starts a server binary")
 	}
-	bin := buildAsTheBuildpack(t)
+	b := buildLikeTheBuildpack(t, filepath.Join(deployArchives(t), "Store.zip"), "Store", false)
 	bad := filepath.Join(t.TempDir(), "webhooks.yaml")
 	if err := os.WriteFile(bad, []byte("store:\n  sources:\n    - name: github\n      verify:\n        scheme: githib\n        secret: sm:x\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(b.bin)
 	cmd.Env = append(os.Environ(), "FUNCTION_TARGET=Store", fmt.Sprintf("PORT=%d", testenv.FreePort(t)), "WEBHOOKS_CONFIG="+bad)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
@@ -141,6 +463,126 @@ func TestABadConfigurationStopsTheRevisionFromStarting(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "verify.scheme") {
 		t.Fatalf("the start-up error does not name the bad field:\n%s", out)
+	}
+}
+
+// Development keys of the embedded configuration's secrets, as files the
+// binaries read through WEBHOOKS_SECRETS_DIR.
+var devKeys = map[string]string{
+	"github-webhook-secret":   "buildpack-test-github-key",
+	"stripe-webhook-secret":   "whsec_buildpacktestkey",
+	"logto-webhook-secret":    "buildpack-test-logto-key",
+	"standard-webhook-secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte("buildpack-test-standard-key")),
+}
+
+// serves starts bin as Cloud Run starts a function instance (PORT,
+// FUNCTION_TARGET, no Google Cloud project: local sinks) and checks that
+// it serves target: a signed request is accepted and leaves its trace, an
+// unsigned one is refused; TriggerWorker runs a job pushed the way a
+// Pub/Sub push subscription delivers it.
+func serves(t *testing.T, target, bin string) {
+	t.Helper()
+	secretsDir, dataDir := t.TempDir(), t.TempDir()
+	for name, key := range devKeys {
+		if err := os.WriteFile(filepath.Join(secretsDir, name), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	port := testenv.FreePort(t)
+	env := []string{"FUNCTION_TARGET=" + target, fmt.Sprintf("PORT=%d", port),
+		"WEBHOOKS_SECRETS_DIR=" + secretsDir, "WEBHOOKS_DATA_DIR=" + dataDir, "WEBHOOKS_CONFIG=",
+		"GOOGLE_CLOUD_PROJECT=", "BIGQUERY_PROJECT=", "BIGQUERY_EMULATOR_HOST=", "BIGQUERY_STORAGE_EMULATOR_HOST=",
+		"PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST="}
+	proc, err := testenv.Start(t, env, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := testenv.WaitTCP(ctx, testenv.Addr(port), 30*time.Second); err != nil {
+		t.Fatalf("%s did not listen: %v\n%s", target, err, proc.Output())
+	}
+	base := "http://" + testenv.Addr(port)
+
+	post := func(path string, body []byte, header http.Header, sign *verify.Config, key string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+		req.Header = header.Clone()
+		if sign != nil {
+			if err := verify.Sign(*sign, []byte(key), time.Now(), req, body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v\n%s", path, err, proc.Output())
+		}
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(answer)
+	}
+	jsonHeader := func(kv ...string) http.Header {
+		h := http.Header{"Content-Type": {"application/json"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	github := &verify.Config{Scheme: "github"}
+	stripe := &verify.Config{Scheme: "stripe"}
+
+	switch target {
+	case "Store":
+		body := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"o/r"}}`)
+		h := jsonHeader("X-GitHub-Event", "push", "X-GitHub-Delivery", "buildpack-store-1")
+		if code, answer := post("/github", body, h, github, devKeys["github-webhook-secret"]); code != http.StatusOK {
+			t.Fatalf("signed push: %d %s\n%s", code, answer, proc.Output())
+		}
+		if stored := readTree(t, dataDir); !strings.Contains(stored, "buildpack-store-1") {
+			t.Fatalf("the event is not in the local sink:\n%s", stored)
+		}
+		if code, _ := post("/github", body, h, nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("unsigned push: %d, want 401", code)
+		}
+	case "Relay":
+		// An event no rule sends for: verified, then answered 200.
+		body := []byte(`{"id":"evt_buildpack_relay","type":"customer.created","data":{"object":{}}}`)
+		if code, answer := post("/stripe", body, jsonHeader(), stripe, devKeys["stripe-webhook-secret"]); code != http.StatusOK {
+			t.Fatalf("signed Stripe event: %d %s\n%s", code, answer, proc.Output())
+		}
+		if code, _ := post("/stripe", body, jsonHeader(), nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("unsigned Stripe event: %d, want 401", code)
+		}
+	case "Trigger":
+		// A push to another branch: verified, no rule runs, 200.
+		body := []byte(`{"ref":"refs/heads/feature","deleted":false,"repository":{"full_name":"o/r"}}`)
+		h := jsonHeader("X-GitHub-Event", "push", "X-GitHub-Delivery", "buildpack-trigger-1")
+		if code, answer := post("/github", body, h, github, devKeys["github-webhook-secret"]); code != http.StatusOK {
+			t.Fatalf("signed push: %d %s\n%s", code, answer, proc.Output())
+		}
+		if code, _ := post("/github", body, h, nil, ""); code != http.StatusUnauthorized {
+			t.Fatalf("unsigned push: %d, want 401", code)
+		}
+	case "TriggerWorker":
+		// The job an async rule queues, in the body a Pub/Sub push
+		// subscription posts to <worker url>/projects/P/topics/T; without a
+		// project the Cloud Build action is recorded under the data folder.
+		job := []byte(`{"event":{"source":"github","id":"buildpack-worker-1","type":"push","received_at":"2026-01-01T00:00:00Z",` +
+			`"payload":{"ref":"refs/heads/main","deleted":false,"after":"abc123","repository":{"full_name":"o/r"},"pusher":{"name":"octocat"}}},` +
+			`"rule":"deploy-staging","action":"cloud-build","attempt":1}`)
+		push, _ := json.Marshal(map[string]any{
+			"message":      map[string]any{"data": job, "messageId": "1", "publishTime": "2026-01-01T00:00:00Z"},
+			"subscription": "projects/p/subscriptions/webhooks-trigger-jobs",
+		})
+		code, answer := post("/projects/p/topics/webhooks-trigger-jobs", push, jsonHeader(), nil, "")
+		if code/100 != 2 {
+			t.Fatalf("pushed job: %d %s\n%s", code, answer, proc.Output())
+		}
+		if ran := readTree(t, dataDir); !strings.Contains(ran, "buildpack-worker-1") || !strings.Contains(ran, "deploy-staging") {
+			t.Fatalf("the job's Cloud Build run is not recorded:\n%s\n%s", ran, proc.Output())
+		}
+	default:
+		t.Fatalf("no check for %s", target)
 	}
 }
 

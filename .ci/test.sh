@@ -32,6 +32,19 @@ CGO_ENABLED=0 go build ./...
 
 step "terraform checks"
 bash .ci/terraform-tools.sh check
+# The real providers: from the registry where it is reachable, else the
+# ones built from source beside this project (../shared/terraform-providers,
+# see its README), through dev_overrides, which need no `terraform init`
+# (`terraform get` installs the local module). The buildpack test in the
+# repository root runs terraform too, so the setting is exported.
+if [ -z "${TF_CLI_CONFIG_FILE:-}" ] && [ -f ../shared/terraform-providers/setup.sh ]; then
+  eval "$(bash ../shared/terraform-providers/setup.sh)"
+  terraform -chdir=terraform get >/dev/null
+else
+  terraform -chdir=terraform init -backend=false -input=false >/dev/null
+fi
+terraform -chdir=terraform validate -no-color
+terraform -chdir=terraform test -no-color
 
 step "tests"
 go test -count=1 -timeout 45m ./...

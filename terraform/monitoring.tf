@@ -113,6 +113,26 @@ resource "google_logging_metric" "latency" {
   depends_on = [google_project_service.apis]
 }
 
+# Cloud Monitoring answers 404 for a log-based metric created moments
+# earlier ("it could take up to 10 minutes to become available") and the
+# provider does not retry (hashicorp/terraform-provider-google#11102), so
+# the first apply on an empty project failed at the alert policies. The
+# alerts wait here, once, after their metrics are created or replaced:
+# later applies do not wait. The wait is the documented bound, so it is
+# enough by Google's own statement; nothing else in the apply waits on it.
+resource "terraform_data" "log_metrics_visible" {
+  count = local.any_enabled ? 1 : 0
+
+  triggers_replace = [
+    google_logging_metric.requests[0].id,
+    google_logging_metric.verification_failures[0].id,
+  ]
+
+  provisioner "local-exec" {
+    command = "sleep ${var.log_metric_wait_seconds}"
+  }
+}
+
 resource "google_monitoring_alert_policy" "failure_rate" {
   count = local.any_enabled ? 1 : 0
 
@@ -148,6 +168,8 @@ resource "google_monitoring_alert_policy" "failure_rate" {
     mime_type = "text/markdown"
     content   = "Webhooks answered 5xx (providers will retry). ${local.alert_documentation}"
   }
+
+  depends_on = [terraform_data.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "verification_failures" {
@@ -178,6 +200,8 @@ resource "google_monitoring_alert_policy" "verification_failures" {
     mime_type = "text/markdown"
     content   = "A source fails verification: a rotated or wrong secret, or someone probing the URL. ${local.alert_documentation}"
   }
+
+  depends_on = [terraform_data.log_metrics_visible]
 }
 
 resource "google_monitoring_alert_policy" "dead_letters" {

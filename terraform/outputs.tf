@@ -1,8 +1,8 @@
 locals {
   function_uris = merge(
-    var.enable_store ? { store = google_cloudfunctions2_function.store[0].service_config[0].uri } : {},
-    var.enable_relay ? { relay = google_cloudfunctions2_function.relay[0].service_config[0].uri } : {},
-    var.enable_trigger ? { trigger = google_cloudfunctions2_function.trigger[0].service_config[0].uri } : {},
+    var.enable_store ? { store = module.store[0].uri } : {},
+    var.enable_relay ? { relay = module.relay[0].uri } : {},
+    var.enable_trigger ? { trigger = module.trigger[0].uri } : {},
   )
 }
 

@@ -24,56 +24,33 @@ resource "google_project_iam_member" "relay_fcm" {
   member  = "serviceAccount:${google_service_account.relay[0].email}"
 }
 
-resource "google_cloudfunctions2_function" "relay" {
-  count = var.enable_relay ? 1 : 0
+module "relay" {
+  source = "./modules/function"
+  count  = var.enable_relay ? 1 : 0
 
-  project     = var.project_id
-  name        = "${var.name_prefix}-relay"
-  location    = var.region
-  description = "Relay: verified webhooks to Firebase Cloud Messaging."
-  labels      = var.labels
-
-  build_config {
-    runtime         = var.go_runtime
-    entry_point     = "Relay"
-    service_account = var.build_service_account
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source[0].name
-        object = google_storage_bucket_object.source[0].name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.relay_function.memory
-    available_cpu                    = var.relay_function.cpu
-    max_instance_request_concurrency = var.relay_function.concurrency
-    min_instance_count               = var.relay_function.min_instances
-    max_instance_count               = var.relay_function.max_instances
-    timeout_seconds                  = var.relay_function.timeout_seconds
-    ingress_settings                 = "ALLOW_ALL"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.relay[0].email
-    environment_variables = merge(local.common_env, {
-      FIRESTORE_DATABASE     = google_firestore_database.claims[0].name
-      IDEMPOTENCY_COLLECTION = var.idempotency_collection
-    })
-  }
-
-  depends_on = [
-    google_project_iam_member.relay_fcm,
-    google_project_iam_member.claims_user,
-    google_secret_manager_secret_iam_member.accessor,
-  ]
-}
-
-resource "google_cloud_run_v2_service_iam_member" "relay_public" {
-  count = var.enable_relay ? 1 : 0
-
-  project  = var.project_id
-  location = google_cloudfunctions2_function.relay[0].location
-  name     = google_cloudfunctions2_function.relay[0].service_config[0].service
-  role     = "roles/run.invoker"
-  member   = "allUsers"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name_prefix}-relay"
+  entry_point           = "Relay"
+  description           = "Relay: verified webhooks to Firebase Cloud Messaging."
+  labels                = var.labels
+  runtime               = var.go_runtime
+  build_service_account = local.build_service_account
+  source_root           = local.source_root
+  root_files            = local.function_sources.relay.root_files
+  packages              = local.function_sources.relay.packages
+  build_dir             = local.build_dir
+  source_bucket         = google_storage_bucket.source[0].name
+  service_account_email = google_service_account.relay[0].email
+  settings              = var.relay_function
+  public                = true
+  environment_variables = merge(local.common_env, {
+    FIRESTORE_DATABASE     = google_firestore_database.claims[0].name
+    IDEMPOTENCY_COLLECTION = var.idempotency_collection
+  })
+  wait_for = concat(
+    local.build_grant_ids,
+    [google_project_iam_member.relay_fcm[0].id, google_project_iam_member.claims_user["relay"].id],
+    local.secret_grant_ids.relay,
+  )
 }

@@ -40,3 +40,12 @@ resource "google_secret_manager_secret_iam_member" "accessor" {
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${local.function_accounts[each.value.principal]}"
 }
+
+locals {
+  # The accessor bindings of each principal, which its function waits for.
+  secret_grant_ids = {
+    for principal in ["store", "relay", "trigger", "trigger_worker"] : principal => [
+      for key, member in google_secret_manager_secret_iam_member.accessor : member.id if local.secret_grants[key].principal == principal
+    ]
+  }
+}

@@ -104,26 +104,45 @@ resource "google_project_service" "apis" {
   disable_on_destroy = false
 }
 
-# The repository root as the functions' source: the Go module with the
-# package that registers every function. Excluded: what the build does not
-# need (terraform, CI, git, local run data, tests and their data).
-data "archive_file" "source" {
-  count = local.any_enabled ? 1 : 0
+# The functions' source: one archive per entry point, holding go.mod,
+# go.sum, the root package's shared file and the function's own file, and
+# the packages it compiles (modules/function). The package lists are what
+# `go list -deps` says of each function; the buildpack test in the
+# repository root builds each archive and fails when a list is short, and
+# fails when an archive holds a file the build does not need.
+locals {
+  source_root = "${path.module}/.."
+  build_dir   = "${path.module}/.build"
 
-  type        = "zip"
-  source_dir  = "${path.module}/.."
-  output_path = "${path.module}/.terraform/webhooks-source.zip"
-  excludes = [
-    "terraform", "terraform/**",
-    ".git", ".git/**",
-    ".ci", ".ci/**",
-    ".local", ".local/**",
-    "**/*_test.go",
-    "**/testdata", "**/testdata/**",
+  shared_packages = [
+    "shared/config",
+    "shared/event",
+    "shared/logging",
+    "shared/ndjson",
+    "shared/pattern",
+    "shared/pipeline",
+    "shared/secrets",
+    "shared/verify",
+    "shared/verify/handshake",
+    "shared/verify/ipallow",
   ]
+  function_sources = {
+    store = {
+      root_files = ["webhooks.go", "store.go"]
+      packages   = concat(local.shared_packages, ["functions/store"])
+    }
+    relay = {
+      root_files = ["webhooks.go", "relay.go"]
+      packages   = concat(local.shared_packages, ["shared/condition", "shared/idempotency", "shared/render", "functions/relay"])
+    }
+    trigger = {
+      root_files = ["webhooks.go", "trigger.go"]
+      packages   = concat(local.shared_packages, ["shared/condition", "shared/idempotency", "shared/render", "functions/trigger"])
+    }
+  }
 }
 
-# Source archives hold no secrets; Google-managed encryption.
+# Archives hold no secrets; Google-managed encryption.
 resource "google_storage_bucket" "source" {
   count = local.any_enabled ? 1 : 0
 
@@ -135,14 +154,19 @@ resource "google_storage_bucket" "source" {
   force_destroy               = !var.deletion_protection
   labels                      = var.labels
 
+  # Each function's archive has one name (Store.zip); a new archive makes
+  # the previous one a noncurrent version, which a rollback can pin
+  # (build_config.source.storage_source.generation).
   versioning {
     enabled = true
   }
 
-  # Old archives are only needed to roll back; keep the last few.
+  # Fires: every deploy of a changed archive adds a newer version of the
+  # same name. Keeps the newest var.source_versions_kept replaced archives
+  # of each function.
   lifecycle_rule {
     condition {
-      num_newer_versions = 5
+      num_newer_versions = var.source_versions_kept
       with_state         = "ARCHIVED"
     }
     action {
@@ -151,14 +175,4 @@ resource "google_storage_bucket" "source" {
   }
 
   depends_on = [google_project_service.apis]
-}
-
-# The object name carries the archive's MD5: only a code change creates a
-# new object, and only a new object redeploys the functions.
-resource "google_storage_bucket_object" "source" {
-  count = local.any_enabled ? 1 : 0
-
-  bucket = google_storage_bucket.source[0].name
-  name   = "source/webhooks-${data.archive_file.source[0].output_md5}.zip"
-  source = data.archive_file.source[0].output_path
 }

@@ -79,57 +79,33 @@ resource "google_bigquery_dataset_iam_member" "store_writer" {
   member     = "serviceAccount:${google_service_account.store[0].email}"
 }
 
-resource "google_cloudfunctions2_function" "store" {
-  count = var.enable_store ? 1 : 0
+module "store" {
+  source = "./modules/function"
+  count  = var.enable_store ? 1 : 0
 
-  project     = var.project_id
-  name        = "${var.name_prefix}-store"
-  location    = var.region
-  description = "Store: verified webhooks to BigQuery rows."
-  labels      = var.labels
-
-  build_config {
-    runtime         = var.go_runtime
-    entry_point     = "Store"
-    service_account = var.build_service_account
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source[0].name
-        object = google_storage_bucket_object.source[0].name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.store_function.memory
-    available_cpu                    = var.store_function.cpu
-    max_instance_request_concurrency = var.store_function.concurrency
-    min_instance_count               = var.store_function.min_instances
-    max_instance_count               = var.store_function.max_instances
-    timeout_seconds                  = var.store_function.timeout_seconds
-    ingress_settings                 = "ALLOW_ALL"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.store[0].email
-    environment_variables = merge(local.common_env, {
-      BIGQUERY_DATASET = google_bigquery_dataset.store[0].dataset_id
-      BIGQUERY_TABLE   = google_bigquery_table.events[0].table_id
-    })
-  }
-
-  depends_on = [
-    google_bigquery_dataset_iam_member.store_writer,
-    google_secret_manager_secret_iam_member.accessor,
-  ]
-}
-
-# Webhook providers call without Google credentials: the function's own
-# verification (signatures, tokens) is the authentication.
-resource "google_cloud_run_v2_service_iam_member" "store_public" {
-  count = var.enable_store ? 1 : 0
-
-  project  = var.project_id
-  location = google_cloudfunctions2_function.store[0].location
-  name     = google_cloudfunctions2_function.store[0].service_config[0].service
-  role     = "roles/run.invoker"
-  member   = "allUsers"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name_prefix}-store"
+  entry_point           = "Store"
+  description           = "Store: verified webhooks to BigQuery rows."
+  labels                = var.labels
+  runtime               = var.go_runtime
+  build_service_account = local.build_service_account
+  source_root           = local.source_root
+  root_files            = local.function_sources.store.root_files
+  packages              = local.function_sources.store.packages
+  build_dir             = local.build_dir
+  source_bucket         = google_storage_bucket.source[0].name
+  service_account_email = google_service_account.store[0].email
+  settings              = var.store_function
+  public                = true
+  environment_variables = merge(local.common_env, {
+    BIGQUERY_DATASET = google_bigquery_dataset.store[0].dataset_id
+    BIGQUERY_TABLE   = google_bigquery_table.events[0].table_id
+  })
+  wait_for = concat(
+    local.build_grant_ids,
+    [google_bigquery_dataset_iam_member.store_writer[0].id],
+    local.secret_grant_ids.store,
+  )
 }

@@ -41,6 +41,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
+	"golang.org/x/mod/semver"
 	"sigs.k8s.io/yaml"
 )
 
@@ -99,6 +100,8 @@ func loadModule(t *testing.T) *module {
 			switch b.Type {
 			case "resource", "data":
 				blk.typ, blk.name = b.Labels[0], b.Labels[1]
+			case "module":
+				blk.name = b.Labels[0]
 			case "variable":
 				m.variables[b.Labels[0]] = b.Body
 			case "locals":
@@ -262,26 +265,27 @@ func registrations(t *testing.T) map[string]registration {
 	return found
 }
 
-// functionsByEntryPoint returns the google_cloudfunctions2_function blocks
-// by their literal entry point.
+// functionsByEntryPoint returns the instances of the function module
+// (modules/function) by their literal entry point.
 func functionsByEntryPoint(t *testing.T, m *module) map[string]block {
 	t.Helper()
 	out := map[string]block{}
-	for _, b := range m.resources("google_cloudfunctions2_function") {
-		expr := attr(b.body, "build_config", "entry_point")
-		if expr == nil {
-			t.Errorf("%s.%s (%s): no build_config.entry_point", b.typ, b.name, b.file)
+	for _, b := range m.blocks {
+		if b.kind != "module" || literal(t, b, attr(b.body, "source")).AsString() != "./modules/function" {
 			continue
 		}
-		ep := literal(t, b, expr).AsString()
+		ep := literal(t, b, attr(b.body, "entry_point")).AsString()
 		if prev, dup := out[ep]; dup {
-			t.Errorf("entry point %s deployed twice: %s and %s", ep, prev.name, b.name)
+			t.Errorf("entry point %s deployed twice: module.%s and module.%s", ep, prev.name, b.name)
 		}
 		out[ep] = b
 	}
 	return out
 }
 
+// Every registered function is deployed with its entry point, public
+// exactly when it is an HTTP (webhook) function; terraform test
+// (tests/patterns.tftest.hcl) checks what the module makes of that.
 func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
 	m := loadModule(t)
 	regs := registrations(t)
@@ -289,18 +293,16 @@ func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
 	for name, r := range regs {
 		b, ok := deployed[name]
 		if !ok {
-			t.Errorf("%s registers %q (%s) but no google_cloudfunctions2_function has entry_point %q", r.pos, name, r.kind, name)
+			t.Errorf("%s registers %q (%s) but no module \"./modules/function\" has entry_point %q", r.pos, name, r.kind, name)
 			continue
 		}
-		ingress := literal(t, b, attr(b.body, "service_config", "ingress_settings")).AsString()
-		want := map[string]string{"http": "ALLOW_ALL", "cloudevent": "ALLOW_INTERNAL_ONLY"}[r.kind]
-		if ingress != want {
-			t.Errorf("%s (%s function): ingress_settings %s, want %s", name, r.kind, ingress, want)
+		if public := literal(t, b, attr(b.body, "public")).True(); public != (r.kind == "http") {
+			t.Errorf("%s (%s function): public = %v, want %v", name, r.kind, public, r.kind == "http")
 		}
 	}
 	for name, b := range deployed {
 		if _, ok := regs[name]; !ok {
-			t.Errorf("google_cloudfunctions2_function.%s (%s) deploys entry point %q, which no Go file under functions/ registers", b.name, b.file, name)
+			t.Errorf("module.%s (%s) deploys entry point %q, which no Go file under functions/ registers", b.name, b.file, name)
 		}
 	}
 }
@@ -669,54 +671,6 @@ func isTraversal(expr hcl.Expression, names ...string) bool {
 	return true
 }
 
-func TestOnlyWebhookFunctionsArePublic(t *testing.T) {
-	m := loadModule(t)
-	regs := registrations(t)
-	deployed := functionsByEntryPoint(t, m)
-	byName := map[string]string{} // resource name -> entry point
-	for ep, b := range deployed {
-		byName[b.name] = ep
-	}
-	public := map[string]bool{}
-	for _, b := range m.resources("") {
-		if strings.HasPrefix(b.typ, "google_cloudfunctions2_function_iam") {
-			t.Errorf("%s.%s: use google_cloud_run_v2_service_iam_member on the function's service (Cloud Functions IAM refuses roles/run.invoker)", b.typ, b.name)
-		}
-		member := attr(b.body, "member")
-		if member == nil {
-			continue
-		}
-		v, diags := member.Value(nil)
-		if diags.HasErrors() || (v.AsString() != "allUsers" && v.AsString() != "allAuthenticatedUsers") {
-			continue
-		}
-		if b.typ != "google_cloud_run_v2_service_iam_member" || literal(t, b, attr(b.body, "role")).AsString() != "roles/run.invoker" {
-			t.Errorf("%s.%s (%s) makes something public that is not a webhook function's invoker", b.typ, b.name, b.file)
-			continue
-		}
-		var target string
-		for _, tr := range attr(b.body, "name").Variables() {
-			if tr.RootName() == "google_cloudfunctions2_function" {
-				target = tr[1].(hcl.TraverseAttr).Name
-			}
-		}
-		ep, ok := byName[target]
-		if !ok {
-			t.Errorf("%s.%s: name does not refer to a google_cloudfunctions2_function's service", b.typ, b.name)
-			continue
-		}
-		if r, ok := regs[ep]; !ok || r.kind != "http" {
-			t.Errorf("%s.%s makes %s public, which is not a registered HTTP function", b.typ, b.name, ep)
-		}
-		public[ep] = true
-	}
-	for name, r := range regs {
-		if r.kind == "http" && !public[name] {
-			t.Errorf("webhook function %s has no allUsers run.invoker binding: providers could not call it", name)
-		}
-	}
-}
-
 func TestEventsTableSchemaIsTheOneFile(t *testing.T) {
 	m := loadModule(t)
 	locals := evalLocals(t, m, map[string]cty.Value{"project_id": cty.StringVal(testProject)})
@@ -859,8 +813,11 @@ func TestCloudBuild(t *testing.T) {
 		if m == nil || (m[1] == "" && m[2] == "") {
 			t.Errorf("%s: image %q is not pinned to an exact version or digest", where, s.Name)
 		}
-		if strings.HasPrefix(s.Name, "golang:") && !strings.HasPrefix(s.Name, "golang:"+string(goVersion)) {
-			t.Errorf("%s: image %s, but go.mod says go %s", where, s.Name, goVersion)
+		if v, ok := strings.CutPrefix(s.Name, "golang:"); ok {
+			v, _, _ = strings.Cut(v, "-")
+			if semver.Compare("v"+v, "v"+string(goVersion)) < 0 {
+				t.Errorf("%s: image %s is older than go.mod's go %s", where, s.Name, goVersion)
+			}
 		}
 		if s.Dir != "" {
 			if _, err := os.Stat(filepath.Join(r, s.Dir)); err != nil {
@@ -973,7 +930,7 @@ func TestFunctionEnvironment(t *testing.T) {
 	r := root(t)
 	read := goStringLiterals(t, filepath.Join(r, "functions"), filepath.Join(r, "shared"))
 	for ep, b := range functionsByEntryPoint(t, m) {
-		expr := attr(b.body, "service_config", "environment_variables")
+		expr := attr(b.body, "environment_variables")
 		if expr == nil {
 			t.Errorf("%s: no environment_variables", ep)
 			continue

@@ -117,10 +117,10 @@ resource "google_pubsub_subscription" "trigger_jobs" {
   enable_message_ordering = true
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.trigger_worker[0].service_config[0].uri}/${google_pubsub_topic.trigger_jobs[0].id}"
+    push_endpoint = "${module.trigger_worker[0].uri}/${google_pubsub_topic.trigger_jobs[0].id}"
     oidc_token {
       service_account_email = google_service_account.trigger_push[0].email
-      audience              = google_cloudfunctions2_function.trigger_worker[0].service_config[0].uri
+      audience              = module.trigger_worker[0].uri
     }
   }
 
@@ -139,7 +139,7 @@ resource "google_pubsub_subscription" "trigger_jobs" {
   }
 
   depends_on = [
-    google_cloud_run_v2_service_iam_member.trigger_worker_invoker,
+    module.trigger_worker,
     google_pubsub_topic_iam_member.dead_letter_publisher,
     google_service_account_iam_member.push_token_creator,
   ]
@@ -219,106 +219,61 @@ resource "google_project_iam_member" "action_cloudbuild" {
   member  = "serviceAccount:${each.value}"
 }
 
-resource "google_cloudfunctions2_function" "trigger" {
-  count = var.enable_trigger ? 1 : 0
+module "trigger" {
+  source = "./modules/function"
+  count  = var.enable_trigger ? 1 : 0
 
-  project     = var.project_id
-  name        = "${var.name_prefix}-trigger"
-  location    = var.region
-  description = "Trigger: verified webhooks to actions."
-  labels      = var.labels
-
-  build_config {
-    runtime         = var.go_runtime
-    entry_point     = "Trigger"
-    service_account = var.build_service_account
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source[0].name
-        object = google_storage_bucket_object.source[0].name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.trigger_function.memory
-    available_cpu                    = var.trigger_function.cpu
-    max_instance_request_concurrency = var.trigger_function.concurrency
-    min_instance_count               = var.trigger_function.min_instances
-    max_instance_count               = var.trigger_function.max_instances
-    timeout_seconds                  = var.trigger_function.timeout_seconds
-    ingress_settings                 = "ALLOW_ALL"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.trigger[0].email
-    environment_variables            = local.trigger_env
-  }
-
-  depends_on = [
-    google_pubsub_topic_iam_member.trigger_jobs_publisher,
-    google_project_iam_member.claims_user,
-    google_secret_manager_secret_iam_member.accessor,
-  ]
-}
-
-resource "google_cloud_run_v2_service_iam_member" "trigger_public" {
-  count = var.enable_trigger ? 1 : 0
-
-  project  = var.project_id
-  location = google_cloudfunctions2_function.trigger[0].location
-  name     = google_cloudfunctions2_function.trigger[0].service_config[0].service
-  role     = "roles/run.invoker"
-  member   = "allUsers"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name_prefix}-trigger"
+  entry_point           = "Trigger"
+  description           = "Trigger: verified webhooks to actions."
+  labels                = var.labels
+  runtime               = var.go_runtime
+  build_service_account = local.build_service_account
+  source_root           = local.source_root
+  root_files            = local.function_sources.trigger.root_files
+  packages              = local.function_sources.trigger.packages
+  build_dir             = local.build_dir
+  source_bucket         = google_storage_bucket.source[0].name
+  service_account_email = google_service_account.trigger[0].email
+  settings              = var.trigger_function
+  public                = true
+  environment_variables = local.trigger_env
+  wait_for = concat(
+    local.build_grant_ids,
+    [google_pubsub_topic_iam_member.trigger_jobs_publisher[0].id, google_project_iam_member.claims_user["trigger"].id],
+    local.secret_grant_ids.trigger,
+  )
 }
 
 # Private: only the push identity may invoke it, and only from inside
 # Google Cloud (Pub/Sub push counts as internal traffic of the project).
-resource "google_cloudfunctions2_function" "trigger_worker" {
-  count = var.enable_trigger ? 1 : 0
+module "trigger_worker" {
+  source = "./modules/function"
+  count  = var.enable_trigger ? 1 : 0
 
-  project     = var.project_id
-  name        = "${var.name_prefix}-trigger-worker"
-  location    = var.region
-  description = "TriggerWorker: runs async trigger jobs pushed by Pub/Sub."
-  labels      = var.labels
-
-  build_config {
-    runtime         = var.go_runtime
-    entry_point     = "TriggerWorker"
-    service_account = var.build_service_account
-    source {
-      storage_source {
-        bucket = google_storage_bucket.source[0].name
-        object = google_storage_bucket_object.source[0].name
-      }
-    }
-  }
-
-  service_config {
-    available_memory                 = var.trigger_worker_function.memory
-    available_cpu                    = var.trigger_worker_function.cpu
-    max_instance_request_concurrency = var.trigger_worker_function.concurrency
-    min_instance_count               = var.trigger_worker_function.min_instances
-    max_instance_count               = var.trigger_worker_function.max_instances
-    timeout_seconds                  = var.trigger_worker_function.timeout_seconds
-    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.trigger_worker[0].email
-    environment_variables            = local.trigger_env
-  }
-
-  depends_on = [
-    google_pubsub_topic_iam_member.worker_dead_letter_publisher,
-    google_project_iam_member.claims_user,
-    google_secret_manager_secret_iam_member.accessor,
-  ]
-}
-
-resource "google_cloud_run_v2_service_iam_member" "trigger_worker_invoker" {
-  count = var.enable_trigger ? 1 : 0
-
-  project  = var.project_id
-  location = google_cloudfunctions2_function.trigger_worker[0].location
-  name     = google_cloudfunctions2_function.trigger_worker[0].service_config[0].service
-  role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.trigger_push[0].email}"
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name_prefix}-trigger-worker"
+  entry_point           = "TriggerWorker"
+  description           = "TriggerWorker: runs async trigger jobs pushed by Pub/Sub."
+  labels                = var.labels
+  runtime               = var.go_runtime
+  build_service_account = local.build_service_account
+  source_root           = local.source_root
+  root_files            = local.function_sources.trigger.root_files
+  packages              = local.function_sources.trigger.packages
+  build_dir             = local.build_dir
+  source_bucket         = google_storage_bucket.source[0].name
+  service_account_email = google_service_account.trigger_worker[0].email
+  settings              = var.trigger_worker_function
+  public                = false
+  invoker               = "serviceAccount:${google_service_account.trigger_push[0].email}"
+  environment_variables = local.trigger_env
+  wait_for = concat(
+    local.build_grant_ids,
+    [google_pubsub_topic_iam_member.worker_dead_letter_publisher[0].id, google_project_iam_member.claims_user["trigger_worker"].id],
+    local.secret_grant_ids.trigger_worker,
+  )
 }

@@ -50,7 +50,7 @@ variable "go_runtime" {
 }
 
 variable "build_service_account" {
-  description = "Full resource name (projects/P/serviceAccounts/EMAIL) of the service account Cloud Build uses to build the functions; null uses the project's default build service account."
+  description = "Full resource name (projects/P/serviceAccounts/EMAIL) of the service account Cloud Build builds the functions as; null creates <prefix>-build with only the roles a build needs (build.tf)."
   type        = string
   default     = null
 }
@@ -227,4 +227,26 @@ variable "labels" {
   description = "Labels added to every resource that takes labels."
   type        = map(string)
   default     = {}
+}
+
+variable "source_versions_kept" {
+  description = "Replaced source archives kept per function in the source bucket, for rollback (a rollback pins one by generation)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.source_versions_kept >= 1
+    error_message = "source_versions_kept must be at least 1."
+  }
+}
+
+variable "log_metric_wait_seconds" {
+  description = "Seconds the alert policies wait, once, after their log-based metrics are created: Cloud Monitoring can take up to 10 minutes to know a new metric (monitoring.tf)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.log_metric_wait_seconds >= 0 && var.log_metric_wait_seconds <= 1800 && floor(var.log_metric_wait_seconds) == var.log_metric_wait_seconds
+    error_message = "log_metric_wait_seconds must be a whole number of seconds, 0-1800."
+  }
 }

@@ -13,13 +13,13 @@ import (
 // TriggerWorker runs the jobs its async rules queue.
 func init() {
 	pipeline.Register("Trigger", "trigger", NewPattern)
-	functions.CloudEvent("TriggerWorker", triggerWorker)
+	functions.CloudEvent("TriggerWorker", Work)
 }
 
-// triggerWorker runs the job in a Pub/Sub message: an Eventarc Pub/Sub
+// Work is the TriggerWorker function: it runs the job in a Pub/Sub message: an Eventarc Pub/Sub
 // CloudEvent, or a push subscription's request to
 // <worker url>/projects/P/topics/T, which the framework converts to the
 // same CloudEvent. Returning an error answers 500: Pub/Sub redelivers.
-func triggerWorker(ctx context.Context, e cloudevents.Event) error {
+func Work(ctx context.Context, e cloudevents.Event) error {
 	return processWorker.handle(ctx, e.Data())
 }

@@ -70,6 +70,19 @@ func Lookup(ctx context.Context, name string) (*Handler, error) {
 	return l.handler(ctx)
 }
 
+// Serve serves r with the registered function name, exactly as the
+// Functions Framework serves it by that name; an unregistered name is 404.
+func Serve(name string, w http.ResponseWriter, r *http.Request) {
+	registryMu.Lock()
+	l := registered[name]
+	registryMu.Unlock()
+	if l == nil {
+		http.NotFound(w, r)
+		return
+	}
+	l.ServeHTTP(w, r)
+}
+
 // lazyHandler builds a function's handler once; a failed build is retried
 // on the next request rather than leaving a broken handler forever.
 type lazyHandler struct {

@@ -1,0 +1,92 @@
+# One Cloud Run function: its archive (only the files its build needs),
+# the upload, the function and who may invoke it. The root module
+# instantiates it once per entry point (functions.tf).
+
+locals {
+  # Every package folder of the module; the archive drops those this
+  # function does not compile, so a change to another pattern changes
+  # neither this archive nor this function.
+  package_dirs = toset([for f in fileset(var.source_root, "{functions,shared}/**/*.go") : dirname(f)])
+  keep_files   = toset(concat(["go.mod", "go.sum"], var.root_files))
+
+  excludes = concat(
+    [for d in setsubtract(local.package_dirs, var.packages) : "${d}/*"],
+    [for f in fileset(var.source_root, "*") : f if !contains(local.keep_files, f)],
+    ["**/*_test.go", "**/testdata/**", ".git/**", ".ci/**", ".local/**", "terraform/**"],
+  )
+}
+
+data "archive_file" "source" {
+  type        = "zip"
+  source_dir  = var.source_root
+  output_path = "${var.build_dir}/${var.entry_point}.zip"
+  excludes    = local.excludes
+}
+
+# One object per function, replaced in place when its archive changes:
+# the bucket keeps the replaced generations (versioning) for rollback until
+# its lifecycle rule deletes them, and the function pins the generation it
+# was built from.
+resource "google_storage_bucket_object" "source" {
+  bucket = var.source_bucket
+  name   = "${var.entry_point}.zip"
+  source = data.archive_file.source.output_path
+}
+
+resource "terraform_data" "grants" {
+  input = var.wait_for
+}
+
+resource "google_cloudfunctions2_function" "this" {
+  project     = var.project_id
+  name        = var.name
+  location    = var.region
+  description = var.description
+  labels      = var.labels
+
+  build_config {
+    runtime         = var.runtime
+    entry_point     = var.entry_point
+    service_account = var.build_service_account
+    source {
+      storage_source {
+        bucket     = var.source_bucket
+        object     = google_storage_bucket_object.source.name
+        generation = google_storage_bucket_object.source.generation
+      }
+    }
+  }
+
+  service_config {
+    available_memory                 = var.settings.memory
+    available_cpu                    = var.settings.cpu
+    max_instance_request_concurrency = var.settings.concurrency
+    min_instance_count               = var.settings.min_instances
+    max_instance_count               = var.settings.max_instances
+    timeout_seconds                  = var.settings.timeout_seconds
+    ingress_settings                 = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision   = true
+    service_account_email            = var.service_account_email
+    environment_variables            = var.environment_variables
+  }
+
+  depends_on = [terraform_data.grants]
+}
+
+# Public: webhook providers call without Google credentials, and the
+# function's own verification (signatures, tokens) is the authentication.
+# Private: only the named invoker.
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.this.location
+  name     = google_cloudfunctions2_function.this.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = var.public ? "allUsers" : var.invoker
+
+  lifecycle {
+    precondition {
+      condition     = var.public == (var.invoker == null)
+      error_message = "A public function takes no invoker; a private one needs one."
+    }
+  }
+}

@@ -1,0 +1,182 @@
+# Each pattern switch alone, all on and all off, planned against the real
+# google provider's schema with its API mocked (no cloud account needed):
+# a disabled pattern plans nothing of its own, every secret a source of an
+# enabled function references is readable by that function only, and only
+# the webhook functions are public.
+#
+#   terraform -chdir=terraform test
+
+mock_provider "google" {
+  # Values the provider checks the shape of on apply.
+  mock_resource "google_service_account" {
+    defaults = {
+      email = "mock-account@tf-test.iam.gserviceaccount.com"
+      name  = "projects/tf-test/serviceAccounts/mock-account@tf-test.iam.gserviceaccount.com"
+      id    = "projects/tf-test/serviceAccounts/mock-account@tf-test.iam.gserviceaccount.com"
+    }
+  }
+}
+
+variables {
+  project_id              = "tf-test"
+  log_metric_wait_seconds = 0
+}
+
+run "all_off" {
+  command = plan
+
+  variables {
+    enable_store   = false
+    enable_relay   = false
+    enable_trigger = false
+  }
+
+  assert {
+    condition = (length(google_project_service.apis) + length(google_storage_bucket.source) + length(google_service_account.build)
+      + length(module.store) + length(module.relay) + length(module.trigger) + length(module.trigger_worker)
+      + length(google_secret_manager_secret.webhook) + length(google_secret_manager_secret_iam_member.accessor)
+      + length(google_logging_metric.requests) + length(google_monitoring_alert_policy.failure_rate)
+    + length(google_firestore_database.claims) + length(google_bigquery_dataset.store) + length(google_pubsub_topic.trigger_jobs)) == 0
+    error_message = "With every pattern off, the module must create nothing."
+  }
+}
+
+run "store_alone" {
+  command = plan
+
+  variables {
+    enable_store   = true
+    enable_relay   = false
+    enable_trigger = false
+  }
+
+  assert {
+    condition     = length(module.store) == 1 && length(google_bigquery_dataset.store) == 1 && length(google_bigquery_table.events) == 1
+    error_message = "Store on: its function, dataset and table."
+  }
+  assert {
+    condition = (length(module.relay) + length(module.trigger) + length(module.trigger_worker) + length(google_service_account.relay)
+      + length(google_service_account.trigger) + length(google_firestore_database.claims) + length(google_pubsub_topic.trigger_jobs)
+    + length(google_project_iam_member.relay_fcm) + length(google_monitoring_alert_policy.dead_letters)) == 0
+    error_message = "Store alone plans nothing of Relay or Trigger."
+  }
+  assert {
+    condition     = toset(keys(google_secret_manager_secret_iam_member.accessor)) == toset(["store:tf-test/github-webhook-secret", "store:tf-test/stripe-webhook-secret", "store:tf-test/standard-webhook-secret"])
+    error_message = "Store reads exactly the secrets its sources reference, one binding per secret."
+  }
+  assert {
+    condition     = module.store[0].invoker == "allUsers" && module.store[0].ingress == "ALLOW_ALL"
+    error_message = "Store is a webhook target: public."
+  }
+  assert {
+    condition     = !contains(keys(google_project_service.apis), "pubsub.googleapis.com") && !contains(keys(google_project_service.apis), "fcm.googleapis.com")
+    error_message = "Store alone enables no Pub/Sub or FCM API."
+  }
+}
+
+run "relay_alone" {
+  command = plan
+
+  variables {
+    enable_store   = false
+    enable_relay   = true
+    enable_trigger = false
+  }
+
+  assert {
+    condition     = length(module.relay) == 1 && length(google_firestore_database.claims) == 1 && length(google_project_iam_member.relay_fcm) == 1
+    error_message = "Relay on: its function, the claims database and its FCM grant."
+  }
+  assert {
+    condition     = (length(module.store) + length(module.trigger) + length(module.trigger_worker) + length(google_bigquery_dataset.store) + length(google_pubsub_topic.trigger_jobs)) == 0
+    error_message = "Relay alone plans nothing of Store or Trigger."
+  }
+  assert {
+    condition     = toset(keys(google_secret_manager_secret_iam_member.accessor)) == toset(["relay:tf-test/logto-webhook-secret", "relay:tf-test/stripe-webhook-secret"])
+    error_message = "Relay reads exactly the secrets its sources reference."
+  }
+  assert {
+    condition     = module.relay[0].invoker == "allUsers"
+    error_message = "Relay is a webhook target: public."
+  }
+}
+
+# Applied (against the mocked API) so that the push identity's email is
+# known to compare with.
+run "trigger_alone" {
+  command = apply
+
+  variables {
+    enable_store   = false
+    enable_relay   = false
+    enable_trigger = true
+  }
+
+  assert {
+    condition     = length(module.trigger) == 1 && length(module.trigger_worker) == 1 && length(google_pubsub_subscription.trigger_jobs) == 1
+    error_message = "Trigger on: both functions and the jobs subscription."
+  }
+  assert {
+    condition     = (length(module.store) + length(module.relay) + length(google_bigquery_dataset.store) + length(google_project_iam_member.relay_fcm)) == 0
+    error_message = "Trigger alone plans nothing of Store or Relay."
+  }
+  assert {
+    condition = toset(keys(google_secret_manager_secret_iam_member.accessor)) == toset([
+      "trigger:tf-test/github-webhook-secret", "trigger:tf-test/standard-webhook-secret", "trigger_worker:tf-test/standard-webhook-secret",
+    ])
+    error_message = "Trigger reads its sources' and actions' secrets; the worker only its actions' secrets."
+  }
+  assert {
+    condition     = module.trigger[0].invoker == "allUsers" && module.trigger[0].ingress == "ALLOW_ALL"
+    error_message = "Trigger is a webhook target: public."
+  }
+  assert {
+    condition     = module.trigger_worker[0].invoker == "serviceAccount:${google_service_account.trigger_push[0].email}" && module.trigger_worker[0].ingress == "ALLOW_INTERNAL_ONLY"
+    error_message = "TriggerWorker is private: only the push identity, only internal traffic."
+  }
+}
+
+run "all_on" {
+  command = plan
+
+  variables {
+    enable_store   = true
+    enable_relay   = true
+    enable_trigger = true
+  }
+
+  assert {
+    condition     = length(module.store) + length(module.relay) + length(module.trigger) + length(module.trigger_worker) == 4
+    error_message = "All patterns on: four functions."
+  }
+  assert {
+    condition     = length([for m in [module.store[0], module.relay[0], module.trigger[0], module.trigger_worker[0]] : m if m.invoker == "allUsers"]) == 3
+    error_message = "allUsers on the three webhook functions only."
+  }
+  assert {
+    condition     = length(google_secret_manager_secret.webhook) == 4 && length(google_secret_manager_secret_iam_member.accessor) == 8
+    error_message = "One secret per distinct reference, one binding per (function, secret)."
+  }
+  assert {
+    condition     = length(google_service_account.build) == 1 && toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectViewer"])
+    error_message = "The builds run as their own service account with only the roles a build needs."
+  }
+  assert {
+    condition     = google_storage_bucket.source[0].versioning[0].enabled && one(google_storage_bucket.source[0].lifecycle_rule[0].condition[*].num_newer_versions) == 5
+    error_message = "The source bucket keeps the replaced archives of each function for rollback, up to source_versions_kept."
+  }
+}
+
+run "own_build_service_account" {
+  command = plan
+
+  variables {
+    enable_store          = true
+    build_service_account = "projects/tf-test/serviceAccounts/builder@tf-test.iam.gserviceaccount.com"
+  }
+
+  assert {
+    condition     = length(google_service_account.build) == 0 && length(google_project_iam_member.build) == 0
+    error_message = "A given build service account replaces the created one."
+  }
+}
