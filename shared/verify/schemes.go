@@ -125,7 +125,7 @@ func Sign(cfg Config, key []byte, now time.Time, r *http.Request, body []byte) e
 	if !s.needsSecret() {
 		return fmt.Errorf("verify: scheme %q has no secret to sign with", cfg.Scheme)
 	}
-	k, err := s.decodeKey(key)
+	k, err := decodeKey(s, key)
 	if err != nil {
 		return fmt.Errorf("verify: %s key: %w", cfg.Scheme, err)
 	}

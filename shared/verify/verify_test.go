@@ -3,6 +3,8 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -452,5 +454,35 @@ func TestHandshakeKeysComeFromTheirOwnSecret(t *testing.T) {
 	keys, err = v.Keys(context.Background())
 	if err != nil || len(keys) != 1 || string(keys[0]) != "app-secret" {
 		t.Fatalf("Keys = %q, %v", keys, err)
+	}
+}
+
+// Attack: a Standard Webhooks secret line "whsec_" alone (a paste that lost
+// its key) decodes to zero bytes, and an HMAC keyed with nothing is one
+// anyone can compute. The request signed with the empty key must not pass;
+// the secret holds no usable key, which is ours to fix (503), and a real
+// key beside the empty line still works.
+func TestEmptyKeyCannotSign(t *testing.T) {
+	body := []byte(`{"type":"user.created"}`)
+	forged := httptest.NewRequest(http.MethodPost, "https://h.example/src", bytes.NewReader(body))
+	ts := fmt.Sprint(now.Unix())
+	forged.Header.Set("Webhook-Id", "msg_forged")
+	forged.Header.Set("Webhook-Timestamp", ts)
+	m := hmac.New(sha256.New, nil)
+	m.Write([]byte("msg_forged." + ts + "."))
+	m.Write(body)
+	forged.Header.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	cfg := verify.Config{Scheme: "standardwebhooks"}
+
+	_, err := newVerifier(t, cfg, "whsec_\n").Verify(context.Background(), forged, body)
+	if !errors.Is(err, verify.ErrSecretUnavailable) {
+		t.Fatalf("signed with the empty key of a secret \"whsec_\": Verify = %v, want ErrSecretUnavailable", err)
+	}
+	_, err = newVerifier(t, cfg, "whsec_\n"+whKey).Verify(context.Background(), forged, body)
+	if !errors.Is(err, verify.ErrBadSignature) {
+		t.Fatalf("signed with the empty key beside a real one: Verify = %v, want ErrBadSignature", err)
+	}
+	if err := verify.Sign(cfg, []byte("whsec_"), now, forged, body); err == nil {
+		t.Fatal("Sign accepted a key that decodes to zero bytes")
 	}
 }
