@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -484,5 +485,39 @@ func TestEmptyKeyCannotSign(t *testing.T) {
 	}
 	if err := verify.Sign(cfg, []byte("whsec_"), now, forged, body); err == nil {
 		t.Fatal("Sign accepted a key that decodes to zero bytes")
+	}
+}
+
+// Attack: Twilio signs a JSON body only through the bodySHA256 query
+// parameter, the signature covering the URL alone. A captured signature of
+// a URL without bodySHA256 (or with it empty) must not carry a body of the
+// attacker's choosing, whatever the Content-Type says: only a form body is
+// signed without bodySHA256.
+func TestTwilioBodyThatIsNotAFormIsNeverUnsigned(t *testing.T) {
+	const key = "12345"
+	v := newVerifier(t, verify.Config{Scheme: "twilio"}, key)
+	forged := []byte(`{"To":"+15550000000","Body":"forged"}`)
+	tests := []struct {
+		name, target, contentType string
+	}{
+		{"JSON without bodySHA256", "https://hooks.example.com/twilio?x=1", "application/json"},
+		{"JSON with an empty bodySHA256", "https://hooks.example.com/twilio?bodySHA256=", "application/json"},
+		{"no Content-Type", "https://hooks.example.com/twilio", ""},
+		{"text/plain", "https://hooks.example.com/twilio", "text/plain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, tt.target, bytes.NewReader(forged))
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			// The signature Twilio made for this URL alone.
+			m := hmac.New(sha1.New, []byte(key))
+			m.Write([]byte(tt.target))
+			r.Header.Set("X-Twilio-Signature", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+			if _, err := v.Verify(context.Background(), r, forged); err == nil {
+				t.Fatal("an unsigned body passed under a signature of the URL alone")
+			}
+		})
 	}
 }
