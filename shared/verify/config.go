@@ -30,7 +30,8 @@ type Config struct {
 	// Tolerance is how far a signed timestamp may be from now, in either
 	// direction, as a Go duration ("5m", the default).
 	Tolerance string `json:"tolerance,omitempty"`
-	// Audience is the expected audience of a Google-signed OIDC token.
+	// Audience is the expected audience of a Google-signed OIDC token,
+	// required by the oidc scheme (the push endpoint's URL for Pub/Sub).
 	Audience string `json:"audience,omitempty"`
 	// Email is the service account that must have signed an OIDC token.
 	Email string `json:"email,omitempty"`

@@ -364,6 +364,7 @@ func TestConfigurationErrorsNameTheField(t *testing.T) {
 		{verify.Config{Scheme: "token", Secret: "env:K", Field: "a", Header: "X"}, "verify.field"},
 		{verify.Config{Scheme: "stripe", Secret: "env:K", Tolerance: "soon"}, "verify.tolerance"},
 		{verify.Config{Scheme: "oidc", Audience: "https://x"}, "verify.email"},
+		{verify.Config{Scheme: "oidc", Email: "e@x"}, "verify.audience"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want+" "+tt.cfg.Scheme, func(t *testing.T) {
