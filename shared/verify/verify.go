@@ -1,7 +1,7 @@
 // Package verify proves that a webhook request comes from the provider it
 // claims, before anything is stored, relayed or triggered. It knows the
 // signing schemes of the common providers (GitHub, GitLab, Stripe, Slack,
-// Standard Webhooks and Svix, Shopify, Logto, Twilio, Zoom), generic HMAC
+// Standard Webhooks and Svix, Shopify, Logto, Twilio, Zoom, X), generic HMAC
 // and shared-token schemes, and Google-signed OIDC tokens, and checks each
 // over the raw request bytes with constant-time comparisons.
 //
@@ -180,6 +180,9 @@ func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Veri
 		return nil, fmt.Errorf("source %q: verify.secret: scheme %q uses no secret", source, cfg.Scheme)
 	case (needs || cfg.Secret != "") && secrets == nil:
 		return nil, fmt.Errorf("source %q: no secret source to read %s from", source, cfg.Secret)
+	}
+	if err := checkHandshakes(cfg); err != nil {
+		return nil, fmt.Errorf("source %q: %w", source, err)
 	}
 	if err := checkRef(cfg.Secret); err != nil {
 		return nil, fmt.Errorf("source %q: verify.secret: %w", source, err)

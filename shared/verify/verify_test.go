@@ -84,6 +84,8 @@ var schemeCases = []schemeCase{
 		body: `{"id":1}`, sigHeader: "X-Shopify-Hmac-Sha256", malformed: "!!", bodySigned: true},
 	{name: "logto", cfg: verify.Config{Scheme: "logto"}, key: "logto-key", other: "other",
 		body: `{"event":"User.Created"}`, sigHeader: "Logto-Signature-Sha-256", malformed: "xyz", bodySigned: true},
+	{name: "twitter", cfg: verify.Config{Scheme: "twitter"}, key: "consumer-secret", other: "old-consumer-secret",
+		body: `{"for_user_id":"2244994945","tweet_create_events":[]}`, sigHeader: "X-Twitter-Webhooks-Signature", malformed: "sha256=@@", bodySigned: true},
 	{name: "twilio form", cfg: verify.Config{Scheme: "twilio"}, key: "12345", other: "54321",
 		body: "CallSid=CA1&From=%2B1555&Digits=1", contentType: "application/x-www-form-urlencoded",
 		sigHeader: "X-Twilio-Signature", malformed: "###", bodySigned: true},
@@ -219,6 +221,13 @@ func TestPublishedExamples(t *testing.T) {
 				"Webhook-Timestamp": "1614265330",
 				"Webhook-Signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
 			},
+		},
+		{
+			// X's scheme; the signature computed independently with
+			// openssl dgst -sha256 -hmac consumer-secret -binary | base64.
+			name: "twitter openssl", cfg: verify.Config{Scheme: "twitter"}, key: "consumer-secret",
+			body:    `{"for_user_id":"2244994945","tweet_create_events":[]}`,
+			headers: map[string]string{"X-Twitter-Webhooks-Signature": "sha256=8ZKMZJQlQBLCsGiw/q1yrNQyXpR6DZy3vh/q8ZeFj7M="},
 		},
 		{
 			// twilio.com/docs/usage/security: the documented example request.
