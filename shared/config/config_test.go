@@ -26,6 +26,10 @@ func TestParseNamesTheBadField(t *testing.T) {
 		{"duplicate name", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n    - name: a\n      verify: {scheme: none}\n", `relay.sources[1].name: duplicate source "a"`},
 		{"missing scheme", "trigger:\n  sources:\n    - name: a\n", "trigger.sources[0].verify.scheme: missing"},
 		{"not yaml", "store: [", "parse"},
+		{"the crc source's key verifying another scheme",
+			"store:\n  sources:\n    - name: x\n      verify: {scheme: twitter, secret: sm:x, handshakes: [crc], allow_cidrs: [192.0.2.0/24]}\n" +
+				"relay:\n  sources:\n    - name: gh\n      verify: {scheme: github, secret: sm:x}\n",
+			`relay.sources[0].verify.secret: sm:x is the key that store.sources[0]'s "crc" handshake signs with`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,6 +38,16 @@ func TestParseNamesTheBadField(t *testing.T) {
 				t.Fatalf("Parse error = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// X's consumer secret may serve X sources in several functions: the
+// twitter scheme refuses every body that the crc handshake signs.
+func TestCRCSecretIsSharedByTwitterSources(t *testing.T) {
+	yaml := "store:\n  sources:\n    - name: x\n      verify: {scheme: twitter, secret: sm:x, handshakes: [crc], allow_cidrs: [192.0.2.0/24]}\n" +
+		"relay:\n  sources:\n    - name: x\n      verify: {scheme: twitter, secret: sm:x}\n"
+	if _, err := Parse([]byte(yaml)); err != nil {
+		t.Fatal(err)
 	}
 }
 

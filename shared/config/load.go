@@ -8,6 +8,8 @@ import (
 	"regexp"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 // EnvPath names the environment variable that points at a configuration
@@ -93,5 +95,42 @@ func (f *File) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, f.checkKeyedHandshakeSecrets()...)
 	return errors.Join(errs...)
+}
+
+// checkKeyedHandshakeSecrets keeps the secret of a source that answers a
+// handshake replying with an HMAC under its key (crc, zoom) away from
+// sources of every other scheme, in any function: the handshake signs with
+// that key for whoever asks, which must never make a signature that
+// another scheme accepts.
+func (f *File) checkKeyedHandshakeSecrets() []error {
+	type owner struct{ field, scheme, kind string }
+	owners := map[string]owner{}
+	each := func(visit func(field string, s Source)) {
+		for _, name := range []string{"store", "relay", "trigger"} {
+			if fn := f.Function(name); fn != nil {
+				for i, s := range fn.Sources {
+					visit(fmt.Sprintf("%s.sources[%d]", name, i), s)
+				}
+			}
+		}
+	}
+	each(func(field string, s Source) {
+		for _, kind := range s.Verify.Handshakes {
+			if scheme, keyed := verify.HandshakeScheme(kind); keyed && s.Verify.Secret != "" {
+				owners[s.Verify.Secret] = owner{field, scheme, kind}
+			}
+		}
+	})
+	var errs []error
+	each(func(field string, s Source) {
+		for _, use := range []struct{ key, ref string }{{"secret", s.Verify.Secret}, {"handshake_secret", s.Verify.HandshakeSecret}} {
+			if o, ok := owners[use.ref]; ok && use.ref != "" && s.Verify.Scheme != o.scheme {
+				errs = append(errs, fmt.Errorf("%s.verify.%s: %s is the key that %s's %q handshake signs with for anyone who asks; "+
+					"only %q sources may use it", field, use.key, use.ref, o.field, o.kind, o.scheme))
+			}
+		}
+	})
+	return errs
 }

@@ -97,13 +97,11 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 		return nil, err
 	}
 	s := &source{name: sc.Name, verifier: v, allow: allow, sensitive: sensitiveHeaders(sc.Verify)}
+	// verify.New refused unknown handshakes and unsafe pairings.
 	for _, kind := range sc.Verify.Handshakes {
-		switch {
-		case !handshake.Valid(kind):
-			return nil, fmt.Errorf("verify.handshakes: unknown handshake %q", kind)
-		case handshake.BeforeVerification(kind):
+		if handshake.BeforeVerification(kind) {
 			s.early = append(s.early, kind)
-		default:
+		} else {
 			s.late = append(s.late, kind)
 		}
 	}

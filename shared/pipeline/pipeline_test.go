@@ -3,6 +3,9 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -279,6 +282,10 @@ func TestNewFailsClosedNamingTheSourceAndField(t *testing.T) {
 		{"trusted proxies without a range", verify.Config{Scheme: "github", Secret: "env:X", TrustedProxies: 2}, "verify.trusted_proxies"},
 		{"negative trusted proxies", verify.Config{Scheme: "github", Secret: "env:X", AllowCIDRs: []string{"10.0.0.0/8"}, TrustedProxies: -1}, "verify.trusted_proxies"},
 		{"unknown handshake", verify.Config{Scheme: "github", Secret: "env:X", Handshakes: []string{"nope"}}, "verify.handshakes"},
+		{"crc with a scheme other than X's", verify.Config{Scheme: "github", Secret: "env:X", Handshakes: []string{"crc"}, AllowCIDRs: []string{"192.0.2.0/24"}}, "verify.handshakes"},
+		{"crc without an address allowlist", verify.Config{Scheme: "twitter", Secret: "env:X", Handshakes: []string{"crc"}}, "verify.allow_cidrs"},
+		{"crc keyed with another secret", verify.Config{Scheme: "twitter", Secret: "env:X", HandshakeSecret: "env:Y", Handshakes: []string{"crc"}, AllowCIDRs: []string{"192.0.2.0/24"}}, "verify.handshake_secret"},
+		{"zoom handshake with a scheme other than Zoom's", verify.Config{Scheme: "none", Secret: "env:X", Handshakes: []string{"zoom"}}, "verify.handshakes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -307,6 +314,18 @@ func TestPanicInPatternIs500AndLogged(t *testing.T) {
 func TestHandshakesAreAnsweredAtTheirPlaceInThePipeline(t *testing.T) {
 	meta := config.Source{Name: "meta", Verify: verify.Config{Scheme: "github", Secret: "env:GITHUB", Handshakes: []string{"meta"}}}
 	slack := config.Source{Name: "slack", Verify: verify.Config{Scheme: "slack", Secret: "env:GITHUB", Handshakes: []string{"slack"}}}
+	x := config.Source{Name: "x", Verify: verify.Config{Scheme: "twitter", Secret: "env:GITHUB", Handshakes: []string{"crc"}, AllowCIDRs: []string{"192.0.2.0/24"}}}
+	const crcToken = "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0"
+	crc := func(from string) func(*testing.T) *http.Request {
+		return func(*testing.T) *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/x?crc_token="+crcToken, nil)
+			r.Header.Set("X-Forwarded-For", from)
+			return r
+		}
+	}
+	m := hmac.New(sha256.New, []byte(githubKey))
+	m.Write([]byte(crcToken))
+	crcReply := `{"response_token":"sha256=` + base64.StdEncoding.EncodeToString(m.Sum(nil)) + `"}`
 	slackBody := `{"type":"url_verification","token":"x","challenge":"c-123"}`
 	signedSlack := func(t *testing.T) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/slack", strings.NewReader(slackBody))
@@ -332,6 +351,8 @@ func TestHandshakesAreAnsweredAtTheirPlaceInThePipeline(t *testing.T) {
 			return httptest.NewRequest(http.MethodGet, "/meta", nil)
 		}, 405, ""},
 		{"signed slack url_verification echoes the challenge", signedSlack, 200, "c-123"},
+		{"crc GET from X's addresses is answered with the HMAC of its token", crc(crcClient), 200, crcReply},
+		{"crc GET from any other address is 403", crc("203.0.113.9"), 403, ""},
 		{"unsigned slack url_verification is 401", func(t *testing.T) *http.Request {
 			r := signedSlack(t)
 			r.Header.Del("X-Slack-Signature")
@@ -340,7 +361,7 @@ func TestHandshakesAreAnsweredAtTheirPlaceInThePipeline(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, &config.Function{Sources: []config.Source{meta, slack}})
+			f := newFixture(t, &config.Function{Sources: []config.Source{meta, slack, x}})
 			w := httptest.NewRecorder()
 			f.h.ServeHTTP(w, tt.req(t))
 			if w.Code != tt.wantStatus || !strings.Contains(w.Body.String(), tt.wantBody) {

@@ -30,11 +30,13 @@ type Config struct {
 	// Tolerance is how far a signed timestamp may be from now, in either
 	// direction, as a Go duration ("5m", the default).
 	Tolerance string `json:"tolerance,omitempty"`
-	// Audience is the expected audience of a Google-signed OIDC token.
+	// Audience is the expected audience of a Google-signed OIDC token,
+	// required by the oidc scheme (the push endpoint's URL for Pub/Sub).
 	Audience string `json:"audience,omitempty"`
 	// Email is the service account that must have signed an OIDC token.
 	Email string `json:"email,omitempty"`
-	// AllowCIDRs restricts the client addresses that may call the source.
+	// AllowCIDRs restricts the client addresses that may call the source;
+	// required with the crc handshake.
 	AllowCIDRs []string `json:"allow_cidrs,omitempty"`
 	// TrustedProxies is how many X-Forwarded-For entries, from the end,
 	// were appended by proxies you trust (see ipallow.TrustedProxies): 0
@@ -47,5 +49,8 @@ type Config struct {
 	HandshakeSecret string `json:"handshake_secret,omitempty"`
 	// Handshakes names the ownership handshakes this source answers
 	// ("slack", "meta", "crc", "zoom", "dropbox", "graph", "challenge").
+	// The two whose reply is an HMAC under the source's key are accepted
+	// only with their provider's scheme: crc with twitter (and AllowCIDRs),
+	// zoom with zoom; neither with a HandshakeSecret.
 	Handshakes []string `json:"handshakes,omitempty"`
 }

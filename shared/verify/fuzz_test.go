@@ -40,6 +40,7 @@ func FuzzHeaders(f *testing.F) {
 		r.Header.Set("Webhook-Signature", multi)
 		r.Header.Set("Svix-Signature", multi)
 		r.Header.Set("X-Hub-Signature-256", prefixed)
+		r.Header.Set("X-Twitter-Webhooks-Signature", prefixed)
 		r.Header.Set("Authorization", prefixed)
 		for i, v := range verifiers {
 			_, err := v.Verify(context.Background(), r, body)

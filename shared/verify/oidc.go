@@ -21,7 +21,10 @@ var googleIssuers = map[string]bool{"accounts.google.com": true, "https://accoun
 // audience and the service account's email.
 //
 // The email is required: any Google account can mint a token for any
-// audience, so the audience alone proves nothing about who sent it.
+// audience, so the audience alone proves nothing about who sent it. The
+// audience is required too: one service account pushing to several
+// receivers holds tokens for each, and an audience read from the request's
+// Host would accept any of them here.
 type oidcScheme struct {
 	audience, email string
 
@@ -34,6 +37,10 @@ type oidcScheme struct {
 func newOIDC(cfg Config) (scheme, error) {
 	if cfg.Email == "" {
 		return nil, errors.New("verify.email: scheme oidc needs the service account whose tokens are accepted")
+	}
+	if cfg.Audience == "" {
+		return nil, errors.New("verify.audience: scheme oidc needs the audience its tokens are minted for (the push endpoint's URL): " +
+			"taken from the request, it would accept tokens the same service account minted for any other receiver")
 	}
 	return &oidcScheme{audience: cfg.Audience, email: cfg.Email}, nil
 }
@@ -68,12 +75,7 @@ func (s *oidcScheme) verify(in *input, _ [][]byte) (Identity, error) {
 	if s.err != nil {
 		return Identity{}, fmt.Errorf("%w: oidc validator: %w", ErrSecretUnavailable, s.err)
 	}
-	audience := s.audience
-	if audience == "" {
-		// Pub/Sub's default audience is the push endpoint's URL.
-		audience = "https://" + in.r.Host + in.r.URL.Path
-	}
-	p, err := s.validator.Validate(in.ctx, token, audience)
+	p, err := s.validator.Validate(in.ctx, token, s.audience)
 	if err != nil {
 		msg := err.Error()
 		switch {

@@ -92,7 +92,6 @@ func TestOIDCTokens(t *testing.T) {
 		want   error
 	}{
 		{"google token of the service account", func() string { return "Bearer " + ks.token(t, "k1", good()) }, aud, nil},
-		{"default audience is the request URL", func() string { return "Bearer " + ks.token(t, "k1", good()) }, "", nil},
 		{"other service account", func() string { return "Bearer " + ks.token(t, "k1", with("email", "evil@x.com")) }, aud, verify.ErrBadSignature},
 		{"unverified email", func() string { return "Bearer " + ks.token(t, "k1", with("email_verified", false)) }, aud, verify.ErrBadSignature},
 		{"other audience", func() string { return "Bearer " + ks.token(t, "k1", with("aud", "https://other")) }, aud, verify.ErrBadSignature},
@@ -139,4 +138,43 @@ func TestOIDCKeysUnreachableIsUnavailable(t *testing.T) {
 	if _, err := v.Verify(context.Background(), r, nil); !errors.Is(err, verify.ErrSecretUnavailable) {
 		t.Fatalf("Verify = %v, want ErrSecretUnavailable (Google's keys could not be fetched: retry)", err)
 	}
+}
+
+// Attack: any receiver that the same service account pushes to holds
+// tokens for its own audience. Sent here with that receiver's Host, such a
+// token must not pass: the audience is this source's, fixed in the
+// configuration, never taken from the request. A source without one does
+// not start.
+func TestOIDCTokenOfAnotherReceiverIsRefused(t *testing.T) {
+	ks := newKeyServer(t)
+	const email = "pusher@proj.iam.gserviceaccount.com"
+	const other = "https://other-receiver.example/push"
+	n := time.Now()
+	token := ks.token(t, "k1", map[string]any{"iss": "https://accounts.google.com", "aud": other, "email": email,
+		"email_verified": true, "sub": "1", "iat": n.Unix(), "exp": n.Add(time.Hour).Unix()})
+	attack := func(t *testing.T, v *verify.Verifier) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, "https://hooks.example.com/pubsub", strings.NewReader("{}"))
+		r.Host = "other-receiver.example"
+		r.URL.Path = "/push"
+		r.Header.Set("Authorization", "Bearer "+token)
+		if _, err := v.Verify(context.Background(), r, []byte("{}")); !errors.Is(err, verify.ErrBadSignature) {
+			t.Fatalf("another receiver's token with its Host: Verify = %v, want ErrBadSignature", err)
+		}
+	}
+
+	v, err := verify.New("pubsub", verify.Config{Scheme: "oidc", Email: email}, nil, verify.WithHTTPClient(ks.client))
+	if err == nil {
+		attack(t, v)
+		t.Fatal("an oidc source without audience started")
+	}
+	if !strings.Contains(err.Error(), "verify.audience") {
+		t.Fatalf("New = %v, want an error naming verify.audience", err)
+	}
+	v, err = verify.New("pubsub", verify.Config{Scheme: "oidc", Email: email, Audience: "https://hooks.example.com/pubsub"}, nil,
+		verify.WithHTTPClient(ks.client))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attack(t, v)
 }

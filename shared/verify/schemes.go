@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cloudhooks/webhooks/shared/verify/handshake"
 )
 
 // Scheme names, the values of Config.Scheme.
@@ -30,6 +32,7 @@ const (
 	SchemeLogto            = "logto"
 	SchemeTwilio           = "twilio"
 	SchemeZoom             = "zoom"
+	SchemeTwitter          = "twitter"
 	SchemeOIDC             = "oidc"
 	SchemeNone             = "none"
 )
@@ -62,6 +65,7 @@ const (
 	HeaderTwilioIdempo    = "I-Twilio-Idempotency-Token"
 	HeaderZoomSignature   = "X-Zm-Signature"
 	HeaderZoomTimestamp   = "X-Zm-Request-Timestamp"
+	HeaderTwitterSig      = "X-Twitter-Webhooks-Signature"
 )
 
 // Schemes returns the scheme names New accepts, sorted.
@@ -101,6 +105,7 @@ var constructors = map[string]func(Config) (scheme, error){
 	SchemeSvix:             func(Config) (scheme, error) { return standardScheme{svix: true}, nil },
 	SchemeShopify:          newShopify,
 	SchemeLogto:            newLogto,
+	SchemeTwitter:          newTwitter,
 	SchemeTwilio:           func(Config) (scheme, error) { return twilioScheme{}, nil },
 	SchemeOIDC:             newOIDC,
 	SchemeNone:             func(Config) (scheme, error) { return noneScheme{}, nil },
@@ -125,7 +130,7 @@ func Sign(cfg Config, key []byte, now time.Time, r *http.Request, body []byte) e
 	if !s.needsSecret() {
 		return fmt.Errorf("verify: scheme %q has no secret to sign with", cfg.Scheme)
 	}
-	k, err := s.decodeKey(key)
+	k, err := decodeKey(s, key)
 	if err != nil {
 		return fmt.Errorf("verify: %s key: %w", cfg.Scheme, err)
 	}
@@ -268,6 +273,26 @@ func newShopify(cfg Config) (scheme, error) {
 // newLogto: "logto-signature-sha-256: <hex HMAC-SHA256 of the body>".
 func newLogto(cfg Config) (scheme, error) {
 	return bodyHMAC{header: orDefault(cfg.Header, HeaderLogtoSignature), encoding: "hex", hash: sha256.New}, nil
+}
+
+// twitterScheme is X's (Twitter's) Account Activity API:
+// "x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256 of the body>",
+// keyed with the app's consumer secret. X's CRC handshake (handshake.CRC)
+// answers an unsigned GET with the same HMAC, under the same key, of a
+// token of the asker's choice; so a body that the handshake would sign
+// (handshake.ValidCRCToken: X's events are JSON objects, never such a
+// string) is refused before its signature is looked at.
+type twitterScheme struct{ bodyHMAC }
+
+func newTwitter(cfg Config) (scheme, error) {
+	return twitterScheme{bodyHMAC{header: orDefault(cfg.Header, HeaderTwitterSig), prefix: "sha256=", encoding: "base64", hash: sha256.New}}, nil
+}
+
+func (s twitterScheme) verify(in *input, keys [][]byte) (Identity, error) {
+	if handshake.ValidCRCToken(in.body) {
+		return Identity{}, fmt.Errorf("%w: the body is a CRC token, which the crc handshake signs for anyone", ErrBadSignature)
+	}
+	return s.bodyHMAC.verify(in, keys)
 }
 
 func orDefault(v, def string) string {

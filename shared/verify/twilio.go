@@ -20,7 +20,8 @@ import (
 // account's auth token, over the full URL Twilio called followed by the
 // form parameters sorted by name, each as name+value. JSON bodies are
 // signed over the URL alone, which then carries a bodySHA256 query
-// parameter with the hex SHA-256 of the body.
+// parameter with the hex SHA-256 of the body; a body that is not
+// form-encoded is refused without one.
 //
 // Twilio signs the https URL it called. Behind Cloud Run's front end the
 // request arrives as plain HTTP on an internal address, so the URL is
@@ -47,14 +48,27 @@ func twilioURLs(r *http.Request) []string {
 	return []string{u}
 }
 
-// twilioContent is what Twilio appends to the URL: the sorted form
-// parameters, or nothing for JSON bodies.
+// twilioContent returns what Twilio appended to the URL it signed: the
+// form parameters, sorted, of a form-encoded body; nothing when the body is
+// bound to the URL by a bodySHA256 parameter, which then must match.
+//
+// A body that is not form-encoded (JSON, text, no Content-Type) is signed
+// only through bodySHA256: without it, or with it empty, the signature
+// covers the URL alone and any body would pass, so it is refused.
 func twilioContent(r *http.Request, body []byte) ([]byte, error) {
-	if r.URL.Query().Has("bodySHA256") {
+	if sums, present := r.URL.Query()["bodySHA256"]; present {
+		if len(sums) != 1 || sums[0] == "" {
+			return nil, fmt.Errorf("%w: bodySHA256 must be given once, not empty", ErrMalformedHeader)
+		}
+		sum := sha256.Sum256(body)
+		got, err := hex.DecodeString(sums[0])
+		if err != nil || !hmac.Equal(got, sum[:]) {
+			return nil, fmt.Errorf("%w: bodySHA256 does not match the body", ErrBadSignature)
+		}
 		return nil, nil
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		return nil, nil
+		return nil, fmt.Errorf("%w: bodySHA256 (a body that is not form-encoded is signed only through it)", ErrMissingHeader)
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
@@ -89,13 +103,6 @@ func (twilioScheme) verify(in *input, keys [][]byte) (Identity, error) {
 	content, err := twilioContent(in.r, in.body)
 	if err != nil {
 		return Identity{}, err
-	}
-	if want := in.r.URL.Query().Get("bodySHA256"); want != "" {
-		sum := sha256.Sum256(in.body)
-		got, err := hex.DecodeString(want)
-		if err != nil || !hmac.Equal(got, sum[:]) {
-			return Identity{}, fmt.Errorf("%w: bodySHA256 does not match the body", ErrBadSignature)
-		}
 	}
 	for _, u := range twilioURLs(in.r) {
 		for _, k := range keys {

@@ -1,7 +1,7 @@
 // Package verify proves that a webhook request comes from the provider it
 // claims, before anything is stored, relayed or triggered. It knows the
 // signing schemes of the common providers (GitHub, GitLab, Stripe, Slack,
-// Standard Webhooks and Svix, Shopify, Logto, Twilio, Zoom), generic HMAC
+// Standard Webhooks and Svix, Shopify, Logto, Twilio, Zoom, X), generic HMAC
 // and shared-token schemes, and Google-signed OIDC tokens, and checks each
 // over the raw request bytes with constant-time comparisons.
 //
@@ -181,6 +181,9 @@ func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Veri
 	case (needs || cfg.Secret != "") && secrets == nil:
 		return nil, fmt.Errorf("source %q: no secret source to read %s from", source, cfg.Secret)
 	}
+	if err := checkHandshakes(cfg); err != nil {
+		return nil, fmt.Errorf("source %q: %w", source, err)
+	}
 	if err := checkRef(cfg.Secret); err != nil {
 		return nil, fmt.Errorf("source %q: verify.secret: %w", source, err)
 	}
@@ -247,7 +250,7 @@ func (v *Verifier) keys(ctx context.Context, ref string) ([][]byte, error) {
 		if len(line) == 0 {
 			continue
 		}
-		key, err := v.scheme.decodeKey(line)
+		key, err := decodeKey(v.scheme, line)
 		if err != nil {
 			// The key's text stays out of the log: only its line number.
 			v.logger.Warn("secret key does not decode; skipped", "source", v.source, "secret", ref, "line", i+1, "error", err.Error())
@@ -262,6 +265,20 @@ func (v *Verifier) keys(ctx context.Context, ref string) ([][]byte, error) {
 	v.parsed[ref] = parsedKeys{raw: bytes.Clone(raw), keys: keys}
 	v.mu.Unlock()
 	return keys, nil
+}
+
+// decodeKey decodes one line of a secret with the scheme's key format and
+// refuses a key of zero bytes ("whsec_" alone): an HMAC keyed with nothing
+// is one that anyone can compute.
+func decodeKey(s scheme, line []byte) ([]byte, error) {
+	key, err := s.decodeKey(line)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) == 0 {
+		return nil, errors.New("the key decodes to zero bytes")
+	}
+	return key, nil
 }
 
 // input is one request as the schemes see it.

@@ -3,6 +3,9 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -81,6 +84,8 @@ var schemeCases = []schemeCase{
 		body: `{"id":1}`, sigHeader: "X-Shopify-Hmac-Sha256", malformed: "!!", bodySigned: true},
 	{name: "logto", cfg: verify.Config{Scheme: "logto"}, key: "logto-key", other: "other",
 		body: `{"event":"User.Created"}`, sigHeader: "Logto-Signature-Sha-256", malformed: "xyz", bodySigned: true},
+	{name: "twitter", cfg: verify.Config{Scheme: "twitter"}, key: "consumer-secret", other: "old-consumer-secret",
+		body: `{"for_user_id":"2244994945","tweet_create_events":[]}`, sigHeader: "X-Twitter-Webhooks-Signature", malformed: "sha256=@@", bodySigned: true},
 	{name: "twilio form", cfg: verify.Config{Scheme: "twilio"}, key: "12345", other: "54321",
 		body: "CallSid=CA1&From=%2B1555&Digits=1", contentType: "application/x-www-form-urlencoded",
 		sigHeader: "X-Twilio-Signature", malformed: "###", bodySigned: true},
@@ -216,6 +221,13 @@ func TestPublishedExamples(t *testing.T) {
 				"Webhook-Timestamp": "1614265330",
 				"Webhook-Signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
 			},
+		},
+		{
+			// X's scheme; the signature computed independently with
+			// openssl dgst -sha256 -hmac consumer-secret -binary | base64.
+			name: "twitter openssl", cfg: verify.Config{Scheme: "twitter"}, key: "consumer-secret",
+			body:    `{"for_user_id":"2244994945","tweet_create_events":[]}`,
+			headers: map[string]string{"X-Twitter-Webhooks-Signature": "sha256=8ZKMZJQlQBLCsGiw/q1yrNQyXpR6DZy3vh/q8ZeFj7M="},
 		},
 		{
 			// twilio.com/docs/usage/security: the documented example request.
@@ -361,6 +373,7 @@ func TestConfigurationErrorsNameTheField(t *testing.T) {
 		{verify.Config{Scheme: "token", Secret: "env:K", Field: "a", Header: "X"}, "verify.field"},
 		{verify.Config{Scheme: "stripe", Secret: "env:K", Tolerance: "soon"}, "verify.tolerance"},
 		{verify.Config{Scheme: "oidc", Audience: "https://x"}, "verify.email"},
+		{verify.Config{Scheme: "oidc", Email: "e@x"}, "verify.audience"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want+" "+tt.cfg.Scheme, func(t *testing.T) {
@@ -452,5 +465,69 @@ func TestHandshakeKeysComeFromTheirOwnSecret(t *testing.T) {
 	keys, err = v.Keys(context.Background())
 	if err != nil || len(keys) != 1 || string(keys[0]) != "app-secret" {
 		t.Fatalf("Keys = %q, %v", keys, err)
+	}
+}
+
+// Attack: a Standard Webhooks secret line "whsec_" alone (a paste that lost
+// its key) decodes to zero bytes, and an HMAC keyed with nothing is one
+// anyone can compute. The request signed with the empty key must not pass;
+// the secret holds no usable key, which is ours to fix (503), and a real
+// key beside the empty line still works.
+func TestEmptyKeyCannotSign(t *testing.T) {
+	body := []byte(`{"type":"user.created"}`)
+	forged := httptest.NewRequest(http.MethodPost, "https://h.example/src", bytes.NewReader(body))
+	ts := fmt.Sprint(now.Unix())
+	forged.Header.Set("Webhook-Id", "msg_forged")
+	forged.Header.Set("Webhook-Timestamp", ts)
+	m := hmac.New(sha256.New, nil)
+	m.Write([]byte("msg_forged." + ts + "."))
+	m.Write(body)
+	forged.Header.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	cfg := verify.Config{Scheme: "standardwebhooks"}
+
+	_, err := newVerifier(t, cfg, "whsec_\n").Verify(context.Background(), forged, body)
+	if !errors.Is(err, verify.ErrSecretUnavailable) {
+		t.Fatalf("signed with the empty key of a secret \"whsec_\": Verify = %v, want ErrSecretUnavailable", err)
+	}
+	_, err = newVerifier(t, cfg, "whsec_\n"+whKey).Verify(context.Background(), forged, body)
+	if !errors.Is(err, verify.ErrBadSignature) {
+		t.Fatalf("signed with the empty key beside a real one: Verify = %v, want ErrBadSignature", err)
+	}
+	if err := verify.Sign(cfg, []byte("whsec_"), now, forged, body); err == nil {
+		t.Fatal("Sign accepted a key that decodes to zero bytes")
+	}
+}
+
+// Attack: Twilio signs a JSON body only through the bodySHA256 query
+// parameter, the signature covering the URL alone. A captured signature of
+// a URL without bodySHA256 (or with it empty) must not carry a body of the
+// attacker's choosing, whatever the Content-Type says: only a form body is
+// signed without bodySHA256.
+func TestTwilioBodyThatIsNotAFormIsNeverUnsigned(t *testing.T) {
+	const key = "12345"
+	v := newVerifier(t, verify.Config{Scheme: "twilio"}, key)
+	forged := []byte(`{"To":"+15550000000","Body":"forged"}`)
+	tests := []struct {
+		name, target, contentType string
+	}{
+		{"JSON without bodySHA256", "https://hooks.example.com/twilio?x=1", "application/json"},
+		{"JSON with an empty bodySHA256", "https://hooks.example.com/twilio?bodySHA256=", "application/json"},
+		{"no Content-Type", "https://hooks.example.com/twilio", ""},
+		{"text/plain", "https://hooks.example.com/twilio", "text/plain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, tt.target, bytes.NewReader(forged))
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			// The signature Twilio made for this URL alone.
+			m := hmac.New(sha1.New, []byte(key))
+			m.Write([]byte(tt.target))
+			r.Header.Set("X-Twilio-Signature", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+			if _, err := v.Verify(context.Background(), r, forged); err == nil {
+				t.Fatal("an unsigned body passed under a signature of the URL alone")
+			}
+		})
 	}
 }

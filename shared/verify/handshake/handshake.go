@@ -80,6 +80,13 @@ const (
 	// GET ?crc_token=X, answered with JSON
 	// {"response_token": "sha256=" + base64(HMAC-SHA256(consumer secret, X))}.
 	// The GET is unsigned, so it is answered before verification.
+	//
+	// Its reply is, by X's design, the signature X puts on an event whose
+	// body is X: whoever can reach the URL can have any token signed. So a
+	// token is answered only when ValidCRCToken (X's alphabet and length,
+	// which no JSON event matches), and package verify answers crc only for
+	// its twitter scheme, which refuses every body ValidCRCToken accepts,
+	// and only behind an address allowlist.
 	CRC = "crc"
 	// Zoom is Zoom's endpoint URL validation
 	// (https://developers.zoom.us/docs/api/webhooks/#validate-your-webhook-endpoint):
@@ -107,6 +114,34 @@ const (
 // challenges of a few dozen bytes (Graph's validation token, the longest,
 // is a sentence); a longer one is ErrMalformed rather than reflected.
 const MaxEcho = 1024
+
+// MaxCRCToken is the longest crc_token answered, in bytes. X's tokens are
+// the base64 of a UUID, 48 bytes; the bound leaves room for a change.
+const MaxCRCToken = 128
+
+// ValidCRCToken reports whether token has the form of X's CRC tokens:
+// 1 to MaxCRCToken characters of the base64 or base64url alphabet, with at
+// most two trailing "=". Only such tokens are signed by the crc handshake,
+// and package verify's twitter scheme refuses a body of this form: the set
+// of strings the handshake signs and the set of bodies that verify are
+// disjoint.
+func ValidCRCToken[T ~string | ~[]byte](token T) bool {
+	n := len(token)
+	for n > 0 && len(token)-n < 2 && token[n-1] == '=' {
+		n--
+	}
+	if n == 0 || len(token) > MaxCRCToken {
+		return false
+	}
+	for i := range n {
+		switch c := token[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // Errors of Answer, matched with errors.Is.
 var (
@@ -268,6 +303,9 @@ func answerCRC(r *http.Request, _ []byte, keys [][]byte) (*Reply, error) {
 	token, err := echoParam(r.URL.Query(), "crc_token")
 	if err != nil {
 		return nil, err
+	}
+	if !ValidCRCToken(token) {
+		return nil, fmt.Errorf("%w: crc_token is not base64 of at most %d bytes", ErrMalformed, MaxCRCToken)
 	}
 	if len(keys) == 0 {
 		return nil, ErrNoKey

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,41 @@ func hmacHex(key, msg string) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+func crcMAC(key, token string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(token))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func TestValidCRCToken(t *testing.T) {
+	tests := []struct {
+		token string
+		want  bool
+	}{
+		{"M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0", true}, // X's: base64 of a UUID
+		{"a+b/c-d_e", true},
+		{"YQ==", true},
+		{strings.Repeat("A", handshake.MaxCRCToken), true},
+		{"", false},
+		{"==", false},
+		{"YQ===", false},
+		{"a=b", false},
+		{strings.Repeat("A", handshake.MaxCRCToken+1), false},
+		{`{"a":1}`, false},
+		{"a b", false},
+		{"a%20b", false},
+		{"a\nb", false},
+	}
+	for _, tt := range tests {
+		if got := handshake.ValidCRCToken(tt.token); got != tt.want {
+			t.Errorf("ValidCRCToken(%q) = %v, want %v", tt.token, got, tt.want)
+		}
+		if got := handshake.ValidCRCToken([]byte(tt.token)); got != tt.want {
+			t.Errorf("ValidCRCToken([]byte(%q)) = %v, want %v", tt.token, got, tt.want)
+		}
+	}
 }
 
 func TestAnswer(t *testing.T) {
@@ -153,6 +189,15 @@ func TestAnswer(t *testing.T) {
 			target: "/x?crc_token=", keys: rotating, wantErr: handshake.ErrMalformed},
 		{name: "crc with an over-long token is malformed", kind: "crc", method: "GET",
 			target: "/x?crc_token=" + long, keys: rotating, wantErr: handshake.ErrMalformed},
+		{name: "crc token of X's form (base64 of a UUID) is answered", kind: "crc", method: "GET",
+			target: "/x?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0", keys: [][]byte{[]byte("consumer-secret")},
+			wantType: js, wantBody: `{"response_token":"sha256=` + crcMAC("consumer-secret", "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0") + `"}`},
+		{name: "crc token that is a JSON event is not signed", kind: "crc", method: "GET",
+			target: "/x?crc_token=" + url.QueryEscape(`{"for_user_id":"1"}`), keys: rotating, wantErr: handshake.ErrMalformed},
+		{name: "crc token that is a form body is not signed", kind: "crc", method: "GET",
+			target: "/x?crc_token=" + url.QueryEscape("a=b&c=d"), keys: rotating, wantErr: handshake.ErrMalformed},
+		{name: "crc token longer than X's is not signed", kind: "crc", method: "GET",
+			target: "/x?crc_token=" + strings.Repeat("A", handshake.MaxCRCToken+1), keys: rotating, wantErr: handshake.ErrMalformed},
 		{name: "crc GET without crc_token is not a handshake", kind: "crc", method: "GET",
 			target: "/x?other=1", keys: rotating, wantNil: true},
 		{name: "crc: a POST event is not a handshake", kind: "crc", method: "POST",
@@ -273,6 +318,8 @@ func FuzzAnswer(f *testing.F) {
 	f.Add(uint8(2), uint8(0), "hub.mode=subscribe&hub.verify_token=current-key&hub.challenge=1", []byte(nil))
 	f.Add(uint8(2), uint8(0), "hub.mode=subscribe&hub.verify_token=current-key&hub.verify_token=x&hub.challenge=1", []byte(nil))
 	f.Add(uint8(3), uint8(0), "crc_token=%zz&crc_token=a", []byte(nil))
+	f.Add(uint8(3), uint8(0), "crc_token=%7B%22a%22%3A1%7D", []byte(nil))
+	f.Add(uint8(3), uint8(0), "crc_token=YQ%3D%3D", []byte(nil))
 	f.Add(uint8(4), uint8(1), "", []byte(`{"event":"endpoint.url_validation","payload":{"plainToken":null}}`))
 	f.Add(uint8(5), uint8(0), "challenge=%3Chtml%3E", []byte(nil))
 	f.Add(uint8(6), uint8(1), "validationToken=a+b%20c", []byte("\x00\xff"))
@@ -317,6 +364,9 @@ func FuzzAnswer(f *testing.F) {
 				}
 			} else if len(reply.Body) > handshake.MaxEcho {
 				t.Fatalf("%s: text reply of %d bytes exceeds MaxEcho", kind, len(reply.Body))
+			}
+			if kind == handshake.CRC && !handshake.ValidCRCToken(r.URL.Query().Get("crc_token")) {
+				t.Fatalf("crc signed %q, which is no CRC token", r.URL.Query().Get("crc_token"))
 			}
 			if kind == handshake.Meta {
 				token := r.URL.Query().Get("hub.verify_token")

@@ -1,0 +1,59 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cloudhooks/webhooks/shared/verify/handshake"
+)
+
+// keyedHandshakes are the handshakes whose reply is an HMAC-SHA256 under
+// the source's key, each with the one scheme it may be paired with. Such a
+// reply is a signature: under any other scheme, or under a key that another
+// scheme verifies with, it would be a signature of whatever the asker sent.
+// Their own schemes are safe: X's twitter scheme refuses every body the crc
+// handshake signs, and Zoom's signs a timestamped string that its
+// handshake, answered only after verification, never reaches unsigned.
+var keyedHandshakes = map[string]string{
+	handshake.CRC:  SchemeTwitter,
+	handshake.Zoom: SchemeZoom,
+}
+
+// HandshakeScheme returns the scheme that a handshake replying with an
+// HMAC under the source's key must be paired with, and whether kind is such
+// a handshake. Package config uses it to keep that key out of every source
+// of another scheme.
+func HandshakeScheme(kind string) (scheme string, keyed bool) {
+	scheme, keyed = keyedHandshakes[kind]
+	return scheme, keyed
+}
+
+// checkHandshakes refuses handshakes that are unknown or that would make
+// the source a signing oracle, naming the field and why.
+func checkHandshakes(cfg Config) error {
+	var errs []error
+	for _, kind := range cfg.Handshakes {
+		if !handshake.Valid(kind) {
+			errs = append(errs, fmt.Errorf("verify.handshakes: unknown handshake %q (known: %s)", kind, strings.Join(handshake.Kinds(), ", ")))
+			continue
+		}
+		scheme, keyed := keyedHandshakes[kind]
+		if !keyed {
+			continue
+		}
+		if cfg.Scheme != scheme {
+			errs = append(errs, fmt.Errorf("verify.handshakes: %q replies with an HMAC-SHA256 under the source's key, "+
+				"which would sign forged events of scheme %q; it is answered only with scheme %q", kind, cfg.Scheme, scheme))
+		}
+		if cfg.HandshakeSecret != "" {
+			errs = append(errs, fmt.Errorf("verify.handshake_secret: %q is keyed with the signing secret (verify.secret); "+
+				"a separate key would sign for whichever source verifies with it", kind))
+		}
+		if kind == handshake.CRC && len(cfg.AllowCIDRs) == 0 {
+			errs = append(errs, errors.New("verify.allow_cidrs: the crc handshake answers unsigned GETs with the HMAC that X signs events with; "+
+				"list X's addresses so that no one else can ask"))
+		}
+	}
+	return errors.Join(errs...)
+}
