@@ -37,6 +37,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/strictjson"
 	"github.com/cloudhooks/webhooks/shared/verify"
 	"github.com/cloudhooks/webhooks/shared/verify/handshake"
 	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
@@ -282,36 +283,44 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		}
 		ev.Payload = formJSON(form)
 	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
-		// Raw fields: a nested object (Slack's "event") is skipped over,
-		// not decoded into maps only to be thrown away.
-		var top struct {
-			ID      json.RawMessage `json:"id"`
-			EventID json.RawMessage `json:"event_id"`
-			Type    json.RawMessage `json:"type"`
-			Event   json.RawMessage `json:"event"`
-			Version json.RawMessage `json:"version"`
-		}
-		if err := json.Unmarshal(body, &top); err != nil {
-			var notObject *json.UnmarshalTypeError
-			if !errors.As(err, &notObject) {
-				return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+		// One strict reading for every function (package strictjson): a
+		// body that encoding/json would read differently from its bytes
+		// (duplicate names, text that is not UTF-8) is refused here, in
+		// the same pass that checks the syntax and finds the top-level
+		// fields, before any function acts on it.
+		var top struct{ id, eventID, typ, event, version []byte }
+		err := strictjson.Validate(body, func(name, value []byte) {
+			switch string(name) {
+			case "id":
+				top.id = value
+			case "event_id":
+				top.eventID = value
+			case "type":
+				top.typ = value
+			case "event":
+				top.event = value
+			case "version":
+				top.version = value
 			}
+		})
+		if err != nil {
+			return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
 		}
 		ev.Payload = body
 		switch {
 		case ev.ID != "":
 		case id.IDField == "id":
-			ev.ID = scalar(top.ID)
+			ev.ID = scalar(top.id)
 		case id.IDField == "event_id":
-			ev.ID = scalar(top.EventID)
+			ev.ID = scalar(top.eventID)
 		}
 		if ev.Type == "" {
-			ev.Type = scalar(top.Type)
+			ev.Type = scalar(top.typ)
 		}
 		if ev.Type == "" {
-			ev.Type = scalar(top.Event)
+			ev.Type = scalar(top.event)
 		}
-		ev.SchemaVersion = scalar(top.Version)
+		ev.SchemaVersion = scalar(top.version)
 	default:
 		return ev, fmt.Errorf("%w: %q", ErrContentType, mediaType)
 	}
@@ -337,16 +346,13 @@ func mediaType(contentType string) string {
 
 // scalar renders a JSON string or number field as text; anything else
 // (object, array, bool, null, absent) is "".
-func scalar(raw json.RawMessage) string {
+func scalar(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
-		}
+		s, _ := strictjson.Unquote(raw)
 		return s
 	case c == '-' || (c >= '0' && c <= '9'):
 		// The literal itself: a 64-bit numeric id survives exactly, where

@@ -455,3 +455,34 @@ func TestPayloadFieldsBecomeIdsVerbatim(t *testing.T) {
 		}
 	}
 }
+
+// A signed body that encoding/json reads differently from its bytes is
+// refused with 400 before any function sees it: the bytes are what Store
+// writes, the decoded value what Relay and Trigger act on, and the two
+// must not differ.
+func TestBodiesWithTwoReadingsAreRefused(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"duplicate names", `{"ref":"refs/heads/main","ref":"refs/heads/evil"}`, 400},
+		{"duplicate names in a nested object", `{"pusher":{"name":"a","name":"b"}}`, 400},
+		{"duplicate names, one written with escapes", `{"ref":"a","\u0072ef":"b"}`, 400},
+		{"invalid UTF-8 in a string", "{\"ref\":\"refs/heads/ma\xffin\"}", 400},
+		{"unpaired surrogate escape", `{"ref":"\ud800"}`, 400},
+		{"the same names in different objects are fine", `{"a":{"ref":1},"b":{"ref":2},"ref":"\ud83d\ude00"}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, signed(t, "/github", "application/json", tt.body, nil))
+			if w.Code != tt.want {
+				t.Fatalf("status %d (%s), want %d", w.Code, w.Body, tt.want)
+			}
+			if wantEvents := map[bool]int{true: 1}[tt.want == 200]; len(f.p.events) != wantEvents {
+				t.Errorf("pattern saw %d events, want %d", len(f.p.events), wantEvents)
+			}
+		})
+	}
+}

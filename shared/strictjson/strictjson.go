@@ -62,7 +62,6 @@ func Validate(data []byte, member func(name, value []byte)) error {
 	// The member of a top-level object being read: its name, and where
 	// its value starts when that is an array or object.
 	var topName []byte
-	var scratch [64]byte
 	topObject, pending, topStart := false, false, -1
 	for first := true; ; first = false {
 		k, err := s.next()
@@ -90,8 +89,10 @@ func Validate(data []byte, member func(name, value []byte)) error {
 			}
 			names = append(names, ref)
 			if topObject && s.depth == 1 && member != nil {
-				// A copy: arena moves as it grows.
-				topName = append(scratch[:0], ref.text(data, arena)...)
+				topName = ref.text(data, arena)
+				if ref.inArena {
+					topName = bytes.Clone(topName) // arena moves as it grows
+				}
 				pending = true
 			}
 			continue

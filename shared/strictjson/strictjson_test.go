@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -248,4 +249,43 @@ func hasDuplicate(data []byte) bool {
 			}
 		}
 	}
+}
+
+// BenchmarkValidate compares the strict reading with what the pipeline did
+// before it, encoding/json reading the top-level fields (which checks the
+// whole body's syntax, then skips over nested values), on a GitHub push.
+//
+//	go test ./shared/strictjson -run '^$' -bench Validate -benchmem
+func BenchmarkValidate(b *testing.B) {
+	body, err := os.ReadFile("../../functions/trigger/testdata/github-push.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("strictjson", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var typ []byte
+			if err := Validate(body, func(name, value []byte) {
+				if string(name) == "type" {
+					typ = value
+				}
+			}); err != nil {
+				b.Fatal(err)
+			}
+			_ = typ
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var top struct {
+				ID, EventID, Type, Event, Version json.RawMessage
+			}
+			if err := json.Unmarshal(body, &top); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
