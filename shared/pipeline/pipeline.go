@@ -353,7 +353,7 @@ func scalar(raw []byte) string {
 	switch c := raw[0]; {
 	case c == '"':
 		s, _ := strictjson.Unquote(raw)
-		return s
+		return string(s)
 	case c == '-' || (c >= '0' && c <= '9'):
 		// The literal itself: a 64-bit numeric id survives exactly, where
 		// a float64 would round it.

@@ -180,20 +180,21 @@ func Remove(data []byte, path []string) ([]byte, bool, error) {
 }
 
 // Unquote returns the text of a raw JSON string token, with escapes
-// replaced; ok is false when raw is not a string.
-func Unquote(raw []byte) (string, bool) {
+// replaced; ok is false when raw is not a string. The text shares raw's
+// memory when the string holds no escapes.
+func Unquote(raw []byte) (text []byte, ok bool) {
 	var s scanner
 	s.data = raw
 	if k, err := s.next(); err != nil || k != tokString {
-		return "", false
+		return nil, false
 	}
 	if k, err := s.next(); err != nil || k != tokEnd {
-		return "", false
+		return nil, false
 	}
 	if !s.escaped {
-		return string(raw[1 : len(raw)-1]), true
+		return raw[1 : len(raw)-1], true
 	}
-	return string(appendUnquoted(nil, raw)), true
+	return appendUnquoted(nil, raw), true
 }
 
 // nameRef is a member name: data[start:end], or arena[start:end] when it

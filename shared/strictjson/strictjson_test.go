@@ -132,7 +132,7 @@ func TestFindAndRemove(t *testing.T) {
 
 func TestUnquote(t *testing.T) {
 	for raw, want := range map[string]string{`"a"`: "a", `"caf\u00e9\n"`: "café\n", `"\ud83d\ude00"`: "😀", `""`: ""} {
-		if got, ok := Unquote([]byte(raw)); !ok || got != want {
+		if got, ok := Unquote([]byte(raw)); !ok || string(got) != want {
 			t.Errorf("Unquote(%s) = %q, %v; want %q", raw, got, ok, want)
 		}
 	}
