@@ -94,3 +94,27 @@ func TestStoreRefusesBodiesWithTwoReadings(t *testing.T) {
 		t.Errorf("a refused body was stored: %s", b)
 	}
 }
+
+// A source whose token travels in the payload (verify.field) stores the
+// payload without it: the table holds no secret.
+func TestStoreKeepsNoTokenFromThePayload(t *testing.T) {
+	src := config.Source{Name: "inbody", Verify: verify.Config{Scheme: "token", Secret: "env:KEY", Field: "auth.token"}}
+	dir := t.TempDir()
+	deliver := storeThroughPipeline(t, dir, src)
+	body := `{"id":"evt_1","auth":{"token":"` + githubKey + `"},"amount":5}`
+	r := httptest.NewRequest(http.MethodPost, "/inbody", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	if code := deliver(r); code != http.StatusOK {
+		t.Fatalf("status %d, want 200", code)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "store", "inbody.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), githubKey) {
+		t.Errorf("the stored row holds the token")
+	}
+	if rows := readLocal(t, filepath.Join(dir, "store", "inbody.ndjson")); len(rows) != 1 || !jsonEqual(t, rows[0].Payload, []byte(`{"id":"evt_1","auth":{},"amount":5}`)) {
+		t.Errorf("stored %d rows, want one with the payload minus its token", len(rows))
+	}
+}

@@ -55,13 +55,17 @@ type Handler struct {
 }
 
 type source struct {
-	name      string
-	verifier  *verify.Verifier
-	allow     *ipallow.List
-	early     []string // handshakes answered before verification
-	late      []string // handshakes answered after verification
-	sensitive map[string]bool
-	pattern   pattern.Pattern
+	name     string
+	verifier *verify.Verifier
+	allow    *ipallow.List
+	early    []string // handshakes answered before verification
+	late     []string // handshakes answered after verification
+	// secretHeader is the source's own token or signature header, and
+	// secretField the payload member that carries its token (the token
+	// scheme's verify.field): credentials never kept in an event.
+	secretHeader string
+	secretField  []string
+	pattern      pattern.Pattern
 }
 
 // New builds the handler of one function from its configuration section.
@@ -97,7 +101,13 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 	if err != nil {
 		return nil, err
 	}
-	s := &source{name: sc.Name, verifier: v, allow: allow, sensitive: sensitiveHeaders(sc.Verify)}
+	s := &source{name: sc.Name, verifier: v, allow: allow}
+	if sc.Verify.Header != "" {
+		s.secretHeader = http.CanonicalHeaderKey(sc.Verify.Header)
+	}
+	if sc.Verify.Field != "" {
+		s.secretField = strings.Split(sc.Verify.Field, ".")
+	}
 	for _, kind := range sc.Verify.Handshakes {
 		switch {
 		case !handshake.Valid(kind):
@@ -306,6 +316,14 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		if err != nil {
 			return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
 		}
+		if s.secretField != nil {
+			// The token has done its work: what is stored and what rules
+			// see is the payload without it (and a content-hash id is not
+			// a hash of the secret).
+			if body, _, err = strictjson.Remove(body, s.secretField); err != nil {
+				return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
+			}
+		}
 		ev.Payload = body
 		switch {
 		case ev.ID != "":
@@ -377,37 +395,34 @@ func formJSON(form url.Values) json.RawMessage {
 	return b
 }
 
-// sensitiveHeaders are the headers never kept in an event: credentials,
-// signatures and the source's own secret header.
-func sensitiveHeaders(cfg verify.Config) map[string]bool {
-	m := map[string]bool{}
-	if cfg.Header != "" {
-		m[http.CanonicalHeaderKey(cfg.Header)] = true
-	}
-	return m
-}
-
 // droppedHeaders carry transport or infrastructure detail, not the event.
 var droppedHeaders = map[string]bool{
 	"Accept-Encoding": true, "Connection": true, "Content-Length": true,
 	"Forwarded": true, "Traceparent": true, "Tracestate": true, "Via": true,
-	"X-Cloud-Trace-Context": true, "Cookie": true,
+	"X-Cloud-Trace-Context": true,
 }
 
-// sensitiveWords mark a header as a credential whatever the provider calls
-// it (X-Hub-Signature-256, X-Gitlab-Token, Authorization, Secret...).
-var sensitiveWords = [][]byte{
+// credentialWords are the one list of what marks a header as a credential,
+// never kept in an event, whatever the provider or the platform calls it:
+// X-Hub-Signature-256, X-Gitlab-Token, Secret, Authorization,
+// X-Serverless-Authorization, Proxy-Authorization, X-Api-Key, Cookie,
+// X-Shopify-Hmac-Sha256, X-Goog-Iap-Jwt-Assertion (the signed identity
+// that Identity-Aware Proxy adds)... A source's own verify.header is
+// dropped too, whatever its name.
+var credentialWords = [][]byte{
 	[]byte("signature"), []byte("secret"), []byte("token"), []byte("auth"), []byte("hmac"),
 	[]byte("password"), []byte("key"), []byte("cookie"), []byte("credential"),
+	[]byte("jwt"), []byte("assertion"),
 }
 
 func (s *source) keptHeaders(h http.Header) map[string]string {
 	kept := make(map[string]string, len(h))
 	for name, values := range h {
-		if s.sensitive[name] || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
+		if name == s.secretHeader || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
 			continue
 		}
-		if name != "Idempotency-Key" && containsFold(name, sensitiveWords) {
+		// Idempotency-Key is a delivery id, not a key.
+		if name != "Idempotency-Key" && containsFold(name, credentialWords) {
 			continue
 		}
 		if len(values) == 1 {

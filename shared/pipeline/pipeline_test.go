@@ -3,6 +3,8 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -183,6 +185,7 @@ func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
 	r := signed(t, "/github", "application/json", `{"version":"2"}`, http.Header{
 		"Authorization": {"Bearer x"}, "User-Agent": {"GitHub-Hookshot/1"}, "X-Forwarded-For": {"1.2.3.4"},
 		"X-Api-Key": {"k"}, "X-Webhook-TOKEN": {"t"}, "Idempotency-Key": {"i-1"}, "Accept": {"a/b", "c/d"},
+		"X-Goog-Iap-Jwt-Assertion": {"eyJhbGciOiJFUzI1NiJ9.e30.c2ln"}, "Cookie": {"session=s"},
 	})
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -196,7 +199,7 @@ func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
 	for name := range ev.Headers {
 		lower := strings.ToLower(name)
 		if strings.Contains(lower, "signature") || lower == "authorization" || strings.HasPrefix(lower, "x-forwarded") ||
-			lower == "x-api-key" || lower == "x-webhook-token" {
+			lower == "x-api-key" || lower == "x-webhook-token" || lower == "x-goog-iap-jwt-assertion" || lower == "cookie" {
 			t.Errorf("kept header %s", name)
 		}
 	}
@@ -482,6 +485,47 @@ func TestBodiesWithTwoReadingsAreRefused(t *testing.T) {
 			}
 			if wantEvents := map[bool]int{true: 1}[tt.want == 200]; len(f.p.events) != wantEvents {
 				t.Errorf("pattern saw %d events, want %d", len(f.p.events), wantEvents)
+			}
+		})
+	}
+}
+
+// A token read from a payload field proves the request and is then
+// removed: the event that functions store and act on holds no secret, and
+// its content-hash id is not a hash of the secret.
+func TestTokenFieldIsNotKeptInTheEvent(t *testing.T) {
+	src := config.Source{Name: "inbody", Verify: verify.Config{Scheme: "token", Secret: "env:GITHUB", Field: "auth.token"}}
+	tests := []struct{ name, body, want string }{
+		{"nested", `{"auth":{"user":"u","token":"` + githubKey + `"},"a":1}`, `{"auth":{"user":"u"},"a":1}`},
+		{"alone in its object", `{"a":1,"auth":{"token":"` + githubKey + `"}}`, `{"a":1,"auth":{}}`},
+		{"written with escapes", `{"auth":{"t\u006fken":"It\u0027s a Secret to Everybody"}}`, `{"auth":{}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{src}})
+			r := httptest.NewRequest(http.MethodPost, "/inbody", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			if w.Code != 200 || len(f.p.events) != 1 {
+				t.Fatalf("status %d (%s), %d events", w.Code, w.Body, len(f.p.events))
+			}
+			ev := f.p.events[0]
+			// Failures name what leaked, never print it.
+			vars, err := ev.Vars()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch seen, _ := json.Marshal(vars); {
+			case strings.Contains(string(ev.Payload), "Secret to Everybody"):
+				t.Errorf("the payload keeps the token")
+			case strings.Contains(string(seen), "Secret to Everybody"):
+				t.Errorf("rules see the token")
+			case string(ev.Payload) != tt.want:
+				t.Errorf("payload %s, want %s", ev.Payload, tt.want)
+			}
+			if sum := sha256.Sum256([]byte(tt.body)); ev.ID == "sha256:"+hex.EncodeToString(sum[:]) {
+				t.Errorf("the id %s is a hash of the body with the token", ev.ID)
 			}
 		})
 	}
