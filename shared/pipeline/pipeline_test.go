@@ -1,19 +1,24 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -528,5 +533,62 @@ func TestTokenFieldIsNotKeptInTheEvent(t *testing.T) {
 				t.Errorf("the id %s is a hash of the body with the token", ev.ID)
 			}
 		})
+	}
+}
+
+// A client announces a 25 MB body in its headers and sends a few bytes:
+// the instance must not set aside the announced size before the bytes
+// arrive, or a handful of such connections take an instance's memory
+// before one signature is checked.
+func TestHeaderOnlyRequestAnnouncing25MBAllocatesLittle(t *testing.T) {
+	h, err := New(context.Background(), &config.Function{Sources: []config.Source{githubSource}}, memSecrets{"env:GITHUB": githubKey},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil },
+		Options{Logger: logging.New(io.Discard, slog.LevelError)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const announced, runs = 25_000_000, 4
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /github HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"a\":", announced)
+		_ = conn.(*net.TCPConn).CloseWrite()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400 (the body ended early)", resp.StatusCode)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	if per > 1<<20 {
+		t.Errorf("a request announcing %d bytes and sending 5 allocated %d bytes, want under 1 MiB", announced, per)
+	}
+	t.Logf("%d bytes allocated per request", per)
+}
+
+func TestReadAllReadsExactlyTheAnnouncedBody(t *testing.T) {
+	for _, size := range []int{0, 1, maxUpfrontBytes - 1, maxUpfrontBytes, maxUpfrontBytes + 1, 5*maxUpfrontBytes + 7} {
+		body := bytes.Repeat([]byte("x"), size)
+		got, err := readAll(iotest.HalfReader(bytes.NewReader(body)), int64(size))
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("size %d: read %d bytes, %v", size, len(got), err)
+		}
+		if size > 0 {
+			if _, err := readAll(bytes.NewReader(body[:size-1]), int64(size)); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("size %d, one byte short: %v, want io.ErrUnexpectedEOF", size, err)
+			}
+		}
 	}
 }
