@@ -122,6 +122,7 @@ locals {
     "shared/pattern",
     "shared/pipeline",
     "shared/secrets",
+    "shared/strictjson",
     "shared/verify",
     "shared/verify/handshake",
     "shared/verify/ipallow",

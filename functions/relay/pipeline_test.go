@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,4 +66,62 @@ func TestSignedDeliveryThroughThePipelineSendsOnce(t *testing.T) {
 	if calls := sm.Calls(); calls != 1 {
 		t.Errorf("Secret Manager was called %d times for three deliveries, want 1 (cached)", calls)
 	}
+}
+
+// A signed body with two readings (duplicate names, text that is not
+// UTF-8) is refused with 400 and sends nothing: Store refuses the same
+// bodies, so no message differs from the stored event.
+func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
+	h := newHarness(t, `
+- name: deploys
+  to: {topic: deploys}
+  notification: {title: Push, body: "{{.payload.ref}}"}
+`, nil)
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "k"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("k"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i, body := range []string{
+		`{"ref":"refs/heads/main","ref":"refs/heads/evil"}`,
+		`{"ref":"refs/heads/main","x":{"a":1,"a":2}}`,
+		"{\"ref\":\"refs/heads/evil\xff\"}",
+		`{"ref":"refs/heads/evil\ud800"}`,
+	} {
+		if code := deliver(fmt.Sprintf("d-%d", i), body); code != http.StatusBadRequest {
+			t.Errorf("body %q: status %d, want 400", body, code)
+		}
+	}
+	if got := h.fcm.Received(); len(got) != 0 {
+		t.Fatalf("FCM received %d messages for refused bodies, first %s", len(got), got[0].Raw)
+	}
+	if code := deliver("d-ok", `{"ref":"refs/heads/main"}`); code != http.StatusOK {
+		t.Fatalf("a plain push: status %d, want 200", code)
+	}
+	if got := h.fcm.Received(); len(got) != 1 || got[0].Message.Notification.Body != "refs/heads/main" {
+		t.Errorf("FCM received %d messages, want the plain push's", len(got))
+	}
+}
+
+// staticSecrets is an in-memory secret source.
+type staticSecrets map[string]string
+
+func (m staticSecrets) Secret(_ context.Context, ref string) ([]byte, error) {
+	if v, ok := m[ref]; ok {
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("secret %s not found", ref)
 }

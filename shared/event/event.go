@@ -35,7 +35,9 @@ type Event struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Payload is the request body as JSON: the raw bytes for JSON bodies,
 	// and an object of the form fields for form-encoded bodies. The
-	// pipeline guarantees it is valid JSON (it answers 400 otherwise), so
+	// pipeline guarantees it is valid JSON, UTF-8 text with no duplicate
+	// member names (it answers 400 otherwise, see package strictjson), so
+	// decoding it gives every pattern the value the bytes hold and
 	// patterns need not scan it again.
 	Payload json.RawMessage `json:"payload"`
 }

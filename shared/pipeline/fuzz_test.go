@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -16,16 +17,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/strictjson"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 // FuzzEnvelope feeds arbitrary verified bodies and content types to the
-// envelope: it never panics, it accepts every valid JSON body sent as JSON,
-// every event it accepts has an id, and an accepted payload is valid JSON,
+// envelope: it never panics, it refuses a valid JSON body sent as JSON only
+// for the strict rules (duplicate names, text that is not UTF-8), every
+// event it accepts has an id, and an accepted payload is valid UTF-8 JSON,
 // whether it came as JSON or as a form.
 func FuzzEnvelope(f *testing.F) {
 	for _, seed := range []struct{ contentType, body, idField string }{
@@ -44,7 +48,8 @@ func FuzzEnvelope(f *testing.F) {
 		r.Header.Set("Content-Type", contentType)
 		ev, err := s.envelope(r, []byte(body), verify.Identity{IDField: idField}, time.Unix(0, 0))
 		if err != nil {
-			if mt := mediaType(contentType); (mt == "" || mt == "application/json") && json.Valid([]byte(body)) {
+			strict := errors.Is(err, strictjson.ErrDuplicateName) || errors.Is(err, strictjson.ErrInvalidUTF8)
+			if mt := mediaType(contentType); (mt == "" || mt == "application/json") && json.Valid([]byte(body)) && !strict {
 				t.Fatalf("refused valid JSON %q (%s): %v", body, contentType, err)
 			}
 			return
@@ -52,7 +57,7 @@ func FuzzEnvelope(f *testing.F) {
 		if ev.ID == "" {
 			t.Fatalf("accepted %q (%s) without an id", body, contentType)
 		}
-		if !json.Valid(ev.Payload) {
+		if !json.Valid(ev.Payload) || !utf8.Valid(ev.Payload) {
 			t.Fatalf("accepted %q (%s) with a payload that is not JSON: %q", body, contentType, ev.Payload)
 		}
 	})

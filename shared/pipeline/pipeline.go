@@ -37,6 +37,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/strictjson"
 	"github.com/cloudhooks/webhooks/shared/verify"
 	"github.com/cloudhooks/webhooks/shared/verify/handshake"
 	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
@@ -54,13 +55,17 @@ type Handler struct {
 }
 
 type source struct {
-	name      string
-	verifier  *verify.Verifier
-	allow     *ipallow.List
-	early     []string // handshakes answered before verification
-	late      []string // handshakes answered after verification
-	sensitive map[string]bool
-	pattern   pattern.Pattern
+	name     string
+	verifier *verify.Verifier
+	allow    *ipallow.List
+	early    []string // handshakes answered before verification
+	late     []string // handshakes answered after verification
+	// secretHeader is the source's own token or signature header, and
+	// secretField the payload member that carries its token (the token
+	// scheme's verify.field): credentials never kept in an event.
+	secretHeader string
+	secretField  []string
+	pattern      pattern.Pattern
 }
 
 // New builds the handler of one function from its configuration section.
@@ -96,8 +101,13 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 	if err != nil {
 		return nil, err
 	}
-	s := &source{name: sc.Name, verifier: v, allow: allow, sensitive: sensitiveHeaders(sc.Verify)}
-	// verify.New refused unknown handshakes and unsafe pairings.
+	s := &source{name: sc.Name, verifier: v, allow: allow}
+	if sc.Verify.Header != "" {
+		s.secretHeader = http.CanonicalHeaderKey(sc.Verify.Header)
+	}
+	if sc.Verify.Field != "" {
+		s.secretField = strings.Split(sc.Verify.Field, ".")
+	}
 	for _, kind := range sc.Verify.Handshakes {
 		if handshake.BeforeVerification(kind) {
 			s.early = append(s.early, kind)
@@ -217,19 +227,39 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 	return body, nil
 }
 
+// maxUpfrontBytes is the most readAll sets aside before bytes arrive:
+// the size of most webhook bodies, so that those are read into one buffer
+// of their size, while a request that announces 25 MB and sends nothing
+// costs no more than this.
+const maxUpfrontBytes = 64 << 10
+
 // readAll reads a body of the given Content-Length (-1: unknown). With a
-// length, which providers send, the body is read into one buffer of its
-// size: io.ReadAll's doubling would leave about as much again in garbage
-// per request, which at 80 concurrent 64 KiB requests is a large part of
-// an instance's memory. net/http ends such a body after exactly that many
+// length, which providers send, a body up to maxUpfrontBytes is read into
+// one buffer of its size: io.ReadAll's doubling would leave about as much
+// again in garbage per request, which at 80 concurrent 64 KiB requests is
+// a large part of an instance's memory. A larger body grows its buffer by
+// doubling, never past the announced length, as its bytes arrive: the
+// length is the client's word, and trusting it up front let a header-only
+// request take 25 MB. net/http ends such a body after exactly that many
 // bytes, so a short read is an error of the connection.
 func readAll(body io.Reader, contentLength int64) ([]byte, error) {
 	if contentLength < 0 {
 		return io.ReadAll(body)
 	}
-	buf := make([]byte, contentLength)
-	if _, err := io.ReadFull(body, buf); err != nil {
-		return nil, err
+	n := int(contentLength)
+	buf := make([]byte, 0, min(n, maxUpfrontBytes))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(make([]byte, 0, min(2*cap(buf), n)), buf...)
+		}
+		m, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		switch {
+		case err == io.EOF && len(buf) < n:
+			return nil, io.ErrUnexpectedEOF
+		case err != nil && err != io.EOF:
+			return nil, err
+		}
 	}
 	return buf, nil
 }
@@ -280,18 +310,34 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		}
 		ev.Payload = formJSON(form)
 	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
-		// Raw fields: a nested object (Slack's "event") is skipped over,
-		// not decoded into maps only to be thrown away.
-		var top struct {
-			ID      json.RawMessage `json:"id"`
-			EventID json.RawMessage `json:"event_id"`
-			Type    json.RawMessage `json:"type"`
-			Event   json.RawMessage `json:"event"`
-			Version json.RawMessage `json:"version"`
+		// One strict reading for every function (package strictjson): a
+		// body that encoding/json would read differently from its bytes
+		// (duplicate names, text that is not UTF-8) is refused here, in
+		// the same pass that checks the syntax and finds the top-level
+		// fields, before any function acts on it.
+		var top struct{ id, eventID, typ, event, version []byte }
+		err := strictjson.Validate(body, func(name, value []byte) {
+			switch string(name) {
+			case "id":
+				top.id = value
+			case "event_id":
+				top.eventID = value
+			case "type":
+				top.typ = value
+			case "event":
+				top.event = value
+			case "version":
+				top.version = value
+			}
+		})
+		if err != nil {
+			return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
 		}
-		if err := json.Unmarshal(body, &top); err != nil {
-			var notObject *json.UnmarshalTypeError
-			if !errors.As(err, &notObject) {
+		if s.secretField != nil {
+			// The token has done its work: what is stored and what rules
+			// see is the payload without it (and a content-hash id is not
+			// a hash of the secret).
+			if body, _, err = strictjson.Remove(body, s.secretField); err != nil {
 				return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
 			}
 		}
@@ -299,17 +345,17 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		switch {
 		case ev.ID != "":
 		case id.IDField == "id":
-			ev.ID = scalar(top.ID)
+			ev.ID = scalar(top.id)
 		case id.IDField == "event_id":
-			ev.ID = scalar(top.EventID)
+			ev.ID = scalar(top.eventID)
 		}
 		if ev.Type == "" {
-			ev.Type = scalar(top.Type)
+			ev.Type = scalar(top.typ)
 		}
 		if ev.Type == "" {
-			ev.Type = scalar(top.Event)
+			ev.Type = scalar(top.event)
 		}
-		ev.SchemaVersion = scalar(top.Version)
+		ev.SchemaVersion = scalar(top.version)
 	default:
 		return ev, fmt.Errorf("%w: %q", ErrContentType, mediaType)
 	}
@@ -335,17 +381,14 @@ func mediaType(contentType string) string {
 
 // scalar renders a JSON string or number field as text; anything else
 // (object, array, bool, null, absent) is "".
-func scalar(raw json.RawMessage) string {
+func scalar(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
 	}
 	switch c := raw[0]; {
 	case c == '"':
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return ""
-		}
-		return s
+		s, _ := strictjson.Unquote(raw)
+		return string(s)
 	case c == '-' || (c >= '0' && c <= '9'):
 		// The literal itself: a 64-bit numeric id survives exactly, where
 		// a float64 would round it.
@@ -369,37 +412,34 @@ func formJSON(form url.Values) json.RawMessage {
 	return b
 }
 
-// sensitiveHeaders are the headers never kept in an event: credentials,
-// signatures and the source's own secret header.
-func sensitiveHeaders(cfg verify.Config) map[string]bool {
-	m := map[string]bool{}
-	if cfg.Header != "" {
-		m[http.CanonicalHeaderKey(cfg.Header)] = true
-	}
-	return m
-}
-
 // droppedHeaders carry transport or infrastructure detail, not the event.
 var droppedHeaders = map[string]bool{
 	"Accept-Encoding": true, "Connection": true, "Content-Length": true,
 	"Forwarded": true, "Traceparent": true, "Tracestate": true, "Via": true,
-	"X-Cloud-Trace-Context": true, "Cookie": true,
+	"X-Cloud-Trace-Context": true,
 }
 
-// sensitiveWords mark a header as a credential whatever the provider calls
-// it (X-Hub-Signature-256, X-Gitlab-Token, Authorization, Secret...).
-var sensitiveWords = [][]byte{
+// credentialWords are the one list of what marks a header as a credential,
+// never kept in an event, whatever the provider or the platform calls it:
+// X-Hub-Signature-256, X-Gitlab-Token, Secret, Authorization,
+// X-Serverless-Authorization, Proxy-Authorization, X-Api-Key, Cookie,
+// X-Shopify-Hmac-Sha256, X-Goog-Iap-Jwt-Assertion (the signed identity
+// that Identity-Aware Proxy adds)... A source's own verify.header is
+// dropped too, whatever its name.
+var credentialWords = [][]byte{
 	[]byte("signature"), []byte("secret"), []byte("token"), []byte("auth"), []byte("hmac"),
 	[]byte("password"), []byte("key"), []byte("cookie"), []byte("credential"),
+	[]byte("jwt"), []byte("assertion"),
 }
 
 func (s *source) keptHeaders(h http.Header) map[string]string {
 	kept := make(map[string]string, len(h))
 	for name, values := range h {
-		if s.sensitive[name] || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
+		if name == s.secretHeader || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
 			continue
 		}
-		if name != "Idempotency-Key" && containsFold(name, sensitiveWords) {
+		// Idempotency-Key is a delivery id, not a key.
+		if name != "Idempotency-Key" && containsFold(name, credentialWords) {
 			continue
 		}
 		if len(values) == 1 {

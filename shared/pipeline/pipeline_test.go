@@ -1,20 +1,26 @@
 package pipeline
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -186,6 +192,7 @@ func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
 	r := signed(t, "/github", "application/json", `{"version":"2"}`, http.Header{
 		"Authorization": {"Bearer x"}, "User-Agent": {"GitHub-Hookshot/1"}, "X-Forwarded-For": {"1.2.3.4"},
 		"X-Api-Key": {"k"}, "X-Webhook-TOKEN": {"t"}, "Idempotency-Key": {"i-1"}, "Accept": {"a/b", "c/d"},
+		"X-Goog-Iap-Jwt-Assertion": {"eyJhbGciOiJFUzI1NiJ9.e30.c2ln"}, "Cookie": {"session=s"},
 	})
 	w := httptest.NewRecorder()
 	f.h.ServeHTTP(w, r)
@@ -199,7 +206,7 @@ func TestEnvelopeCarriesIdentityAndOnlySafeHeaders(t *testing.T) {
 	for name := range ev.Headers {
 		lower := strings.ToLower(name)
 		if strings.Contains(lower, "signature") || lower == "authorization" || strings.HasPrefix(lower, "x-forwarded") ||
-			lower == "x-api-key" || lower == "x-webhook-token" {
+			lower == "x-api-key" || lower == "x-webhook-token" || lower == "x-goog-iap-jwt-assertion" || lower == "cookie" {
 			t.Errorf("kept header %s", name)
 		}
 	}
@@ -473,6 +480,135 @@ func TestPayloadFieldsBecomeIdsVerbatim(t *testing.T) {
 	for _, tt := range tests {
 		if got := scalar(json.RawMessage(tt.raw)); got != tt.want {
 			t.Errorf("scalar(%s) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
+}
+
+// A signed body that encoding/json reads differently from its bytes is
+// refused with 400 before any function sees it: the bytes are what Store
+// writes, the decoded value what Relay and Trigger act on, and the two
+// must not differ.
+func TestBodiesWithTwoReadingsAreRefused(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int
+	}{
+		{"duplicate names", `{"ref":"refs/heads/main","ref":"refs/heads/evil"}`, 400},
+		{"duplicate names in a nested object", `{"pusher":{"name":"a","name":"b"}}`, 400},
+		{"duplicate names, one written with escapes", `{"ref":"a","\u0072ef":"b"}`, 400},
+		{"invalid UTF-8 in a string", "{\"ref\":\"refs/heads/ma\xffin\"}", 400},
+		{"unpaired surrogate escape", `{"ref":"\ud800"}`, 400},
+		{"the same names in different objects are fine", `{"a":{"ref":1},"b":{"ref":2},"ref":"\ud83d\ude00"}`, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, signed(t, "/github", "application/json", tt.body, nil))
+			if w.Code != tt.want {
+				t.Fatalf("status %d (%s), want %d", w.Code, w.Body, tt.want)
+			}
+			if wantEvents := map[bool]int{true: 1}[tt.want == 200]; len(f.p.events) != wantEvents {
+				t.Errorf("pattern saw %d events, want %d", len(f.p.events), wantEvents)
+			}
+		})
+	}
+}
+
+// A token read from a payload field proves the request and is then
+// removed: the event that functions store and act on holds no secret, and
+// its content-hash id is not a hash of the secret.
+func TestTokenFieldIsNotKeptInTheEvent(t *testing.T) {
+	src := config.Source{Name: "inbody", Verify: verify.Config{Scheme: "token", Secret: "env:GITHUB", Field: "auth.token"}}
+	tests := []struct{ name, body, want string }{
+		{"nested", `{"auth":{"user":"u","token":"` + githubKey + `"},"a":1}`, `{"auth":{"user":"u"},"a":1}`},
+		{"alone in its object", `{"a":1,"auth":{"token":"` + githubKey + `"}}`, `{"a":1,"auth":{}}`},
+		{"written with escapes", `{"auth":{"t\u006fken":"It\u0027s a Secret to Everybody"}}`, `{"auth":{}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, &config.Function{Sources: []config.Source{src}})
+			r := httptest.NewRequest(http.MethodPost, "/inbody", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/json")
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			if w.Code != 200 || len(f.p.events) != 1 {
+				t.Fatalf("status %d (%s), %d events", w.Code, w.Body, len(f.p.events))
+			}
+			ev := f.p.events[0]
+			// Failures name what leaked, never print it.
+			vars, err := ev.Vars()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch seen, _ := json.Marshal(vars); {
+			case strings.Contains(string(ev.Payload), "Secret to Everybody"):
+				t.Errorf("the payload keeps the token")
+			case strings.Contains(string(seen), "Secret to Everybody"):
+				t.Errorf("rules see the token")
+			case string(ev.Payload) != tt.want:
+				t.Errorf("payload %s, want %s", ev.Payload, tt.want)
+			}
+			if sum := sha256.Sum256([]byte(tt.body)); ev.ID == "sha256:"+hex.EncodeToString(sum[:]) {
+				t.Errorf("the id %s is a hash of the body with the token", ev.ID)
+			}
+		})
+	}
+}
+
+// A client announces a 25 MB body in its headers and sends a few bytes:
+// the instance must not set aside the announced size before the bytes
+// arrive, or a handful of such connections take an instance's memory
+// before one signature is checked.
+func TestHeaderOnlyRequestAnnouncing25MBAllocatesLittle(t *testing.T) {
+	h, err := New(context.Background(), &config.Function{Sources: []config.Source{githubSource}}, memSecrets{"env:GITHUB": githubKey},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil },
+		Options{Logger: logging.New(io.Discard, slog.LevelError)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	const announced, runs = 25_000_000, 4
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /github HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"a\":", announced)
+		_ = conn.(*net.TCPConn).CloseWrite()
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d, want 400 (the body ended early)", resp.StatusCode)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	if per > 1<<20 {
+		t.Errorf("a request announcing %d bytes and sending 5 allocated %d bytes, want under 1 MiB", announced, per)
+	}
+	t.Logf("%d bytes allocated per request", per)
+}
+
+func TestReadAllReadsExactlyTheAnnouncedBody(t *testing.T) {
+	for _, size := range []int{0, 1, maxUpfrontBytes - 1, maxUpfrontBytes, maxUpfrontBytes + 1, 5*maxUpfrontBytes + 7} {
+		body := bytes.Repeat([]byte("x"), size)
+		got, err := readAll(iotest.HalfReader(bytes.NewReader(body)), int64(size))
+		if err != nil || !bytes.Equal(got, body) {
+			t.Errorf("size %d: read %d bytes, %v", size, len(got), err)
+		}
+		if size > 0 {
+			if _, err := readAll(bytes.NewReader(body[:size-1]), int64(size)); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("size %d, one byte short: %v, want io.ErrUnexpectedEOF", size, err)
+			}
 		}
 	}
 }

@@ -4,12 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cloudhooks/webhooks/shared/strictjson"
 )
 
 // tokenScheme is a static shared secret sent with every request: in a
@@ -55,19 +56,20 @@ func newGitLab(cfg Config) (scheme, error) {
 }
 
 func (s tokenScheme) verify(in *input, keys [][]byte) (Identity, error) {
-	var got string
+	var got []byte
 	if s.field != nil {
 		var err error
 		if got, err = jsonField(in.body, s.field); err != nil {
 			return Identity{}, err
 		}
 	} else {
-		var err error
-		if got, err = in.header(s.header); err != nil {
+		h, err := in.header(s.header)
+		if err != nil {
 			return Identity{}, err
 		}
+		got = []byte(h)
 	}
-	if !anyEqual([]byte(got), keys) {
+	if !anyEqual(got, keys) {
 		return Identity{}, ErrBadSignature
 	}
 	if s.identity == nil {
@@ -84,24 +86,20 @@ func (s tokenScheme) sign(r *http.Request, _, key []byte, _ time.Time) error {
 	return nil
 }
 
-// jsonField returns the string at path in the JSON object body.
-func jsonField(body []byte, path []string) (string, error) {
-	var v any
-	if err := json.Unmarshal(body, &v); err != nil {
-		return "", fmt.Errorf("%w: token field: body is not JSON", ErrMissingHeader)
+// jsonField returns the string at path in the JSON object body. The body
+// is not authenticated yet: strictjson.Find reads it only up to the field,
+// skipping every other value without building it, so that no body costs
+// more memory than its own bytes.
+func jsonField(body []byte, path []string) ([]byte, error) {
+	raw, _, found, err := strictjson.Find(body, path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: token field: body is not JSON", ErrMissingHeader)
 	}
-	for _, name := range path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return "", fmt.Errorf("%w: token field %s", ErrMissingHeader, strings.Join(path, "."))
-		}
-		v = obj[name]
+	token, ok := strictjson.Unquote(raw)
+	if !found || !ok || len(token) == 0 {
+		return nil, fmt.Errorf("%w: token field %s", ErrMissingHeader, strings.Join(path, "."))
 	}
-	s, ok := v.(string)
-	if !ok || s == "" {
-		return "", fmt.Errorf("%w: token field %s", ErrMissingHeader, strings.Join(path, "."))
-	}
-	return s, nil
+	return token, nil
 }
 
 // anyEqual compares got with every key in constant time. Comparing

@@ -1,0 +1,62 @@
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/pipeline"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+// A signed body with two readings (duplicate names, text that is not
+// UTF-8) is refused with 400 and runs nothing: Store refuses the same
+// bodies, so no action differs from the stored event.
+func TestBodiesWithTwoReadingsRunNothing(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, "      body: '{\"ref\":{{json .payload.ref}}}'\n"), d)
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "k"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return tr, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("k"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	for i, body := range []string{
+		`{"ref":"refs/heads/main","ref":"refs/heads/evil"}`,
+		`{"ref":"refs/heads/main","commits":[{"id":"a","id":"b"}]}`,
+		"{\"ref\":\"refs/heads/evil\xff\"}",
+		`{"ref":"refs/heads/evil\ud800"}`,
+	} {
+		if code := deliver(fmt.Sprintf("d-%d", i), body); code != http.StatusBadRequest {
+			t.Errorf("body %q: status %d, want 400", body, code)
+		}
+	}
+	if _, bodies := rcv.got(); len(bodies) != 0 {
+		t.Fatalf("the action ran %d times for refused bodies, first with %s", len(bodies), bodies[0])
+	}
+	if code := deliver("d-ok", `{"ref":"refs/heads/main"}`); code != http.StatusOK {
+		t.Fatalf("a plain push: status %d, want 200", code)
+	}
+	if _, bodies := rcv.got(); len(bodies) != 1 || string(bodies[0]) != `{"ref":"refs/heads/main"}` {
+		t.Errorf("the action ran %d times, want once for the plain push", len(bodies))
+	}
+}
