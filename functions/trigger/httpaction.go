@@ -100,7 +100,7 @@ func parseBody(path string, s *actionSpec) (*render.Template, error) {
 	if contentType != "" {
 		mt, _, err := mime.ParseMediaType(contentType)
 		if err != nil {
-			return nil, fmt.Errorf("%s.headers.%s: %q is not a media type: %w", path, "Content-Type", contentType, err)
+			return nil, fmt.Errorf("%s.headers.Content-Type: %q is not a media type: %w", path, contentType, err)
 		}
 		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 			parse = render.Parse
@@ -264,6 +264,7 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: embeds any IPv4 address
 	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
 	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds any IPv4 address
+	netip.MustParsePrefix("fec0::/10"),      // site-local, deprecated
 }
 
 // isPublic reports whether a is an address on the public internet.

@@ -442,8 +442,10 @@ func TestAnExpiredValueIsRefreshedInTheBackgroundOneFetchAtATime(t *testing.T) {
 	}
 	// The first of those calls started a refresh, which is now blocked in
 	// the fake; the others started none.
-	for srv.Calls() < 2 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); srv.Calls() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no background refresh reached Secret Manager")
+		}
 	}
 	mustSecret(t, r, "sm:s")
 	if n := srv.Calls(); n != 2 {
