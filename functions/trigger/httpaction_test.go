@@ -479,3 +479,41 @@ func TestATextBodyIsFilledAsWritten(t *testing.T) {
 		t.Fatalf("bodies %q, want the text as written", bodies)
 	}
 }
+
+func TestDialPublicOnlyRefusesEveryNonPublicRange(t *testing.T) {
+	tests := []struct {
+		addr   string
+		public bool
+	}{
+		{"8.8.8.8:443", true},
+		{"[2001:4860:4860::8888]:443", true},
+		{"127.0.0.1:80", false},
+		{"[::1]:80", false},
+		{"169.254.169.254:80", false},
+		{"[::ffff:169.254.169.254]:80", false},
+		{"[fe80::1]:80", false},
+		{"10.0.0.1:80", false},
+		{"172.16.0.1:80", false},
+		{"192.168.1.1:80", false},
+		{"[fc00::1]:80", false},
+		{"[fd00:ec2::254]:80", false},
+		{"100.64.0.1:80", false},
+		{"0.0.0.0:80", false},
+		{"[::]:80", false},
+		{"255.255.255.255:80", false},
+		{"224.0.0.1:80", false},
+		{"[64:ff9b::a9fe:a9fe]:80", false},
+		{"not an address", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			err := dialPublicOnly("tcp", tt.addr, nil)
+			if (err == nil) != tt.public {
+				t.Fatalf("dialPublicOnly(%s) = %v, want public %v", tt.addr, err, tt.public)
+			}
+			if err != nil && !errors.Is(err, ErrNonPublicAddress) {
+				t.Fatalf("error %v does not wrap ErrNonPublicAddress", err)
+			}
+		})
+	}
+}
