@@ -66,12 +66,13 @@ func testDeps(t testing.TB) (*deps, *syncBuffer) {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rec := newRecorder(filepath.Join(t.TempDir(), "trigger", "actions.ndjson"), log)
 	d := &deps{
-		log:    log,
-		claims: idempotency.NewMemory(time.Minute),
-		http:   newHTTPClient(),
-		topics: rec,
-		builds: rec,
-		now:    time.Now,
+		log:         log,
+		claims:      idempotency.NewMemory(time.Minute),
+		http:        newHTTPClient(false),
+		httpPrivate: newHTTPClient(true),
+		topics:      rec,
+		builds:      rec,
+		now:         time.Now,
 	}
 	d.jobs = newLocalQueue(d, 2)
 	return d, logs

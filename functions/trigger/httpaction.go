@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cloudhooks/webhooks/shared/event"
@@ -30,12 +34,16 @@ type httpAction struct {
 	headers []namedTemplate
 	body    *render.Template // nil: the event envelope as JSON
 	secret  string
+	// allowPrivate sends to non-public addresses too (a receiver on the
+	// same network, a test server); without it they are refused at dial
+	// time.
+	allowPrivate bool
 }
 
-// compileHTTP validates an http action.
-func compileHTTP(path string, s *actionSpec) (performer, error) {
+// compileHTTP validates an http action of the named rule.
+func compileHTTP(path, rule string, s *actionSpec) (performer, error) {
 	var errs []error
-	a := &httpAction{method: http.MethodPost, secret: s.Secret}
+	a := &httpAction{method: http.MethodPost, secret: s.Secret, allowPrivate: s.AllowPrivateNetwork}
 	if s.Method != "" {
 		a.method = strings.ToUpper(s.Method)
 		if strings.ContainsAny(a.method, " \t\r\n()<>@,;:\\\"/[]?={}") {
@@ -51,26 +59,62 @@ func compileHTTP(path string, s *actionSpec) (performer, error) {
 		}
 	}
 	if s.URL != "" {
-		t, err := render.Parse("url", s.URL)
+		// The host comes from the literal text only, and values are
+		// escaped: an event cannot choose where the request (and its
+		// Authorization header) goes.
+		t, err := render.ParseURL("url", s.URL)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.url: %w", path, err))
+			errs = append(errs, fmt.Errorf("%s.url: rule %q: %w", path, rule, err))
 		}
 		a.url = t
 	}
 	hs, herrs := parseTemplates(path+".headers", s.Headers)
 	a.headers, errs = hs, append(errs, herrs...)
-	body, err := parseOptional("body", s.Body)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("%s.body: %w", path, err))
+	if s.Body != "" {
+		body, err := parseBody(path, s)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		a.body = body
 	}
-	a.body = body
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// checkURL accepts absolute http and https URLs.
+// parseBody parses the body template the way its Content-Type is read: a
+// JSON body (the default) escapes each value as JSON, so that a value
+// cannot add members; any other type is text, filled as written.
+func parseBody(path string, s *actionSpec) (*render.Template, error) {
+	contentType := ""
+	for k, v := range s.Headers {
+		if strings.EqualFold(k, "Content-Type") {
+			if strings.Contains(v, "{{") {
+				return nil, fmt.Errorf("%s.headers.%s: must be literal when a body is set: it decides how the body's values are escaped", path, k)
+			}
+			contentType = v
+		}
+	}
+	parse := render.ParseJSON
+	if contentType != "" {
+		mt, _, err := mime.ParseMediaType(contentType)
+		if err != nil {
+			return nil, fmt.Errorf("%s.headers.Content-Type: %q is not a media type: %w", path, contentType, err)
+		}
+		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			parse = render.Parse
+		}
+	}
+	t, err := parse("body", s.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s.body: %w", path, err)
+	}
+	return t, nil
+}
+
+// checkURL accepts absolute http and https URLs without "." or ".."
+// path segments, which a receiver would resolve to another path.
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -78,6 +122,11 @@ func checkURL(raw string) error {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%q: want an absolute http(s) URL", raw)
+	}
+	for seg := range strings.SplitSeq(u.EscapedPath(), "/") {
+		if seg, err := url.PathUnescape(seg); err == nil && (seg == "." || seg == "..") {
+			return fmt.Errorf("%q: a %q path segment", raw, seg)
+		}
 	}
 	return nil
 }
@@ -132,10 +181,18 @@ func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, 
 			return err
 		}
 	}
-	resp, err := d.http.Do(req)
+	client := d.http
+	if a.allowPrivate {
+		client = d.httpPrivate
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		// The URL may carry a token in its query: report the host only.
-		return fmt.Errorf("http %s %s: %w", a.method, req.URL.Host, unwrapURLError(err))
+		err = fmt.Errorf("http %s %s: %w", a.method, req.URL.Host, unwrapURLError(err))
+		if errors.Is(err, ErrNonPublicAddress) {
+			return permanent(err)
+		}
+		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
@@ -189,15 +246,71 @@ func (a *httpAction) sign(ctx context.Context, d *deps, req *http.Request, id st
 	return nil
 }
 
-// newHTTPClient is the process's one client for HTTP actions: connections
-// are kept and reused across events. Each attempt's context bounds it, so
-// the client itself has no timeout. Redirects are not followed: a client
-// would turn a signed POST into an unsigned GET; a 3xx answer is a
-// permanent failure that names the status.
-func newHTTPClient() *http.Client {
+// ErrNonPublicAddress means an HTTP action's host resolved to an address
+// that is not on the public internet (loopback, private, link-local such as
+// the metadata server 169.254.169.254, unspecified, ...) and the action did
+// not set allow_private_network. It is permanent: the address is the
+// configuration's (or its DNS's) choice, not a passing failure.
+var ErrNonPublicAddress = errors.New("refused to connect to a non-public address (set allow_private_network on the action to allow it)")
+
+// nonPublic are ranges not reachable on the public internet beyond those
+// netip.Addr's predicates name.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: embeds any IPv4 address
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds any IPv4 address
+	netip.MustParsePrefix("fec0::/10"),      // site-local, deprecated
+}
+
+// isPublic reports whether a is an address on the public internet.
+func isPublic(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// dialPublicOnly is a net.Dialer Control hook: it runs for every address
+// the dialer connects to, after name resolution, so a host whose DNS
+// answers a private address (at start-up or only later, DNS rebinding) is
+// refused too.
+func dialPublicOnly(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !isPublic(ap.Addr()) {
+		return fmt.Errorf("%w: %s", ErrNonPublicAddress, address)
+	}
+	return nil
+}
+
+// newHTTPClient returns a client for HTTP actions: connections are kept and
+// reused across events. Each attempt's context bounds it, so the client
+// itself has no timeout. Redirects are not followed: a client would turn a
+// signed POST into an unsigned GET; a 3xx answer is a permanent failure
+// that names the status.
+//
+// Unless allowPrivate, the client connects to public addresses only
+// (dialPublicOnly), and ignores HTTP_PROXY and the like: through a proxy
+// the check would see the proxy's address, not the receiver's.
+func newHTTPClient(allowPrivate bool) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 32
 	t.IdleConnTimeout = 90 * time.Second
+	if !allowPrivate {
+		t.Proxy = nil
+		t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: dialPublicOnly}).DialContext
+	}
 	return &http.Client{
 		Transport:     t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },

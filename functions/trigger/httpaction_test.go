@@ -3,16 +3,21 @@ package trigger
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/secrets/secretstest"
 	"github.com/cloudhooks/webhooks/shared/verify"
@@ -91,7 +96,8 @@ func (r *receiver) got() ([]*http.Request, [][]byte) {
 	return append([]*http.Request(nil), r.requests...), append([][]byte(nil), r.bodies...)
 }
 
-// httpRule is a sync rule with one http action to url.
+// httpRule is a sync rule with one http action to url, which may be on
+// loopback (the receivers of these tests are).
 func httpRule(url, extra string) string {
 	return `
 - name: notify
@@ -101,6 +107,7 @@ func httpRule(url, extra string) string {
     - name: call
       type: http
       url: ` + url + `
+      allow_private_network: true
       timeout: 2s
       retry: {max_attempts: 3, initial_backoff: 1ms, max_backoff: 4ms}
 ` + extra
@@ -298,12 +305,215 @@ func TestATemplateTheEventCannotFillIsUnprocessableAndNothingRuns(t *testing.T) 
 - name: second
   events: [push]
   mode: sync
-  actions: [{name: x, type: http, url: "` + rcv.srv.URL + `"}]
+  actions: [{name: x, type: http, url: "` + rcv.srv.URL + `", allow_private_network: true}]
 `
 	tr := newTrigger(t, rules, d)
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
 	wantStatus(t, out, err, 422, "")
 	if reqs, _ := rcv.got(); len(reqs) != 0 {
 		t.Fatalf("got %d requests, want none", len(reqs))
+	}
+}
+
+// payloadEvent returns a push event whose payload is p.
+func payloadEvent(t *testing.T, id string, p map[string]any) *event.Event {
+	t.Helper()
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &event.Event{Source: "src", ID: id, Type: "push", ReceivedAt: time.Now().UTC(), Payload: b}
+}
+
+func TestAnEventCannotChooseTheHostOfAnHTTPAction(t *testing.T) {
+	// The attacker's host, on loopback, and a tenant that points the
+	// partner URL at it: "http://127.0.0.1:PORT/x#.partner.example/hook".
+	attacker := newReceiver(t, 200)
+	tenant := strings.TrimPrefix(attacker.srv.URL, "http://") + "/x#"
+	rules := `
+- name: partner
+  events: [push]
+  mode: sync
+  actions:
+    - name: call
+      type: http
+      url: "http://{{.payload.tenant}}.partner.example/hook"
+      headers: {Authorization: "Bearer partner-token"}
+      retry: {max_attempts: 1}
+`
+	src, err := compileYAML(t, rules)
+	if err == nil {
+		d, _ := testDeps(t)
+		tr := &trigger{src: src, deps: func(context.Context) (*deps, error) { return d, nil }}
+		_, _ = tr.Handle(context.Background(), payloadEvent(t, "d1", map[string]any{"tenant": tenant}))
+		if reqs, _ := attacker.got(); len(reqs) > 0 {
+			t.Fatalf("the event sent the action to %s with Authorization %q", attacker.srv.URL, reqs[0].Header.Get("Authorization"))
+		}
+		t.Fatal("a URL whose host is an interpolation compiled")
+	}
+	for _, want := range []string{"rules[0].actions[0].url", `rule "partner"`, "host"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start-up error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestHTTPActionValuesStayInTheirPlaceInTheURL(t *testing.T) {
+	tests := []struct {
+		name, tenant, ref string
+		status            int
+	}{
+		{"a path segment cannot become a query or a fragment", "acme/../admin?x=1#", "main&deploy=prod", 200},
+		{"a query value cannot add parameters", "acme", "main&deploy=prod#x", 200},
+		{"a dot segment is refused", "..", "main", 422},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rcv := newReceiver(t, 200)
+			d, _ := testDeps(t)
+			tr := newTrigger(t, httpRule(rcv.srv.URL+"/tenants/{{.payload.tenant}}/hook?ref={{.payload.ref}}", ""), d)
+			out, err := tr.Handle(context.Background(), payloadEvent(t, "d1", map[string]any{"tenant": tt.tenant, "ref": tt.ref}))
+			wantStatus(t, out, err, tt.status, ResultRan)
+			reqs, _ := rcv.got()
+			if tt.status != 200 {
+				if len(reqs) != 0 {
+					t.Fatalf("the receiver got %s", reqs[0].URL)
+				}
+				return
+			}
+			if len(reqs) != 1 {
+				t.Fatalf("got %d requests, want 1", len(reqs))
+			}
+			u := reqs[0].URL
+			segs := strings.Split(u.EscapedPath(), "/")
+			if len(segs) != 4 || segs[1] != "tenants" || segs[3] != "hook" {
+				t.Fatalf("path %q: the tenant changed the path's structure", u.EscapedPath())
+			}
+			if got, _ := url.PathUnescape(segs[2]); got != tt.tenant {
+				t.Errorf("tenant arrived as %q, want %q", got, tt.tenant)
+			}
+			if q := u.Query(); len(q) != 1 || q.Get("ref") != tt.ref {
+				t.Errorf("query %q: want ref=%q alone", u.RawQuery, tt.ref)
+			}
+		})
+	}
+}
+
+func TestHTTPActionsToNonPublicAddressesAreRefusedUnlessTheActionOptsIn(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	port := rcv.srv.Listener.Addr().(*net.TCPAddr).Port
+	tests := []struct {
+		name, url string
+	}{
+		{"loopback", rcv.srv.URL + "/hook"},
+		{"a name that resolves to loopback (as after DNS rebinding)", fmt.Sprintf("http://localhost:%d/hook", port)},
+		{"IPv4-mapped loopback", fmt.Sprintf("http://[::ffff:127.0.0.1]:%d/hook", port)},
+		{"the metadata server", "http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token"},
+		{"a private network", "http://10.1.2.3/hook"},
+		{"unspecified", fmt.Sprintf("http://0.0.0.0:%d/hook", port)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, _ := testDeps(t)
+			rules := `
+- name: notify
+  events: [push]
+  mode: sync
+  actions:
+    - name: call
+      type: http
+      url: ` + tt.url + `
+      timeout: 500ms
+      retry: {max_attempts: 1}
+`
+			tr := newTrigger(t, rules, d)
+			out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
+			if !errors.Is(err, ErrNonPublicAddress) {
+				t.Fatalf("Handle = (%+v, %v), want ErrNonPublicAddress", out, err)
+			}
+			wantStatus(t, out, err, 422, "")
+			if reqs, _ := rcv.got(); len(reqs) != 0 {
+				t.Fatalf("the loopback receiver got %d requests", len(reqs))
+			}
+		})
+	}
+	t.Run("opted in with allow_private_network", func(t *testing.T) {
+		d, _ := testDeps(t)
+		tr := newTrigger(t, httpRule(fmt.Sprintf("http://localhost:%d/hook", port), ""), d)
+		out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d2"))
+		wantStatus(t, out, err, 200, ResultRan)
+		if reqs, _ := rcv.got(); len(reqs) != 1 {
+			t.Fatalf("the receiver got %d requests, want 1", len(reqs))
+		}
+	})
+}
+
+func TestAnEventCannotAddMembersToAJSONBody(t *testing.T) {
+	const attack = `x","admin":true,"note2":"`
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, `      body: '{"note":"{{.payload.note}}","by":{{.payload.note}},"n":{{.payload.n}}}'`+"\n"), d)
+	out, err := tr.Handle(context.Background(), payloadEvent(t, "d1", map[string]any{"note": attack, "n": 3}))
+	wantStatus(t, out, err, 200, ResultRan)
+	_, bodies := rcv.got()
+	if len(bodies) != 1 {
+		t.Fatalf("got %d requests, want 1", len(bodies))
+	}
+	var got map[string]any
+	if err := json.Unmarshal(bodies[0], &got); err != nil {
+		t.Fatalf("body %s is not JSON: %v", bodies[0], err)
+	}
+	want := map[string]any{"note": attack, "by": attack, "n": 3.0}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("body %s decodes to %v, want %v", bodies[0], got, want)
+	}
+}
+
+func TestATextBodyIsFilledAsWritten(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, "      headers: {Content-Type: text/plain}\n      body: 'push to \"{{.payload.ref}}\"'\n"), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
+	wantStatus(t, out, err, 200, ResultRan)
+	if _, bodies := rcv.got(); len(bodies) != 1 || string(bodies[0]) != `push to "refs/heads/main"` {
+		t.Fatalf("bodies %q, want the text as written", bodies)
+	}
+}
+
+func TestDialPublicOnlyRefusesEveryNonPublicRange(t *testing.T) {
+	tests := []struct {
+		addr   string
+		public bool
+	}{
+		{"8.8.8.8:443", true},
+		{"[2001:4860:4860::8888]:443", true},
+		{"127.0.0.1:80", false},
+		{"[::1]:80", false},
+		{"169.254.169.254:80", false},
+		{"[::ffff:169.254.169.254]:80", false},
+		{"[fe80::1]:80", false},
+		{"10.0.0.1:80", false},
+		{"172.16.0.1:80", false},
+		{"192.168.1.1:80", false},
+		{"[fc00::1]:80", false},
+		{"[fd00:ec2::254]:80", false},
+		{"100.64.0.1:80", false},
+		{"0.0.0.0:80", false},
+		{"[::]:80", false},
+		{"255.255.255.255:80", false},
+		{"224.0.0.1:80", false},
+		{"[64:ff9b::a9fe:a9fe]:80", false},
+		{"not an address", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			err := dialPublicOnly("tcp", tt.addr, nil)
+			if (err == nil) != tt.public {
+				t.Fatalf("dialPublicOnly(%s) = %v, want public %v", tt.addr, err, tt.public)
+			}
+			if err != nil && !errors.Is(err, ErrNonPublicAddress) {
+				t.Fatalf("error %v does not wrap ErrNonPublicAddress", err)
+			}
+		})
 	}
 }

@@ -109,10 +109,12 @@ const asyncRule = `
     - name: call
       type: http
       url: %s
+      allow_private_network: true # the test's receivers are on loopback
       retry: {max_attempts: 1}
     - name: notify
       type: http
       url: %s
+      allow_private_network: true # the test's receivers are on loopback
       retry: {max_attempts: 1}
 `
 
@@ -203,6 +205,7 @@ func TestWorkerFailureIsRedeliveredDeadLetteredAndReplayed(t *testing.T) {
     - name: call
       type: http
       url: ` + rcv.srv.URL + `
+      allow_private_network: true
       retry: {max_attempts: 1}
 `
 	tr := newTrigger(t, rules, d)

@@ -51,15 +51,19 @@ type actionSpec struct {
 	// Retry is the retry policy within one delivery.
 	Retry *retrySpec `json:"retry,omitempty"`
 
-	// URL (template), Method (default POST), Headers (templates), Body
-	// (template; default: the event envelope as JSON) and Secret (a secret
-	// reference; the request is then signed with Standard Webhooks) are the
-	// http action's.
-	URL     string            `json:"url,omitempty"`
-	Method  string            `json:"method,omitempty"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Body    string            `json:"body,omitempty"`
-	Secret  string            `json:"secret,omitempty"`
+	// URL (template; its scheme, host and port literal, values escaped),
+	// Method (default POST), Headers (templates), Body (template; values
+	// JSON-encoded unless Content-Type says the body is not JSON; default:
+	// the event envelope as JSON), Secret (a secret reference; the request
+	// is then signed with Standard Webhooks) and AllowPrivateNetwork (send
+	// to loopback, private and link-local addresses too, which are refused
+	// otherwise) are the http action's.
+	URL                 string            `json:"url,omitempty"`
+	Method              string            `json:"method,omitempty"`
+	Headers             map[string]string `json:"headers,omitempty"`
+	Body                string            `json:"body,omitempty"`
+	Secret              string            `json:"secret,omitempty"`
+	AllowPrivateNetwork bool              `json:"allow_private_network,omitempty"`
 
 	// Topic (short name or projects/P/topics/T), Attributes (templates) and
 	// Message (template; default: the event envelope as JSON) are the
@@ -213,7 +217,7 @@ func compileRule(path string, s *ruleSpec, lease time.Duration) (*rule, error) {
 	}
 	for i := range s.Actions {
 		apath := fmt.Sprintf("%s.actions[%d]", path, i)
-		a, err := compileAction(apath, &s.Actions[i], lease)
+		a, err := compileAction(apath, s.Name, &s.Actions[i], lease)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -231,8 +235,9 @@ func compileRule(path string, s *ruleSpec, lease time.Duration) (*rule, error) {
 	return r, nil
 }
 
-// compileAction validates one action and compiles its templates.
-func compileAction(path string, s *actionSpec, lease time.Duration) (*action, error) {
+// compileAction validates one action of the named rule and compiles its
+// templates.
+func compileAction(path, rule string, s *actionSpec, lease time.Duration) (*action, error) {
 	a := &action{name: s.Name, kind: s.Type, timeout: DefaultTimeout}
 	var errs []error
 	fail := func(field, format string, args ...any) {
@@ -261,13 +266,14 @@ func compileAction(path string, s *actionSpec, lease time.Duration) (*action, er
 	// Fields of the other types are mistakes (a cloudbuild action with a
 	// url does not call it): name them.
 	owned := map[string][]string{
-		TypeHTTP:       {"url", "method", "headers", "body", "secret"},
+		TypeHTTP:       {"url", "method", "headers", "body", "secret", "allow_private_network"},
 		TypePubSub:     {"topic", "attributes", "message"},
 		TypeCloudBuild: {"project", "trigger", "region", "substitutions", "branch"},
 	}
 	set := map[string]bool{
 		"url": s.URL != "", "method": s.Method != "", "headers": len(s.Headers) > 0, "body": s.Body != "", "secret": s.Secret != "",
-		"topic": s.Topic != "", "attributes": len(s.Attributes) > 0, "message": s.Message != "",
+		"allow_private_network": s.AllowPrivateNetwork,
+		"topic":                 s.Topic != "", "attributes": len(s.Attributes) > 0, "message": s.Message != "",
 		"project": s.Project != "", "trigger": s.Trigger != "", "region": s.Region != "", "substitutions": len(s.Substitutions) > 0, "branch": s.Branch != "",
 	}
 	if _, ok := owned[s.Type]; !ok {
@@ -290,7 +296,7 @@ func compileAction(path string, s *actionSpec, lease time.Duration) (*action, er
 	)
 	switch s.Type {
 	case TypeHTTP:
-		impl, err = compileHTTP(path, s)
+		impl, err = compileHTTP(path, rule, s)
 	case TypePubSub:
 		impl, err = compilePubSub(path, s)
 	case TypeCloudBuild:

@@ -86,10 +86,12 @@ type deps struct {
 	log     *slog.Logger
 	project string
 	claims  idempotency.Store
-	http    *http.Client
-	secrets verify.SecretSource
-	topics  topicPublisher
-	builds  buildRunner
+	// http sends HTTP actions to public addresses only; httpPrivate
+	// sends those that opt in with allow_private_network.
+	http, httpPrivate *http.Client
+	secrets           verify.SecretSource
+	topics            topicPublisher
+	builds            buildRunner
 	// jobs queues async jobs: Pub/Sub, or the in-process queue of local
 	// runs.
 	jobs jobQueue
@@ -135,7 +137,7 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 	// Clients live as long as the process, beyond the request that made
 	// them.
 	life := context.WithoutCancel(ctx)
-	d := &deps{log: log, project: s.Project, http: newHTTPClient(), secrets: processSecrets(), now: time.Now}
+	d := &deps{log: log, project: s.Project, http: newHTTPClient(false), httpPrivate: newHTTPClient(true), secrets: processSecrets(), now: time.Now}
 	if d.project == "" {
 		// Recorded Cloud Build runs still name a project, as real ones do.
 		d.project = LocalProject

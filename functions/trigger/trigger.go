@@ -27,6 +27,13 @@
 //	              timeout: 30s
 //	              retry: {max_attempts: 5, initial_backoff: 1s, max_backoff: 30s}
 //
+// An http action's url template has a literal scheme, host and port, and
+// its values are path- or query-escaped (render.ParseURL); its body is
+// JSON with JSON-encoded values unless a literal Content-Type says
+// otherwise (render.ParseJSON). It connects to public addresses only,
+// checked on every dial after DNS resolution, unless it sets
+// allow_private_network: true.
+//
 // Every rule whose events and condition match runs (rules are not
 // exclusive). A rule's templates are filled before anything runs: an event
 // that a matching rule cannot fill is answered 422 and nothing is done.

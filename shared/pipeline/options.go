@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -61,8 +62,10 @@ func (o Options) withDefaults() Options {
 
 // OptionsFromEnv reads MAX_BODY_BYTES, REQUEST_DEADLINE (a Go duration),
 // RETRY_AFTER (a Go duration), GOOGLE_CLOUD_PROJECT and LOG_LEVEL (the
-// request log goes to stdout at that level), and checks SECRETS_TTL,
-// reporting every bad value by name. lookup is os.LookupEnv outside tests.
+// request log goes to stdout at that level), and checks SECRETS_TTL and
+// SECRETS_TIMEOUT (below REQUEST_DEADLINE), reporting every bad value by
+// name. lookup is os.LookupEnv
+// outside tests.
 func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 	env := config.NewEnv(lookup)
 	o := Options{
@@ -74,6 +77,9 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 	// Read by package secrets itself (one resolver per process); checked
 	// here so that a bad value stops start-up like the others.
 	env.Duration(secrets.EnvTTL, secrets.DefaultTTL)
+	if t := env.Duration(secrets.EnvTimeout, secrets.DefaultTimeout); t >= o.Deadline {
+		env.Fail(fmt.Errorf("%s=%s: want less than REQUEST_DEADLINE (%s), so that a request with no cached secret gets its 503 before the deadline", secrets.EnvTimeout, t, o.Deadline))
+	}
 	level, err := logging.ParseLevel(env.String(logging.EnvLevel, ""))
 	if err != nil {
 		env.Fail(err)

@@ -22,8 +22,10 @@ func TestOptionsFromEnv(t *testing.T) {
 			Options{MaxBodyBytes: DefaultMaxBodyBytes, Deadline: DefaultDeadline, RetryAfter: DefaultRetryAfter}, slog.LevelInfo, nil},
 		{"every setting", map[string]string{"MAX_BODY_BYTES": "1024", "REQUEST_DEADLINE": "3s", "RETRY_AFTER": "1m", "GOOGLE_CLOUD_PROJECT": "p", "LOG_LEVEL": "warn"},
 			Options{MaxBodyBytes: 1024, Deadline: 3 * time.Second, RetryAfter: time.Minute, Project: "p"}, slog.LevelWarn, nil},
-		{"bad values are all named", map[string]string{"MAX_BODY_BYTES": "25MB", "REQUEST_DEADLINE": "0s", "LOG_LEVEL": "verbose", "SECRETS_TTL": "forever"},
-			Options{}, 0, []string{`MAX_BODY_BYTES="25MB"`, `REQUEST_DEADLINE="0s"`, `LOG_LEVEL="verbose"`, `SECRETS_TTL="forever"`}},
+		{"bad values are all named", map[string]string{"MAX_BODY_BYTES": "25MB", "REQUEST_DEADLINE": "0s", "LOG_LEVEL": "verbose", "SECRETS_TTL": "forever", "SECRETS_TIMEOUT": "2"},
+			Options{}, 0, []string{`MAX_BODY_BYTES="25MB"`, `REQUEST_DEADLINE="0s"`, `LOG_LEVEL="verbose"`, `SECRETS_TTL="forever"`, `SECRETS_TIMEOUT="2"`}},
+		{"a secret wait past the deadline", map[string]string{"REQUEST_DEADLINE": "3s", "SECRETS_TIMEOUT": "5s"},
+			Options{}, 0, []string{"SECRETS_TIMEOUT=5s: want less than REQUEST_DEADLINE (3s)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

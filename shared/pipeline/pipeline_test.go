@@ -268,6 +268,83 @@ func TestUnreadableSecretIs503NotUnauthorized(t *testing.T) {
 	}
 }
 
+// During a Secret Manager outage (calls hang), a warm instance answers
+// from its cached key without waiting, even past the cache's TTL, and a
+// cold one answers 503 within the secrets bound, before REQUEST_DEADLINE.
+func TestSecretManagerOutageWarmInstanceAnswersColdOneGets503InTime(t *testing.T) {
+	const key = "whsec_outage_test"
+	src := config.Source{Name: "stripe", Verify: verify.Config{Scheme: "stripe", Secret: "sm:stripe-webhook-secret"}}
+	body := `{"id":"evt_1","type":"charge.succeeded"}`
+	tests := []struct {
+		name string
+		warm bool
+		// timeout is the resolver's fetch bound: an hour for the warm
+		// instance, so that one that waited would still be waiting when
+		// the guard fires; the default (2s) for the cold one.
+		timeout time.Duration
+		status  int
+	}{
+		{"warm, past the TTL", true, time.Hour, 200},
+		{"cold", false, 0, 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm := secretstest.Start(t)
+			sm.Add("p", "stripe-webhook-secret", []byte(key))
+			var (
+				mu  sync.Mutex
+				now = time.Now()
+			)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			resolver := secrets.NewResolver(secrets.Options{Project: "p", ClientOptions: sm.ClientOptions(),
+				TTL: time.Minute, Timeout: tt.timeout, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			t.Cleanup(func() { resolver.Close() })
+			p := &recorder{}
+			h, err := New(context.Background(), &config.Function{Sources: []config.Source{src}}, resolver,
+				func(context.Context, config.Source) (pattern.Pattern, error) { return p, nil }, Options{Logger: logging.New(io.Discard, slog.LevelError)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver := func() <-chan *httptest.ResponseRecorder {
+				r := httptest.NewRequest(http.MethodPost, "/stripe", strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				if err := verify.Sign(src.Verify, []byte(key), time.Now(), r, []byte(body)); err != nil {
+					t.Fatal(err)
+				}
+				ch := make(chan *httptest.ResponseRecorder, 1)
+				go func() {
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, r)
+					ch <- w
+				}()
+				return ch
+			}
+			if tt.warm {
+				if w := <-deliver(); w.Code != 200 {
+					t.Fatalf("before the outage: status %d", w.Code)
+				}
+				mu.Lock()
+				now = now.Add(2 * time.Minute)
+				mu.Unlock()
+			}
+			t.Cleanup(sm.Hang())
+			// 6s: loose for a loaded machine, and under REQUEST_DEADLINE
+			// (8s), past which the provider's own 10s timeout is near.
+			select {
+			case w := <-deliver():
+				if w.Code != tt.status {
+					t.Fatalf("during the outage: status %d, want %d", w.Code, tt.status)
+				}
+				if w.Code == 503 && w.Header().Get("Retry-After") == "" {
+					t.Error("503 without Retry-After")
+				}
+			case <-time.After(6 * time.Second):
+				t.Fatal("the request waited on Secret Manager")
+			}
+		})
+	}
+}
+
 func TestGitHubPingIsAcknowledgedWithoutThePattern(t *testing.T) {
 	f := newFixture(t, &config.Function{Sources: []config.Source{githubSource}})
 	r := signed(t, "/github", "application/json", `{"zen":"Design for failure."}`, http.Header{"X-Github-Event": {"ping"}})

@@ -14,6 +14,12 @@
 // is read with `index`, which yields nothing instead of failing:
 //
 //	{{default "anonymous" (index .payload.user "name")}}
+//
+// Parse leaves values as they are, for text read by people. A template
+// whose output is parsed by a machine escapes every value for where it
+// lands, so that an event's values cannot change the output's structure:
+// ParseURL (the host is literal; values are path- or query-escaped) and
+// ParseJSON (values stay one JSON value or string content).
 package render
 
 import (

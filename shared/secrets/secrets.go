@@ -29,12 +29,15 @@
 // # Caching and failures
 //
 // Every reference, env and file ones included, is cached for Options.TTL
-// (5 minutes). After 80% of the TTL a call still answers from the cache and
-// starts one background refresh, so a busy source never waits for Secret
-// Manager; concurrent misses for one reference share a single fetch. When a
-// fetch fails, the last good value is served until Options.MaxStale (1
-// hour) has passed since it was fetched, and fetches are retried at most
-// every TTL/10 meanwhile. Errors of Resolver.Secret at run time wrap
+// (5 minutes). No call waits for a fetch while a usable value is cached: after
+// 80% of the TTL, and past the TTL too, a call answers from the cache and
+// starts a background refresh (one at a time per reference), until
+// Options.MaxStale (1 hour) has passed since the value was fetched. After a
+// failed fetch, fetches are retried at most every TTL/10. Only a call with
+// nothing usable cached waits, and for at most Options.Timeout (2 s): the
+// client's retries and timeouts are set for that bound, not left at the
+// library's (which retry for a minute). Concurrent misses for one reference
+// share a single fetch. Errors of Resolver.Secret at run time wrap
 // ErrUnavailable, NOT_FOUND and PERMISSION_DENIED included: the pipeline
 // answers 503, the operator fixes the secret or its IAM binding, and the
 // provider's retry succeeds. Errors name the reference, never the value.
@@ -58,8 +61,10 @@ import (
 	"cloud.google.com/go/compute/metadata"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/googleapis/gax-go/v2"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
 )
 
 var (
@@ -76,7 +81,9 @@ var (
 const (
 	DefaultTTL      = 5 * time.Minute
 	DefaultMaxStale = time.Hour
-	DefaultTimeout  = 10 * time.Second
+	// DefaultTimeout is well under the pipeline's 8 s REQUEST_DEADLINE, so
+	// that a request with nothing cached still gets its 503 in time.
+	DefaultTimeout = 2 * time.Second
 )
 
 // Options configure a Resolver. The zero value reads Secret Manager in the
@@ -100,8 +107,9 @@ type Options struct {
 	// MaxStale is how long after it was fetched the last good value is
 	// still served while fetches fail; DefaultMaxStale when 0.
 	MaxStale time.Duration
-	// Timeout bounds one fetch, the client's own retries included;
-	// DefaultTimeout when 0.
+	// Timeout bounds one fetch, the client's own retries included, and so
+	// how long a call with nothing usable cached waits; DefaultTimeout when
+	// 0. A client created by the Resolver retries UNAVAILABLE within it.
 	Timeout time.Duration
 	// Getenv reads env: refs and GOOGLE_CLOUD_PROJECT; os.LookupEnv when nil.
 	Getenv func(string) (string, bool)
@@ -184,57 +192,63 @@ var process = sync.OnceValue(FromEnv)
 // share one cache and one Secret Manager connection.
 func Process() *Resolver { return process() }
 
-// EnvTTL names the variable that sets the cache TTL (a Go duration).
-const EnvTTL = "SECRETS_TTL"
+// Variables read by FromEnv (Go durations such as 10m).
+const (
+	// EnvTTL sets Options.TTL.
+	EnvTTL = "SECRETS_TTL"
+	// EnvTimeout sets Options.Timeout.
+	EnvTimeout = "SECRETS_TIMEOUT"
+)
 
 // FromEnv returns a Resolver configured by the environment:
 // GOOGLE_CLOUD_PROJECT (or GCP_PROJECT) is the default project,
-// WEBHOOKS_SECRETS_DIR the LocalDir, and SECRETS_TTL (a Go duration such as
-// 10m) the TTL. An unparsable SECRETS_TTL is logged and the default used
-// here; the functions' start-up refuses it (pipeline.OptionsFromEnv).
+// WEBHOOKS_SECRETS_DIR the LocalDir, SECRETS_TTL the TTL and
+// SECRETS_TIMEOUT the Timeout. An unparsable duration is logged and the
+// default used here; the functions' start-up refuses it
+// (pipeline.OptionsFromEnv).
 func FromEnv() *Resolver {
 	opts := Options{
 		Project:  os.Getenv("GOOGLE_CLOUD_PROJECT"),
 		LocalDir: os.Getenv("WEBHOOKS_SECRETS_DIR"),
+		TTL:      envDuration(EnvTTL, DefaultTTL),
+		Timeout:  envDuration(EnvTimeout, DefaultTimeout),
 	}
 	if opts.Project == "" {
 		opts.Project = os.Getenv("GCP_PROJECT")
 	}
-	if s := os.Getenv(EnvTTL); s != "" {
-		ttl, err := time.ParseDuration(s)
-		if err != nil || ttl <= 0 {
-			slog.Default().Warn("SECRETS_TTL is not a positive Go duration; using the default", "SECRETS_TTL", s, "default", DefaultTTL.String())
-		} else {
-			opts.TTL = ttl
-		}
-	}
 	return NewResolver(opts)
 }
 
+// envDuration reads the variable name as a positive Go duration, or def.
+func envDuration(name string, def time.Duration) time.Duration {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		slog.Default().Warn(name+" is not a positive Go duration; using the default", name, s, "default", def.String())
+		return def
+	}
+	return d
+}
+
 // Secret returns the value of the secret that ref names, from the cache
-// when it is fresh enough. The returned slice is a copy the caller may
-// modify. An unparsable ref gives an error wrapping ErrBadRef; every other
-// failure wraps ErrUnavailable.
+// when it holds a usable value (younger than MaxStale), refreshing it in the
+// background past 80% of the TTL. The returned slice is a copy the caller
+// may modify. An unparsable ref gives an error wrapping ErrBadRef; every
+// other failure wraps ErrUnavailable.
 func (r *Resolver) Secret(ctx context.Context, ref string) ([]byte, error) {
 	now := r.opts.Now()
 	r.mu.Lock()
 	if e, ok := r.cache[ref]; ok {
-		age := now.Sub(e.fetched)
-		serve := true
-		switch {
-		case age < r.refreshAt:
-		case age < r.opts.TTL:
-			if !e.refreshing && !now.Before(e.retryAt) {
+		if age := now.Sub(e.fetched); age < r.opts.MaxStale {
+			// Past the TTL too: the request answers with the value it has
+			// rather than wait on Secret Manager, which may be down.
+			if age >= r.refreshAt && !e.refreshing && !now.Before(e.retryAt) {
 				e.refreshing = true
 				go r.refresh(ctx, ref, e)
 			}
-		case age < r.opts.MaxStale && now.Before(e.retryAt):
-			// A fetch failed moments ago: serve the last good value
-			// rather than make every request wait for another failure.
-		default:
-			serve = false
-		}
-		if serve {
 			r.mu.Unlock()
 			return bytes.Clone(e.value), nil
 		}
@@ -252,23 +266,15 @@ func (r *Resolver) refresh(ctx context.Context, ref string, e *entry) {
 }
 
 // load fetches ref for a caller that has no usable cached value, sharing
-// the fetch with concurrent callers, and falls back to a stale value
-// younger than MaxStale when the fetch fails.
+// the fetch with concurrent callers.
 func (r *Resolver) load(ctx context.Context, ref string) ([]byte, error) {
 	ch := r.group.DoChan(ref, func() (any, error) { return r.fetch(ctx, ref) })
 	select {
 	case res := <-ch:
-		if res.Err == nil {
-			return bytes.Clone(res.Val.([]byte)), nil
+		if res.Err != nil {
+			return nil, res.Err
 		}
-		now := r.opts.Now()
-		r.mu.Lock()
-		e, ok := r.cache[ref]
-		r.mu.Unlock()
-		if ok && now.Sub(e.fetched) < r.opts.MaxStale {
-			return bytes.Clone(e.value), nil
-		}
-		return nil, res.Err
+		return bytes.Clone(res.Val.([]byte)), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, ref, ctx.Err())
 	}
@@ -346,6 +352,26 @@ func (r *Resolver) access(ctx context.Context, ref Ref) ([]byte, error) {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// accessCallOptions replace the library's AccessSecretVersion settings (a
+// 60 s timeout, UNAVAILABLE retried after 2 s, 4 s, ...), which would hold a
+// request past its deadline, with ones that fit in one fetch's timeout:
+// UNAVAILABLE (an outage, a connection not yet up) retried quickly and often,
+// the whole call bounded by timeout. Other codes are not retried: a missing
+// secret or IAM binding needs the operator, and RESOURCE_EXHAUSTED (quota)
+// does not clear within seconds.
+func accessCallOptions(timeout time.Duration) []gax.CallOption {
+	return []gax.CallOption{
+		gax.WithTimeout(timeout),
+		gax.WithRetry(func() gax.Retryer {
+			return gax.OnCodes([]codes.Code{codes.Unavailable}, gax.Backoff{
+				Initial:    50 * time.Millisecond,
+				Max:        500 * time.Millisecond,
+				Multiplier: 2,
+			})
+		}),
+	}
+}
+
 // clientFor returns the Secret Manager client, creating it on first use,
 // and the project of ref, finding the default project on first use. A
 // failure is not remembered: the next fetch tries again.
@@ -369,6 +395,7 @@ func (r *Resolver) clientFor(ctx context.Context, ref Ref) (*secretmanager.Clien
 		if err != nil {
 			return nil, "", fmt.Errorf("secretmanager.NewClient: %w", err)
 		}
+		c.CallOptions.AccessSecretVersion = accessCallOptions(r.opts.Timeout)
 		r.client, r.ownClient = c, true
 	}
 	return r.client, project, nil

@@ -131,39 +131,42 @@ func TestReturnedValueIsACopy(t *testing.T) {
 	}
 }
 
-func TestTTLExpiryPicksUpNewVersion(t *testing.T) {
-	srv, r, clk := setup(t)
-	srv.Add(project, "s", []byte("old"))
-	mustSecret(t, r, "sm:s")
-	srv.Add(project, "s", []byte("new"))
-	clk.Advance(time.Minute)
-	if got := mustSecret(t, r, "sm:s"); got != "new" {
-		t.Errorf("Secret after the TTL = %q, want the new version", got)
-	}
-	if n := srv.Calls(); n != 2 {
-		t.Errorf("AccessSecretVersion calls = %d, want 2", n)
+// waitForValue reads ref until a background refresh has delivered want.
+func waitForValue(t *testing.T, r *secrets.Resolver, ref, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for mustSecret(t, r, ref) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the background refresh never delivered %q", want)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
-func TestRefreshAheadServesCachedValueThenNew(t *testing.T) {
-	srv, r, clk := setup(t)
-	srv.Add(project, "s", []byte("old"))
-	mustSecret(t, r, "sm:s")
-	srv.Add(project, "s", []byte("new"))
-	clk.Advance(50 * time.Second) // past 80% of the TTL, before expiry
-	if got := mustSecret(t, r, "sm:s"); got != "old" {
-		t.Fatalf("first Secret past 80%% of the TTL = %q, want the cached value", got)
+func TestRefreshServesCachedValueThenNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		advance time.Duration
+	}{
+		{"past 80% of the TTL, before expiry", 50 * time.Second},
+		{"past the TTL", time.Minute},
 	}
-	// The background refresh lands without the clock moving.
-	deadline := time.Now().Add(10 * time.Second)
-	for mustSecret(t, r, "sm:s") != "new" {
-		if time.Now().After(deadline) {
-			t.Fatal("the background refresh never delivered the new version")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := srv.Calls(); n != 2 {
-		t.Errorf("AccessSecretVersion calls = %d, want 2 (one refresh at a time)", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, r, clk := setup(t)
+			srv.Add(project, "s", []byte("old"))
+			mustSecret(t, r, "sm:s")
+			srv.Add(project, "s", []byte("new"))
+			clk.Advance(tt.advance)
+			if got := mustSecret(t, r, "sm:s"); got != "old" {
+				t.Fatalf("first Secret = %q, want the cached value (the refresh runs in the background)", got)
+			}
+			// The refresh lands without the clock moving.
+			waitForValue(t, r, "sm:s", "new")
+			if n := srv.Calls(); n != 2 {
+				t.Errorf("AccessSecretVersion calls = %d, want 2 (one refresh at a time)", n)
+			}
+		})
 	}
 }
 
@@ -327,9 +330,7 @@ func TestFileRefIsCachedForTTL(t *testing.T) {
 		t.Errorf("within the TTL Secret = %q, want the cached %q", got, "one")
 	}
 	clk.Advance(time.Minute)
-	if got := mustSecret(t, r, "file:"+path); got != "two" {
-		t.Errorf("after the TTL Secret = %q, want %q", got, "two")
-	}
+	waitForValue(t, r, "file:"+path, "two")
 }
 
 func BenchmarkSecretCached(b *testing.B) {
@@ -345,5 +346,140 @@ func BenchmarkSecretCached(b *testing.B) {
 		if _, err := r.Secret(ctx, "sm:s"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// outageSetup starts a fake Secret Manager and a Resolver that creates its
+// own client from the fake's ClientOptions, so that the Resolver's call
+// settings (retries, timeouts) are the ones under test. timeout is the
+// Resolver's Timeout (0: the default).
+func outageSetup(t *testing.T, timeout time.Duration) (*secretstest.Server, *secrets.Resolver, *clock) {
+	t.Helper()
+	srv := secretstest.Start(t)
+	clk := newClock()
+	r := secrets.NewResolver(secrets.Options{
+		Project:       project,
+		ClientOptions: srv.ClientOptions(),
+		TTL:           time.Minute,
+		MaxStale:      10 * time.Minute,
+		Timeout:       timeout,
+		Now:           clk.Now,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	t.Cleanup(func() { r.Close() })
+	return srv, r, clk
+}
+
+// outages are the ways Secret Manager fails that a request must not wait
+// on: it accepts the call and never answers, or nothing answers at all.
+var outages = []struct {
+	name  string
+	start func(*secretstest.Server) (end func())
+}{
+	{"hanging", func(s *secretstest.Server) func() { return s.Hang() }},
+	{"unreachable", func(s *secretstest.Server) func() { s.Stop(); return func() {} }},
+}
+
+// secretResult is what one Resolver.Secret call returned.
+type secretResult struct {
+	value []byte
+	err   error
+}
+
+// secretAsync calls Secret in its own goroutine, so that a test can tell a
+// call that returns from one that waits.
+func secretAsync(r *secrets.Resolver, ref string) <-chan secretResult {
+	ch := make(chan secretResult, 1)
+	go func() {
+		v, err := r.Secret(context.Background(), ref)
+		ch <- secretResult{v, err}
+	}()
+	return ch
+}
+
+func TestAWarmCacheAnswersWithoutWaitingForSecretManagerDuringAnOutage(t *testing.T) {
+	for _, o := range outages {
+		t.Run(o.name, func(t *testing.T) {
+			// A Timeout of an hour: an implementation that waited for Secret
+			// Manager before serving the cached value would still be waiting
+			// when the guard below fires, long after a correct one answered.
+			srv, r, clk := outageSetup(t, time.Hour)
+			srv.Add(project, "s", []byte("cached"))
+			mustSecret(t, r, "sm:s")
+			t.Cleanup(o.start(srv))
+			clk.Advance(2 * time.Minute) // past the TTL, within MaxStale
+
+			select {
+			case res := <-secretAsync(r, "sm:s"):
+				if res.err != nil || string(res.value) != "cached" {
+					t.Fatalf("Secret = %q, %v; want the cached value", res.value, res.err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Secret waited on Secret Manager although a usable value was cached")
+			}
+		})
+	}
+}
+
+func TestAnExpiredValueIsRefreshedInTheBackgroundOneFetchAtATime(t *testing.T) {
+	srv, r, clk := outageSetup(t, time.Hour)
+	srv.Add(project, "s", []byte("old"))
+	mustSecret(t, r, "sm:s")
+	release := srv.Hang()
+	t.Cleanup(release)
+	srv.Add(project, "s", []byte("new"))
+	clk.Advance(2 * time.Minute) // past the TTL
+
+	for range 20 {
+		select {
+		case res := <-secretAsync(r, "sm:s"):
+			if string(res.value) != "old" {
+				t.Fatalf("Secret while the refresh hangs = %q, %v; want the cached value", res.value, res.err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Secret waited on Secret Manager although a usable value was cached")
+		}
+	}
+	// The first of those calls started a refresh, which is now blocked in
+	// the fake; the others started none.
+	for deadline := time.Now().Add(10 * time.Second); srv.Calls() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no background refresh reached Secret Manager")
+		}
+	}
+	mustSecret(t, r, "sm:s")
+	if n := srv.Calls(); n != 2 {
+		t.Fatalf("AccessSecretVersion calls = %d, want 2 (the first read and one refresh)", n)
+	}
+
+	release()
+	deadline := time.Now().Add(10 * time.Second)
+	for mustSecret(t, r, "sm:s") != "new" {
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh never delivered the new version")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestAColdRequestGivesUpWithinTheBoundDuringAnOutage(t *testing.T) {
+	// The default bound is 2s; 6s is loose enough for a loaded machine and
+	// still under REQUEST_DEADLINE (8s), which the library's own retries
+	// (10s and more) exceed.
+	const guard = 6 * time.Second
+	for _, o := range outages {
+		t.Run(o.name, func(t *testing.T) {
+			srv, r, _ := outageSetup(t, 0)
+			srv.Add(project, "s", []byte("never read"))
+			t.Cleanup(o.start(srv))
+			select {
+			case res := <-secretAsync(r, "sm:s"):
+				if !errors.Is(res.err, secrets.ErrUnavailable) {
+					t.Fatalf("Secret = %q, %v; want ErrUnavailable", res.value, res.err)
+				}
+			case <-time.After(guard):
+				t.Fatalf("a request with nothing cached waited more than %s on Secret Manager", guard)
+			}
+		})
 	}
 }

@@ -12,6 +12,12 @@
 // creates the topics and subscriptions on the emulator and serves the
 // worker at /triggerworker). Send a signed test
 // event with `go run ./functions/cmd/send store/github`.
+//
+// The runner listens on 127.0.0.1 (LISTEN_HOST changes it, PORT the port)
+// and stands in for Cloud Run's front end: it appends the connecting
+// client's address to X-Forwarded-For, the entry allow_cidrs trusts, and
+// answers 404 to a path not in its clean form ("/store//github",
+// "/store/x/../github") instead of redirecting to it.
 package main
 
 import (
@@ -26,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,6 +44,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/secrets"
+	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
 )
 
 func main() {
@@ -57,17 +65,18 @@ func realMain(ctx context.Context) error {
 	if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return fmt.Errorf("devSecrets: %w", err)
 	}
-	mux, urls, err := routes(ctx, "http://localhost:"+port())
+	l, err := listen(os.Getenv)
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", ":"+port())
+	h, urls, err := routes(ctx, baseURL(l.Addr()))
 	if err != nil {
-		return fmt.Errorf("net.Listen: %w", err)
+		l.Close()
+		return err
 	}
 	fmt.Printf("Serving %s\n%s\nSecrets: %s   Data: %s\n", strings.Join(pipeline.Registered(), ", "), strings.Join(urls, "\n"),
 		os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -80,34 +89,107 @@ func realMain(ctx context.Context) error {
 	return nil
 }
 
+// DefaultListenHost is where the runner listens unless LISTEN_HOST says
+// otherwise: this machine only. Its development keys are in .local/secrets,
+// readable by anyone who can read the folder, so it is no service for
+// others to reach.
+const DefaultListenHost = "127.0.0.1"
+
+// listen opens the runner's socket on LISTEN_HOST (DefaultListenHost when
+// unset; "0.0.0.0" for every interface) and PORT (8080 when unset).
+func listen(getenv func(string) string) (net.Listener, error) {
+	host, port := getenv("LISTEN_HOST"), getenv("PORT")
+	if host == "" {
+		host = DefaultListenHost
+	}
+	if port == "" {
+		port = "8080"
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("net.Listen: %w", err)
+	}
+	return l, nil
+}
+
+// baseURL is the URL the runner prints and points Pub/Sub push at:
+// localhost when it listens on every interface.
+func baseURL(addr net.Addr) string {
+	a := addr.(*net.TCPAddr)
+	if a.IP.IsUnspecified() {
+		return fmt.Sprintf("http://localhost:%d", a.Port)
+	}
+	return "http://" + a.String()
+}
+
 // routes mounts each HTTP function under its lower-case name, the way each
-// is its own service (and URL) when deployed.
-func routes(ctx context.Context, base string) (*http.ServeMux, []string, error) {
-	mux := http.NewServeMux()
+// is its own service (and URL) when deployed, behind frontEnd.
+func routes(ctx context.Context, base string) (http.Handler, []string, error) {
+	fns := router{}
 	var urls []string
 	for _, name := range pipeline.Registered() {
 		h, err := pipeline.Lookup(ctx, name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", name, err)
 		}
-		prefix := "/" + strings.ToLower(name)
-		mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		prefix := strings.ToLower(name)
+		fns[prefix] = http.StripPrefix("/"+prefix, h)
 		sources := h.Sources()
 		sort.Strings(sources)
 		for _, s := range sources {
-			urls = append(urls, fmt.Sprintf("  %-8s %s%s/%s", name, base, prefix, s))
+			urls = append(urls, fmt.Sprintf("  %-8s %s/%s/%s", name, base, prefix, s))
 		}
 	}
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
 		// With the emulator, async Trigger jobs go through Pub/Sub as
 		// deployed: a push subscription delivers them to TriggerWorker.
-		mux.Handle("/triggerworker/", http.StripPrefix("/triggerworker", trigger.PushHandler()))
+		fns["triggerworker"] = http.StripPrefix("/triggerworker", trigger.PushHandler())
 		if err := trigger.SetUpEmulator(ctx, base+"/triggerworker"); err != nil {
 			return nil, nil, err
 		}
 		urls = append(urls, fmt.Sprintf("  %-8s %s/triggerworker (Pub/Sub push from %s)", "Worker", base, os.Getenv("PUBSUB_EMULATOR_HOST")))
 	}
-	return mux, urls, nil
+	return frontEnd(fns), urls, nil
+}
+
+// router sends /NAME/... to the function mounted as NAME and answers 404
+// to everything else. Unlike http.ServeMux it never redirects: a redirect
+// is not in the status contract, and a provider does not follow one.
+type router map[string]http.Handler
+
+func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if clean := path.Clean(p); p != clean && p != clean+"/" {
+		// "/store//github", "/store/x/../github": ServeMux would redirect
+		// to the clean path; a deployed function has no such URL.
+		http.NotFound(w, r)
+		return
+	}
+	name, _, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	h := rt[name]
+	if !ok || h == nil {
+		http.NotFound(w, r)
+		return
+	}
+	h.ServeHTTP(w, r)
+}
+
+// frontEnd does what Cloud Run's front end does before a request reaches
+// a function: it appends the address of the client that connected to
+// X-Forwarded-For, the entry that allow_cidrs reads. Without it, a client
+// would choose its own address by sending the header.
+func frontEnd(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			host = r.RemoteAddr
+		}
+		if prior := r.Header.Values(ipallow.HeaderForwardedFor); len(prior) > 0 {
+			host = strings.Join(prior, ", ") + ", " + host
+		}
+		r.Header.Set(ipallow.HeaderForwardedFor, host)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // devSecrets writes a random development key for every Secret Manager
@@ -157,11 +239,4 @@ func setDefault(key, value string) {
 	if _, ok := os.LookupEnv(key); !ok {
 		os.Setenv(key, value)
 	}
-}
-
-func port() string {
-	if p := os.Getenv("PORT"); p != "" {
-		return p
-	}
-	return "8080"
 }

@@ -11,8 +11,10 @@
 //	r := secrets.NewResolver(secrets.Options{Project: "my-project", Client: srv.Client(t)})
 //	value, err := r.Secret(ctx, "sm:github-secret")
 //
-// Fail and Heal inject an outage; Calls counts AccessSecretVersion requests
-// so a test can prove that a cache answered without an RPC.
+// Fail and Heal inject an outage that answers an error, Hang one that never
+// answers until released, Stop one where nothing listens; Calls counts
+// AccessSecretVersion requests so a test can prove that a cache answered
+// without an RPC.
 package secretstest
 
 import (
@@ -43,9 +45,12 @@ type Server struct {
 	// Addr is the host:port the server listens on.
 	Addr string
 
+	grpc *grpc.Server
+
 	mu      sync.Mutex
 	secrets map[string][][]byte // "projects/P/secrets/S" → versions, version n at index n-1
 	fail    codes.Code          // codes.OK while healthy
+	hang    chan struct{}       // non-nil: calls block until it is closed
 	calls   int
 }
 
@@ -56,13 +61,17 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("secretstest.Start: listen: %v", err)
 	}
-	s := &Server{Addr: l.Addr().String(), secrets: map[string][][]byte{}}
-	g := grpc.NewServer()
-	secretmanagerpb.RegisterSecretManagerServiceServer(g, s)
-	go g.Serve(l) //nolint:errcheck // Serve returns once Stop is called at cleanup.
-	t.Cleanup(g.Stop)
+	s := &Server{Addr: l.Addr().String(), secrets: map[string][][]byte{}, grpc: grpc.NewServer()}
+	secretmanagerpb.RegisterSecretManagerServiceServer(s.grpc, s)
+	go s.grpc.Serve(l) //nolint:errcheck // Serve returns once Stop is called.
+	t.Cleanup(s.grpc.Stop)
 	return s
 }
+
+// Stop makes the server unreachable, as Secret Manager is from an instance
+// whose network path to it is down: connections are closed and new ones
+// refused. Calls in progress end with an error.
+func (s *Server) Stop() { s.grpc.Stop() }
 
 // Add stores value as the next version of secret in project, creating the
 // secret on first use, and returns the new version number (1, 2, ...). The
@@ -87,6 +96,29 @@ func (s *Server) Fail(code codes.Code) {
 // Heal ends an outage started by Fail.
 func (s *Server) Heal() { s.Fail(codes.OK) }
 
+// Hang makes every following AccessSecretVersion call block, as calls do
+// when Secret Manager accepts connections but does not answer, until
+// release is called (or the caller gives up). Calls counts them on arrival,
+// so a test can wait until a call is blocked. release may be called more
+// than once.
+func (s *Server) Hang() (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.hang = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hang == ch {
+				s.hang = nil
+			}
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
 // Calls returns how many AccessSecretVersion requests the server received,
 // failed ones included.
 func (s *Server) Calls() int {
@@ -104,11 +136,7 @@ func (s *Server) Calls() int {
 // exactly one call counted by Calls.
 func (s *Server) Client(t testing.TB) *secretmanager.Client {
 	t.Helper()
-	c, err := secretmanager.NewClient(context.Background(),
-		option.WithEndpoint(s.Addr),
-		option.WithoutAuthentication(),
-		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-	)
+	c, err := secretmanager.NewClient(context.Background(), s.ClientOptions()...)
 	if err != nil {
 		t.Fatalf("secretstest: new client: %v", err)
 	}
@@ -117,13 +145,34 @@ func (s *Server) Client(t testing.TB) *secretmanager.Client {
 	return c
 }
 
+// ClientOptions connect a client to the server without authentication.
+// Passed as secrets.Options.ClientOptions, they let the Resolver create its
+// own client with its own call settings (retries and timeouts).
+func (s *Server) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(s.Addr),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+	}
+}
+
 // AccessSecretVersion implements the RPC: name is
 // projects/P/secrets/S/versions/V with V a version number or "latest". The
 // payload carries data_crc32c (CRC32C of the data) as the real service does.
-func (s *Server) AccessSecretVersion(_ context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
+func (s *Server) AccessSecretVersion(ctx context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
+	s.mu.Lock()
+	s.calls++
+	hang := s.hang
+	s.mu.Unlock()
+	if hang != nil {
+		select {
+		case <-hang:
+		case <-ctx.Done():
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls++
 	if s.fail != codes.OK {
 		return nil, status.Errorf(s.fail, "secretstest: injected failure")
 	}

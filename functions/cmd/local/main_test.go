@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+)
+
+// TestMain configures the runner as realMain does, with the embedded
+// sources file except that Store's github source allows GitHub's hook
+// range only, and folders of its own.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "local-runner-test")
+	if err != nil {
+		panic(err)
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		embedded, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "config", "webhooks.yaml"))
+		if err != nil {
+			panic(err)
+		}
+		const github = "        scheme: github\n        secret: sm:github-webhook-secret\n"
+		if !strings.Contains(string(embedded), github) {
+			panic("webhooks.yaml: Store's github source not found")
+		}
+		restricted := strings.Replace(string(embedded), github, github+"        allow_cidrs: [192.30.252.0/22]\n", 1)
+		cfgPath := filepath.Join(dir, "webhooks.yaml")
+		if err := os.WriteFile(cfgPath, []byte(restricted), 0o600); err != nil {
+			panic(err)
+		}
+		os.Setenv(config.EnvPath, cfgPath)
+		os.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(dir, "secrets"))
+		os.Setenv("WEBHOOKS_DATA_DIR", filepath.Join(dir, "data"))
+		os.Unsetenv("PUBSUB_EMULATOR_HOST")
+		cfg, err := config.Load(os.LookupEnv)
+		if err != nil {
+			panic(err)
+		}
+		if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
+			panic(err)
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// runner serves the runner's routes on a loopback test server.
+func runner(t *testing.T) *httptest.Server {
+	t.Helper()
+	h, _, err := routes(context.Background(), "http://localhost")
+	if err != nil {
+		t.Fatalf("routes: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// post sends an unsigned push event to path, with extra headers.
+func post(t *testing.T, srv *httptest.Server, path string, header http.Header) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(`{"ref":"refs/heads/main"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	// The client must not follow a redirect: the test is about the
+	// runner's own answer.
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func TestRunnerListensOnLoopbackUnlessToldOtherwise(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		loopback bool
+	}{
+		{"default: this machine only", map[string]string{"PORT": "0"}, true},
+		{"LISTEN_HOST opens it to every interface", map[string]string{"PORT": "0", "LISTEN_HOST": "0.0.0.0"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := listen(func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			ip := l.Addr().(*net.TCPAddr).IP
+			if ip.IsLoopback() != tt.loopback {
+				t.Fatalf("listening on %s, want loopback %v", l.Addr(), tt.loopback)
+			}
+		})
+	}
+}
+
+func TestRunnerAnswersPathsOutsideTheContractWith404NotARedirect(t *testing.T) {
+	srv := runner(t)
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/store//github", http.StatusNotFound},
+		{"/store/x/../github", http.StatusNotFound},
+		{"/store/./github", http.StatusNotFound},
+		{"/store", http.StatusNotFound},
+		{"/nosuchfunction/github", http.StatusNotFound},
+		// The clean path reaches the function: unsigned, so 401.
+		{"/store/stripe", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp := post(t, srv, tt.path, nil)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("POST %s: %d (Location %q), want %d", tt.path, resp.StatusCode, resp.Header.Get("Location"), tt.status)
+			}
+		})
+	}
+}
+
+func TestRunnerDecidesTheClientAddressNotTheClient(t *testing.T) {
+	// The attack: a client outside allow_cidrs claims an allowed address
+	// in X-Forwarded-For, the header allow_cidrs reads.
+	srv := runner(t)
+	resp := post(t, srv, "/store/github", http.Header{"X-Forwarded-For": {"192.30.252.1"}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a loopback client claiming 192.30.252.1 got %d, want 403", resp.StatusCode)
+	}
+}
