@@ -19,6 +19,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
@@ -37,6 +38,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/secrets"
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 func main() {
@@ -57,13 +59,17 @@ func realMain(ctx context.Context) error {
 	if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return fmt.Errorf("devSecrets: %w", err)
 	}
-	mux, urls, err := routes(ctx, "http://localhost:"+port())
-	if err != nil {
-		return err
-	}
+	// Listen first: PORT=0 picks a free port, and the URLs printed are the
+	// ones actually served.
 	l, err := net.Listen("tcp", ":"+port())
 	if err != nil {
 		return fmt.Errorf("net.Listen: %w", err)
+	}
+	base := fmt.Sprintf("http://localhost:%d", l.Addr().(*net.TCPAddr).Port)
+	mux, urls, err := routes(ctx, base)
+	if err != nil {
+		l.Close()
+		return err
 	}
 	fmt.Printf("Serving %s\n%s\nSecrets: %s   Data: %s\n", strings.Join(pipeline.Registered(), ", "), strings.Join(urls, "\n"),
 		os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
@@ -111,7 +117,9 @@ func routes(ctx context.Context, base string) (*http.ServeMux, []string, error) 
 }
 
 // devSecrets writes a random development key for every Secret Manager
-// secret the configuration references and that has no local file yet.
+// secret the configuration references and that has no local file yet:
+// every source's verify.secret and verify.handshake_secret, and the secret
+// of every Trigger action, each in the format its user reads.
 func devSecrets(cfg *config.File, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -122,17 +130,28 @@ func devSecrets(cfg *config.File, dir string) error {
 			continue
 		}
 		for _, src := range fn.Sources {
-			for _, refText := range []string{src.Verify.Secret, src.Verify.HandshakeSecret} {
-				ref, err := secrets.ParseRef(refText)
-				if refText == "" || err != nil || ref.SecretID() == "" {
-					continue
-				}
-				path := filepath.Join(dir, ref.SecretID())
-				if _, err := os.Stat(path); err == nil {
-					continue
-				}
-				if err := os.WriteFile(path, []byte(devKey(src.Verify.Scheme)+"\n"), 0o600); err != nil {
+			for _, ref := range []string{src.Verify.Secret, src.Verify.HandshakeSecret} {
+				if err := devSecret(dir, ref, src.Verify.Scheme); err != nil {
 					return err
+				}
+			}
+			// Trigger's http actions sign with Standard Webhooks
+			// (package trigger); the rules are otherwise the pattern's to
+			// decode, and only their action secrets matter here, read the
+			// way the terraform reads them (terraform/source.tf).
+			var rules []struct {
+				Actions []struct {
+					Secret string `json:"secret"`
+				} `json:"actions"`
+			}
+			if section != "trigger" || len(src.Rules) == 0 || json.Unmarshal(src.Rules, &rules) != nil {
+				continue
+			}
+			for _, r := range rules {
+				for _, a := range r.Actions {
+					if err := devSecret(dir, a.Secret, verify.SchemeStandardWebhooks); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -140,15 +159,36 @@ func devSecrets(cfg *config.File, dir string) error {
 	return nil
 }
 
-// devKey makes a random key in the form the scheme's provider issues.
+// devSecret writes the file of reference refText, an sm: reference, with a
+// key for scheme unless it exists; other references (env:, file:) are the
+// developer's to provide.
+func devSecret(dir, refText, scheme string) error {
+	if refText == "" {
+		return nil
+	}
+	ref, err := secrets.ParseRef(refText)
+	if err != nil || ref.SecretID() == "" {
+		return nil
+	}
+	path := filepath.Join(dir, ref.SecretID())
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, []byte(devKey(scheme)+"\n"), 0o600)
+}
+
+// devKey makes a random key in the form the scheme's provider issues, so
+// that `send` signs with it and the verifier decodes it.
 func devKey(scheme string) string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	switch scheme {
-	case "standardwebhooks", "svix":
+	case verify.SchemeStandardWebhooks, verify.SchemeSvix:
 		return "whsec_" + base64.StdEncoding.EncodeToString(b)
-	case "stripe":
+	case verify.SchemeStripe:
 		return "whsec_" + hex.EncodeToString(b)
+	case verify.SchemeBasic:
+		return "dev:" + hex.EncodeToString(b)
 	}
 	return hex.EncodeToString(b)
 }
