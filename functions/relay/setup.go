@@ -78,7 +78,7 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	} else if s.SendTimeout >= claims.Lease {
 		env.Fail(fmt.Errorf("%s=%s: must stay below the claim lease %s=%s", EnvSendTimeout, s.SendTimeout, idempotency.EnvLease, claims.Lease))
 	}
-	return s, env.Err("relay settings")
+	return s, env.Err()
 }
 
 // shared holds the process's clients, made on first use by any source. A

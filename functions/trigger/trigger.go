@@ -94,7 +94,7 @@ func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error)
 	// revision rather than every event's first action.
 	claims, err := idempotency.SettingsFromEnv(lookupEnv)
 	if err != nil {
-		return nil, fmt.Errorf("trigger: %w", err)
+		return nil, err
 	}
 	s, err := compileSource(src, claims.Lease)
 	if err != nil {
@@ -115,7 +115,7 @@ type source struct {
 func compileSource(src config.Source, lease time.Duration) (*source, error) {
 	rules, err := compileRules(src.Rules, lease)
 	if err != nil {
-		return nil, fmt.Errorf("trigger source %q: %w", src.Name, err)
+		return nil, err
 	}
 	s := &source{name: src.Name, rules: rules, byName: map[string]*rule{}}
 	for _, r := range rules {

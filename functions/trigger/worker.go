@@ -162,14 +162,14 @@ func sourcesFromConfig() (map[string]*source, error) {
 	}
 	claims, err := idempotency.SettingsFromEnv(lookupEnv)
 	if err != nil {
-		return nil, fmt.Errorf("trigger: %w", err)
+		return nil, err
 	}
 	out := map[string]*source{}
 	var errs []error
-	for _, s := range fn.Sources {
+	for i, s := range fn.Sources {
 		src, err := compileSource(s, claims.Lease)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fn.Located(i, err))
 			continue
 		}
 		out[s.Name] = src

@@ -79,5 +79,5 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 		env.Fail(err)
 	}
 	o.Logger = logging.New(os.Stdout, level)
-	return o, env.Err("pipeline settings")
+	return o, env.Err()
 }

@@ -70,7 +70,8 @@ type source struct {
 
 // New builds the handler of one function from its configuration section.
 // Every source's verifier and pattern are built here, so a bad scheme,
-// option or rule stops start-up with an error naming the source and field.
+// option or rule stops start-up with an error naming the file, line and
+// field ("webhooks.yaml:12:17: store.sources[1].verify.scheme: …").
 func New(ctx context.Context, fn *config.Function, secrets verify.SecretSource, newPattern Factory, opts Options) (*Handler, error) {
 	opts = opts.withDefaults()
 	h := &Handler{opts: opts, sources: map[string]*source{}}
@@ -78,16 +79,26 @@ func New(ctx context.Context, fn *config.Function, secrets verify.SecretSource, 
 		return h, nil
 	}
 	var errs []error
-	for _, sc := range fn.Sources {
+	seen := map[string]bool{}
+	for i, sc := range fn.Sources {
 		s, err := newSource(ctx, sc, secrets, newPattern, opts)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("source %q: %w", sc.Name, err))
+			// A bad environment variable fails every source that reads
+			// it: it is reported once.
+			for _, e := range leaves(fn.Located(i, err)) {
+				if !seen[e.Error()] {
+					seen[e.Error()] = true
+					errs = append(errs, e)
+				}
+			}
 			continue
 		}
 		h.sources[sc.Name] = s
 	}
+	// Each message already names its file, line and field: a prefix would
+	// only push that off the start of the line.
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("pipeline.New: %w", err)
+		return nil, err
 	}
 	return h, nil
 }
@@ -369,6 +380,18 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		ev.ID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return ev, nil
+}
+
+// leaves flattens the errors.Join tree of err.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 // mediaType is the lower-case media type of a Content-Type value, without

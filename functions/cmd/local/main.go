@@ -54,7 +54,7 @@ func realMain(ctx context.Context) error {
 	setDefault("WEBHOOKS_DATA_DIR", filepath.Join(".local", "data"))
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
-		return fmt.Errorf("config.Load: %w", err)
+		return err // it names the file, line and field
 	}
 	if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return fmt.Errorf("devSecrets: %w", err)
