@@ -99,7 +99,8 @@ func processDeps(ctx context.Context) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDeps(ctx, s, lookupEnv, logging.FromEnv())
+	// Relay's clients serve Relay alone: every line of theirs is its.
+	d, err := newDeps(ctx, s, lookupEnv, logging.FromEnv().With(logging.FieldFunction, "Relay"))
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,15 @@ import (
 // Trigger serves the sources of the config file's trigger section;
 // TriggerWorker runs the jobs its async rules queue.
 func init() {
-	pipeline.Register("Trigger", "trigger", NewPattern)
-	functions.CloudEvent("TriggerWorker", Work)
+	pipeline.Register(FunctionTrigger, "trigger", NewPattern)
+	functions.CloudEvent(FunctionWorker, Work)
 }
+
+// The entry points, as deployed and as log lines name them.
+const (
+	FunctionTrigger = "Trigger"
+	FunctionWorker  = "TriggerWorker"
+)
 
 // Work is the TriggerWorker function: it runs the job in a Pub/Sub message: an Eventarc Pub/Sub
 // CloudEvent, or a push subscription's request to

@@ -247,11 +247,10 @@ func (t *trigger) runSync(ctx context.Context, d *deps, ev *event.Event, p plan)
 		defer unlock()
 	}
 	for i, a := range p.rule.actions {
-		inv := invocation{source: t.src.name, rule: p.rule.name, action: a.name, event: ev, idempotencyKey: ev.ID + "/" + a.name}
+		inv := invocation{function: FunctionTrigger, source: t.src.name, rule: p.rule.name, action: a.name, event: ev, idempotencyKey: ev.ID + "/" + a.name}
 		dup, err := perform(ctx, d, inv, a, p.calls[i])
 		if err != nil {
-			d.log.Error("trigger: action failed", "source", ev.Source, "id", ev.ID, "type", ev.Type,
-				"rule", p.rule.name, "action", a.name, "error", err.Error())
+			d.log.Error("trigger: action failed", append(inv.logAttrs(), "error", err.Error())...)
 			return ran, dups, err
 		}
 		if dup {

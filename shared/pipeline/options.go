@@ -34,6 +34,9 @@ type Options struct {
 	RetryAfter time.Duration
 	// Project is the Google Cloud project, for trace correlation in logs.
 	Project string
+	// Function is the entry point served ("Store"), the function field of
+	// every log line.
+	Function string
 	// Logger receives the request log lines.
 	Logger *slog.Logger
 	// Now is the clock; tests set it.

@@ -74,6 +74,10 @@ type source struct {
 // field ("webhooks.yaml:12:17: store.sources[1].verify.scheme: …").
 func New(ctx context.Context, fn *config.Function, secrets verify.SecretSource, newPattern Factory, opts Options) (*Handler, error) {
 	opts = opts.withDefaults()
+	if opts.Function != "" {
+		// Every line: the request line, and the verifiers' warnings.
+		opts.Logger = opts.Logger.With(logging.FieldFunction, opts.Function)
+	}
 	h := &Handler{opts: opts, sources: map[string]*source{}}
 	if fn == nil {
 		return h, nil
@@ -527,18 +531,24 @@ func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int,
 	}
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs,
-		slog.String("source", rq.source),
+		slog.String(logging.FieldSource, rq.source),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000),
 		slog.Int("bytes", rq.bytes),
 	)
 	if rq.ev != nil {
-		attrs = append(attrs, slog.String("event_id", rq.ev.ID), slog.String("event_type", rq.ev.Type))
+		attrs = append(attrs, slog.String(logging.FieldEventID, rq.ev.ID), slog.String(logging.FieldEventType, rq.ev.Type))
 	}
 	if rq.result != "" {
 		attrs = append(attrs, slog.String("outcome", rq.result))
 	}
 	if err != nil {
+		// Which check refused the request, in words a filter can match,
+		// and the detail: the header, by how much the timestamp missed,
+		// how many keys were tried; never a signature, key or payload.
+		if check := refusedBy(err); check != "" {
+			attrs = append(attrs, slog.String("refused_by", check))
+		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	attrs = append(attrs, logging.Trace(r, h.opts.Project)...)

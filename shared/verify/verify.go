@@ -210,7 +210,12 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 	}
 	in := &input{ctx: ctx, r: r, body: body, now: v.now(), tolerance: v.tolerance}
 	id, err := v.scheme.verify(in, keys)
-	if err != nil {
+	switch {
+	case err == ErrBadSignature:
+		// How many keys were tried tells a rotation mid-way (two) from a
+		// wrong secret (one); which key is never said.
+		return Identity{}, fmt.Errorf("%s: %w: no key of %d matched", v.cfg.Scheme, err, len(keys))
+	case err != nil:
 		return Identity{}, fmt.Errorf("%s: %w", v.cfg.Scheme, err)
 	}
 	return id, nil
