@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -45,7 +44,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := realMain(ctx); err != nil {
-		log.Fatal(err)
+		// No timestamp before it: a configuration error starts with
+		// FILE:LINE:COL, which terminals and editors link to.
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 }
 
