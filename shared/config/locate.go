@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cloudhooks/webhooks/shared/suggest"
 )
 
 // positions maps the YAML path of every key and list item of a file
@@ -264,48 +266,9 @@ func jsonFields(t reflect.Type) []string {
 // unknownField reports a key that its mapping has no field for, with the
 // known field it is closest to when that is a likely typo.
 func unknownField(path, key string, known []string) error {
-	if m := didYouMean(key, known); m != "" {
+	if m := suggest.Closest(key, known); m != "" {
 		return fmt.Errorf("%s: unknown field; did you mean %q?", path, m)
 	}
 	sorted := slices.Sorted(slices.Values(known))
 	return fmt.Errorf("%s: unknown field (known: %s)", path, strings.Join(sorted, ", "))
-}
-
-// didYouMean returns the candidate closest to s by edit distance, when it
-// is close enough to be a typo of it (a third of its letters, at least
-// one); "" otherwise.
-func didYouMean(s string, candidates []string) string {
-	best, bestD := "", max(2, len(s)/3)
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), c); d <= bestD && (best == "" || d < editDistance(strings.ToLower(s), best)) {
-			best = c
-		}
-	}
-	return best
-}
-
-// editDistance is the Damerau–Levenshtein distance (with adjacent
-// transpositions, the commonest typo: "secert") of two ASCII words.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range len(b) + 1 {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }

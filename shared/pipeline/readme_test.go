@@ -52,7 +52,7 @@ func TestREADMEErrorExamplesAreTheRealTexts(t *testing.T) {
 		{"a misspelt key", startUp(withTypo),
 			`webhooks.yaml:10:9: store.sources[1].verify.secert: unknown field; did you mean "secret"?`},
 		{"an unknown scheme, the key fixed", startUp(strings.Replace(withTypo, "secert", "secret", 1)),
-			`webhooks.yaml:5:9: store.sources[0].verify.scheme: unknown scheme "githib" (known: basic, github, gitlab, hmac, logto, none, oidc, shopify, slack, standardwebhooks, stripe, svix, token, twilio, twitter, zoom)`},
+			`webhooks.yaml:5:9: store.sources[0].verify.scheme: unknown scheme "githib"; did you mean "github"?`},
 		{"bad environment variables", env(map[string]string{"REQUEST_DEADLINE": "0s", "LOG_LEVEL": "loud"}),
 			"REQUEST_DEADLINE=\"0s\": want a positive Go duration such as 8s\nLOG_LEVEL=\"loud\": want debug, info, warn or error"},
 	}
