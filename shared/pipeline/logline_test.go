@@ -65,6 +65,9 @@ func TestARefusedRequestLogsTheCheckThatRefusedIt(t *testing.T) {
 		{"a stale timestamp", func() *http.Request {
 			return stripe(now.Add(-7*time.Minute), stripeKey)
 		}, "stripe", "timestamp_tolerance", "signed 7m0s ago, tolerance 5m0s"},
+		{"no source at the path", func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/github/github", strings.NewReader(payload))
+		}, "", "source", "unknown source"},
 		{"an address outside the allowlist", func() *http.Request {
 			return httptest.NewRequest(http.MethodPost, "/allow", strings.NewReader(payload))
 		}, "allow", "allow_cidrs", "client address not allowed"},
@@ -81,6 +84,9 @@ func TestARefusedRequestLogsTheCheckThatRefusedIt(t *testing.T) {
 			}
 			if line["function"] != "Store" || line["source"] != tt.source || line["refused_by"] != tt.check {
 				t.Errorf("log line %s: want function Store, source %s, refused_by %s", logs.String(), tt.source, tt.check)
+			}
+			if tt.source == "" && line["path"] != r.URL.Path {
+				t.Errorf("log line %s: want the path of a request no source serves", logs.String())
 			}
 			if msg, _ := line["error"].(string); !strings.Contains(msg, tt.want) {
 				t.Errorf("error %q does not say %q", msg, tt.want)

@@ -536,6 +536,12 @@ func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int,
 		slog.Float64("latency_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000),
 		slog.Int("bytes", rq.bytes),
 	)
+	if rq.source == "" {
+		// No source at this path: the path says what the sender meant
+		// (a URL pasted twice, a function's name missing); bounded, as
+		// anyone can send any path.
+		attrs = append(attrs, slog.String("path", r.URL.Path[:min(len(r.URL.Path), 200)]))
+	}
 	if rq.ev != nil {
 		attrs = append(attrs, slog.String(logging.FieldEventID, rq.ev.ID), slog.String(logging.FieldEventType, rq.ev.Type))
 	}
