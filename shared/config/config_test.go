@@ -77,6 +77,7 @@ func TestErrorsPointAtTheLine(t *testing.T) {
 		{"misspelt key", "store:\n  sources:\n    - name: a\n      verify:\n        scheme: none\n        handshakse: [graph]\n",
 			`w.yaml:6:9: store.sources[0].verify.handshakse: unknown field; did you mean "handshakes"?`},
 		{"misspelt section", "stroe:\n  sources: []\n", `w.yaml:1:1: stroe: unknown field; did you mean "store"?`},
+		{"a key of any characters", "store:\n  sources: []\nmy key.2: x\n", "w.yaml:3:1: my key.2: unknown field (known: relay, store, trigger)"},
 		{"nothing like any key", "store:\n  sources:\n    - name: a\n      colour: red\n",
 			"w.yaml:4:7: store.sources[0].colour: unknown field (known: name, rules, verify)"},
 		{"a string where a list belongs", "store:\n  sources:\n    - name: a\n      verify: {scheme: none, handshakes: graph}\n",
@@ -117,4 +118,19 @@ func TestLocatedPlacesAFunctionsFindingsInTheFile(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("Located =\n%v\nwant\n%s", err, want)
 	}
+}
+
+// Any bytes give a file or an error, never a panic: the locator walks
+// whatever tree the YAML parser returns.
+func FuzzParseFile(f *testing.F) {
+	f.Add(Embedded())
+	f.Add([]byte("store:\n  sources:\n    - name: a\n      verify: {scheme: none, handshakes: graph}\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("store: {sources: [{name: 1, verify: {scheme: [x], allow_cidrs: {a: b}, trusted_proxies: x}}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := ParseFile("w.yaml", data)
+		if (file == nil) == (err == nil) {
+			t.Fatalf("ParseFile = %v, %v: want a file or an error", file, err)
+		}
+	})
 }

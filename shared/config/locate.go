@@ -69,7 +69,17 @@ func (p positions) at(path string) (position, bool) {
 
 // fieldPath matches the field path that starts a validation message:
 // "verify.scheme: …", "rules[0].to.topic: …".
-var fieldPath = regexp.MustCompile(`^[a-z_]+(\[\d+\])?(\.[A-Za-z0-9_-]+(\[\d+\])?)*: `)
+var fieldPath = regexp.MustCompile(`^[A-Za-z0-9_-]+(\[\d+\])?(\.[A-Za-z0-9_-]+(\[\d+\])?)*: `)
+
+// pathError is a problem at a path that the checks here found, so that
+// locate need not read the path back from the text.
+type pathError struct {
+	path string
+	err  error
+}
+
+func (e *pathError) Error() string { return e.path + ": " + e.err.Error() }
+func (e *pathError) Unwrap() error { return e.err }
 
 // locate turns each message of err (a tree of errors.Join) that starts
 // with a field path relative to prefix into "FILE:LINE:COL: PATH: …", the
@@ -86,9 +96,14 @@ func (f *File) locate(prefix string, err error) error {
 			errs = append(errs, leaf) // about the deployment, not the file
 			continue
 		}
+		var pe *pathError
 		msg := leaf.Error()
 		path, rest := prefix, msg
-		if m := fieldPath.FindString(msg); m != "" {
+		switch m := fieldPath.FindString(msg); {
+		case errors.As(leaf, &pe) && pe.Error() == msg:
+			// Ours: the path is known, whatever characters the key has.
+			path, rest = join(prefix, pe.path), pe.err.Error()
+		case m != "":
 			path, rest = join(prefix, strings.TrimSuffix(m, ": ")), msg[len(m):]
 		}
 		errs = append(errs, &FieldError{File: f.name, pos: f.pos, Path: path, Err: wrapText(leaf, rest)})
@@ -135,8 +150,12 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	if p, ok := e.pos.at(e.Path); ok {
+	p, ok := e.pos.at(e.Path)
+	switch {
+	case ok:
 		return fmt.Sprintf("%s:%d:%d: %s: %v", e.File, p.line, p.col, e.Path, e.Err)
+	case e.Path == "":
+		return fmt.Sprintf("%s: %v", e.File, e.Err)
 	}
 	return fmt.Sprintf("%s: %s: %v", e.File, e.Path, e.Err)
 }
@@ -181,7 +200,7 @@ func checkShape(node *yaml.Node, path string, t reflect.Type) []error {
 		return nil // rules are the pattern's to check; null is a zero value
 	}
 	wrongKind := func(want string) []error {
-		return []error{fmt.Errorf("%s: want %s, got %s", path, want, describe(node))}
+		return []error{&pathError{path, fmt.Errorf("want %s, got %s", want, describe(node))}}
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -267,8 +286,8 @@ func jsonFields(t reflect.Type) []string {
 // known field it is closest to when that is a likely typo.
 func unknownField(path, key string, known []string) error {
 	if m := suggest.Closest(key, known); m != "" {
-		return fmt.Errorf("%s: unknown field; did you mean %q?", path, m)
+		return &pathError{path, fmt.Errorf("unknown field; did you mean %q?", m)}
 	}
 	sorted := slices.Sorted(slices.Values(known))
-	return fmt.Errorf("%s: unknown field (known: %s)", path, strings.Join(sorted, ", "))
+	return &pathError{path, fmt.Errorf("unknown field (known: %s)", strings.Join(sorted, ", "))}
 }
