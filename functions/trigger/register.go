@@ -11,12 +11,13 @@ import (
 
 // Trigger serves the sources of the config file's trigger section;
 // TriggerWorker runs the jobs its async rules queue.
+// The names are literals here, where terraform's test reads them.
 func init() {
-	pipeline.Register(FunctionTrigger, "trigger", NewPattern)
-	functions.CloudEvent(FunctionWorker, Work)
+	pipeline.Register("Trigger", "trigger", NewPattern)
+	functions.CloudEvent("TriggerWorker", Work)
 }
 
-// The entry points, as deployed and as log lines name them.
+// The entry points registered above, as log lines name them.
 const (
 	FunctionTrigger = "Trigger"
 	FunctionWorker  = "TriggerWorker"

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -248,5 +250,12 @@ func TestWorkerLinesUseTheRequestLinesVocabulary(t *testing.T) {
 		if _, ok := m["id"]; ok {
 			t.Errorf("job line %s uses id, not event_id", line)
 		}
+	}
+}
+
+// The request path's log name is the entry point init registers.
+func TestLogNameIsTheRegisteredEntryPoint(t *testing.T) {
+	if !slices.Contains(pipeline.Registered(), FunctionTrigger) {
+		t.Errorf("%q is not registered: %v", FunctionTrigger, pipeline.Registered())
 	}
 }
