@@ -123,6 +123,7 @@ locals {
     "shared/pipeline",
     "shared/secrets",
     "shared/strictjson",
+    "shared/suggest",
     "shared/verify",
     "shared/verify/handshake",
     "shared/verify/ipallow",

@@ -53,6 +53,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
+	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pattern"
 )
 
@@ -140,7 +141,7 @@ func (p *relay) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, e
 	if err != nil {
 		return pattern.Outcome{}, pattern.Retryable(err, 0)
 	}
-	log := d.log.With("source", ev.Source, "id", ev.ID, "type", ev.Type)
+	log := d.log.With(logging.FieldSource, ev.Source, logging.FieldEventID, ev.ID, logging.FieldEventType, ev.Type)
 	sent := 0
 	for _, dl := range plan {
 		done, err := p.relayOne(ctx, d, ev, dl, log)

@@ -78,7 +78,7 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	} else if s.SendTimeout >= claims.Lease {
 		env.Fail(fmt.Errorf("%s=%s: must stay below the claim lease %s=%s", EnvSendTimeout, s.SendTimeout, idempotency.EnvLease, claims.Lease))
 	}
-	return s, env.Err("relay settings")
+	return s, env.Err()
 }
 
 // shared holds the process's clients, made on first use by any source. A
@@ -99,7 +99,8 @@ func processDeps(ctx context.Context) (*deps, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDeps(ctx, s, lookupEnv, logging.FromEnv())
+	// Relay's clients serve Relay alone: every line of theirs is its.
+	d, err := newDeps(ctx, s, lookupEnv, logging.FromEnv().With(logging.FieldFunction, "Relay"))
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,8 @@ func (r *recorder) Send(ctx context.Context, m *messaging.Message) (string, erro
 	if err != nil {
 		return "", err
 	}
-	r.log.Info("relay: dry run: would send", "rule", recordOf(ctx).Rule, "topic", m.Topic, "condition", m.Condition,
+	rec := recordOf(ctx)
+	r.log.Info("relay: dry run: would send", logging.FieldSource, rec.Source, logging.FieldEventID, rec.Event, "rule", rec.Rule, "topic", m.Topic, "condition", m.Condition,
 		"token_sha256", hashIf(m.Token), "title", notificationTitle(m.Notification), "name", name)
 	return name, nil
 }
@@ -206,7 +208,8 @@ func (r *recorder) SendEachForMulticast(ctx context.Context, m *messaging.Multic
 	if err != nil {
 		return nil, err
 	}
-	r.log.Info("relay: dry run: would send", "rule", recordOf(ctx).Rule, "tokens", len(m.Tokens),
+	rec := recordOf(ctx)
+	r.log.Info("relay: dry run: would send", logging.FieldSource, rec.Source, logging.FieldEventID, rec.Event, "rule", rec.Rule, "tokens", len(m.Tokens),
 		"title", notificationTitle(m.Notification), "name", name)
 	br := &messaging.BatchResponse{SuccessCount: len(m.Tokens)}
 	for range m.Tokens {

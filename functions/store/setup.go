@@ -114,7 +114,7 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	if emulated && (s.EmulatorHost == "" || s.StorageEmulatorHost == "") {
 		env.Fail(fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", EnvEmulatorHost, EnvStorageEmulatorHost))
 	}
-	if err := env.Err("store settings"); err != nil {
+	if err := env.Err(); err != nil {
 		return settings{}, err
 	}
 	return s, nil

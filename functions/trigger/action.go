@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/logging"
 )
 
 // performer is the type-specific part of an action: it fills the action's
@@ -23,10 +24,17 @@ type call func(ctx context.Context, d *deps, inv invocation) error
 
 // invocation names what a call is for.
 type invocation struct {
+	function             string // Trigger (sync rules) or TriggerWorker, for logs
 	source, rule, action string
 	event                *event.Event
 	// idempotencyKey is sent to HTTP receivers: "<event id>/<action name>".
 	idempotencyKey string
+}
+
+// logAttrs are the fields that name the invocation on a log line.
+func (inv invocation) logAttrs() []any {
+	return []any{logging.FieldFunction, inv.function, logging.FieldSource, inv.source,
+		logging.FieldEventID, inv.event.ID, logging.FieldEventType, inv.event.Type, "rule", inv.rule, "action", inv.action}
 }
 
 // ErrPermanent marks an action failure that retrying cannot fix: a 4xx
@@ -91,8 +99,8 @@ func (a *action) run(ctx context.Context, d *deps, inv invocation, c call) error
 			return &attemptError{action: a.name, attempts: n, err: err}
 		}
 		wait := a.retry.backoff(n)
-		d.log.Warn("trigger: action attempt failed; retrying", "source", inv.source, "id", inv.event.ID,
-			"rule", inv.rule, "action", a.name, "attempt", n, "backoff", wait.String(), "error", err.Error())
+		d.log.Warn("trigger: action attempt failed; retrying",
+			append(inv.logAttrs(), "attempt", n, "backoff", wait.String(), "error", err.Error())...)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:

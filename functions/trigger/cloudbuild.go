@@ -79,8 +79,7 @@ func (a *cloudBuildAction) prepare(_ *event.Event, vars event.Vars) (call, error
 		if err != nil {
 			return classifyGRPC(fmt.Errorf("cloudbuild trigger %s: %w", a.trigger, err))
 		}
-		d.log.Info("trigger: build started", "source", inv.source, "id", inv.event.ID, "rule", inv.rule,
-			"action", inv.action, "build", id)
+		d.log.Info("trigger: build started", append(inv.logAttrs(), "build", id)...)
 		return nil
 	}, nil
 }

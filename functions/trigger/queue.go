@@ -115,8 +115,12 @@ func (p *pubSubJobs) enqueue(ctx context.Context, q queuedJob) error {
 const localWorkers = 4
 
 // localQueueSize bounds each worker's backlog; beyond it enqueue fails and
-// the provider retries later.
-const localQueueSize = 256
+// the provider retries later. Jobs of one serialize_by key share a worker,
+// so a load run of `send` on one repository fills one backlog with every
+// job it makes: sized for such runs (send -n 10000 makes up to two jobs
+// per event with the sample rules), as Pub/Sub, which this stands for,
+// holds any backlog.
+const localQueueSize = 1 << 14
 
 // errLocalQueueFull is the in-process queue's answer when it is full.
 var errLocalQueueFull = errors.New("in-process job queue is full")

@@ -11,10 +11,17 @@ import (
 
 // Trigger serves the sources of the config file's trigger section;
 // TriggerWorker runs the jobs its async rules queue.
+// The names are literals here, where terraform's test reads them.
 func init() {
 	pipeline.Register("Trigger", "trigger", NewPattern)
 	functions.CloudEvent("TriggerWorker", Work)
 }
+
+// The entry points registered above, as log lines name them.
+const (
+	FunctionTrigger = "Trigger"
+	FunctionWorker  = "TriggerWorker"
+)
 
 // Work is the TriggerWorker function: it runs the job in a Pub/Sub message: an Eventarc Pub/Sub
 // CloudEvent, or a push subscription's request to

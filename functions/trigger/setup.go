@@ -151,14 +151,15 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 	if s.Project == "" {
 		rec = newRecorder(filepath.Join(s.DataDir, "trigger", "actions.ndjson"), log)
 		d.builds = rec
-		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", "file", rec.file.Path())
+		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", logging.FieldFunction, FunctionTrigger, "file", rec.file.Path())
 	} else {
 		d.builds = &lazyCloudBuild{}
 	}
 	if !s.PubSub {
 		d.topics = rec
 		d.jobs = newLocalQueue(d, localWorkers)
-		log.Warn("trigger: no Pub/Sub: async jobs run on an in-process queue that is lost when the process exits (local runs only)")
+		log.Warn("trigger: no Pub/Sub: async jobs run on an in-process queue that is lost when the process exits (local runs only)",
+			logging.FieldFunction, FunctionTrigger)
 		return d, nil
 	}
 	client, err := pubsub.NewClient(life, s.PubSubProject)
@@ -252,7 +253,6 @@ func (r *recorder) write(inv invocation, line recordLine) (string, error) {
 	if err := r.file.Append(b); err != nil {
 		return "", fmt.Errorf("trigger: record: %w", err)
 	}
-	r.log.Info("trigger: local run: recorded instead of performed", "type", line.Type, "rule", inv.rule,
-		"action", inv.action, "file", r.file.Path())
+	r.log.Info("trigger: local run: recorded instead of performed", append(inv.logAttrs(), "action_type", line.Type, "file", r.file.Path())...)
 	return line.Recorded, nil
 }

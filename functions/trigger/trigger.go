@@ -101,7 +101,7 @@ func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error)
 	// revision rather than every event's first action.
 	claims, err := idempotency.SettingsFromEnv(lookupEnv)
 	if err != nil {
-		return nil, fmt.Errorf("trigger: %w", err)
+		return nil, err
 	}
 	s, err := compileSource(src, claims.Lease)
 	if err != nil {
@@ -122,7 +122,7 @@ type source struct {
 func compileSource(src config.Source, lease time.Duration) (*source, error) {
 	rules, err := compileRules(src.Rules, lease)
 	if err != nil {
-		return nil, fmt.Errorf("trigger source %q: %w", src.Name, err)
+		return nil, err
 	}
 	s := &source{name: src.Name, rules: rules, byName: map[string]*rule{}}
 	for _, r := range rules {
@@ -254,11 +254,10 @@ func (t *trigger) runSync(ctx context.Context, d *deps, ev *event.Event, p plan)
 		defer unlock()
 	}
 	for i, a := range p.rule.actions {
-		inv := invocation{source: t.src.name, rule: p.rule.name, action: a.name, event: ev, idempotencyKey: ev.ID + "/" + a.name}
+		inv := invocation{function: FunctionTrigger, source: t.src.name, rule: p.rule.name, action: a.name, event: ev, idempotencyKey: ev.ID + "/" + a.name}
 		dup, err := perform(ctx, d, inv, a, p.calls[i])
 		if err != nil {
-			d.log.Error("trigger: action failed", "source", ev.Source, "id", ev.ID, "type", ev.Type,
-				"rule", p.rule.name, "action", a.name, "error", err.Error())
+			d.log.Error("trigger: action failed", append(inv.logAttrs(), "error", err.Error())...)
 			return ran, dups, err
 		}
 		if dup {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
+	"github.com/cloudhooks/webhooks/shared/logging"
 )
 
 // ErrInFlight means another delivery of the same event is performing the
@@ -49,13 +50,13 @@ func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (d
 		// The claim must go whatever ctx's state, or the retry would wait
 		// for the lease.
 		if rerr := d.claims.Release(context.WithoutCancel(ctx), key); rerr != nil {
-			d.log.Error("trigger: release claim failed; the retry waits for the lease", "key", key, "error", rerr.Error())
+			d.log.Error("trigger: release claim failed; the retry waits for the lease", append(inv.logAttrs(), "key", key, "error", rerr.Error())...)
 		}
 		return false, err
 	}
 	if cerr := d.claims.Complete(context.WithoutCancel(ctx), key); cerr != nil {
 		// The action is done: failing now would make it run again.
-		d.log.Error("trigger: action done but could not mark it", "key", key, "error", cerr.Error())
+		d.log.Error("trigger: action done but could not mark it", append(inv.logAttrs(), "key", key, "error", cerr.Error())...)
 	}
 	return false, nil
 }
@@ -65,8 +66,8 @@ func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (d
 // in-process queue, which only logs). A nil error means the job is
 // finished with: done, duplicate, or dead-lettered.
 func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error {
-	log := d.log.With("source", j.Event.Source, "id", j.Event.ID, "type", j.Event.Type, "rule", j.Rule,
-		"action", j.Action, "attempt", j.Attempt)
+	log := d.log.With(logging.FieldFunction, FunctionWorker, logging.FieldSource, j.Event.Source, logging.FieldEventID, j.Event.ID,
+		logging.FieldEventType, j.Event.Type, "rule", j.Rule, "action", j.Action, "attempt", j.Attempt)
 	r := src.byName[j.Rule]
 	var a *action
 	if r != nil {
@@ -84,7 +85,7 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	if err != nil {
 		return deadLetter(ctx, d, j, raw, log, fmt.Errorf("action %q: %w", a.name, err))
 	}
-	inv := invocation{source: src.name, rule: r.name, action: a.name, event: j.Event, idempotencyKey: j.Event.ID + "/" + a.name}
+	inv := invocation{function: FunctionWorker, source: src.name, rule: r.name, action: a.name, event: j.Event, idempotencyKey: j.Event.ID + "/" + a.name}
 	dup, err := perform(ctx, d, inv, a, c)
 	switch {
 	case err == nil && dup:
@@ -162,14 +163,14 @@ func sourcesFromConfig() (map[string]*source, error) {
 	}
 	claims, err := idempotency.SettingsFromEnv(lookupEnv)
 	if err != nil {
-		return nil, fmt.Errorf("trigger: %w", err)
+		return nil, err
 	}
 	out := map[string]*source{}
 	var errs []error
-	for _, s := range fn.Sources {
+	for i, s := range fn.Sources {
 		src, err := compileSource(s, claims.Lease)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fn.Located(i, err))
 			continue
 		}
 		out[s.Name] = src
@@ -201,12 +202,12 @@ func (w *worker) handle(ctx context.Context, data []byte) error {
 	var m pushMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		// Not a Pub/Sub message: redelivering cannot help.
-		d.log.Error("trigger worker: not a Pub/Sub message; dropped", "error", err.Error())
+		d.log.Error("trigger worker: not a Pub/Sub message; dropped", logging.FieldFunction, FunctionWorker, "error", err.Error())
 		return nil
 	}
 	var j job
 	if err := json.Unmarshal(m.Message.Data, &j); err != nil || j.Event == nil {
-		d.log.Error("trigger worker: not a job; dropped", "message_id", m.Message.MessageID)
+		d.log.Error("trigger worker: not a job; dropped", logging.FieldFunction, FunctionWorker, "message_id", m.Message.MessageID)
 		return nil
 	}
 	src, err := w.source(j.Event.Source)

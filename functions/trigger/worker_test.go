@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -221,5 +223,39 @@ func TestNewPatternRefusesBadClaimSettings(t *testing.T) {
 	_, err := NewPattern(context.Background(), config.Source{Name: "github", Rules: rules})
 	if err == nil || !strings.Contains(err.Error(), `IDEMPOTENCY_LEASE="soon"`) {
 		t.Fatalf("NewPattern = %v, want an error naming IDEMPOTENCY_LEASE", err)
+	}
+}
+
+// The worker's lines about a job name the event as the pipeline's
+// request line does (function, source, event_id, event_type), so that one
+// filter follows an event from its request to its last action.
+func TestWorkerLinesUseTheRequestLinesVocabulary(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, logs := testDeps(t)
+	tr := newTrigger(t, fmt.Sprintf(asyncRule, rcv.srv.URL+"/a", rcv.srv.URL+"/b"), d)
+	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-vocab"))
+	wantStatus(t, out, err, 202, ResultQueued)
+	waitFor(t, 10*time.Second, "both jobs to be logged", func() bool { return strings.Count(logs.String(), `"trigger: job"`) == 2 })
+	for line := range strings.Lines(logs.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["msg"] != "trigger: job" {
+			continue
+		}
+		if m["function"] != FunctionWorker || m["source"] != "src" || m["event_id"] != "d-vocab" || m["event_type"] != "push" {
+			t.Errorf("job line %s: want function %s, source, event_id and event_type", line, FunctionWorker)
+		}
+		if _, ok := m["id"]; ok {
+			t.Errorf("job line %s uses id, not event_id", line)
+		}
+	}
+}
+
+// The request path's log name is the entry point init registers.
+func TestLogNameIsTheRegisteredEntryPoint(t *testing.T) {
+	if !slices.Contains(pipeline.Registered(), FunctionTrigger) {
+		t.Errorf("%q is not registered: %v", FunctionTrigger, pipeline.Registered())
 	}
 }

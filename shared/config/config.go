@@ -28,11 +28,17 @@ type File struct {
 	Store   *Function `json:"store,omitempty"`
 	Relay   *Function `json:"relay,omitempty"`
 	Trigger *Function `json:"trigger,omitempty"`
+
+	name string    // for messages: the WEBHOOKS_CONFIG path or EmbeddedName
+	pos  positions // where each field is written
 }
 
 // Function is the configuration of one function: the sources it serves.
 type Function struct {
 	Sources []Source `json:"sources"`
+
+	section string // "store", "relay", "trigger"
+	file    *File  // for Located
 }
 
 // Source is one provider endpoint of a function.

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEmbeddedConfigIsValid(t *testing.T) {
@@ -25,7 +27,7 @@ func TestParseNamesTheBadField(t *testing.T) {
 		{"bad name", "store:\n  sources:\n    - name: A/b\n      verify: {scheme: github}\n", "store.sources[0].name"},
 		{"duplicate name", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n    - name: a\n      verify: {scheme: none}\n", `relay.sources[1].name: duplicate source "a"`},
 		{"missing scheme", "trigger:\n  sources:\n    - name: a\n", "trigger.sources[0].verify.scheme: missing"},
-		{"not yaml", "store: [", "parse"},
+		{"not yaml", "store: [", "webhooks.yaml:1: did not find expected node content"},
 		{"the crc source's key verifying another scheme",
 			"store:\n  sources:\n    - name: x\n      verify: {scheme: twitter, secret: sm:x, handshakes: [crc], allow_cidrs: [192.0.2.0/24]}\n" +
 				"relay:\n  sources:\n    - name: gh\n      verify: {scheme: github, secret: sm:x}\n",
@@ -66,4 +68,69 @@ func TestLoadPrefersTheFileNamedByTheEnvironment(t *testing.T) {
 	if _, err := Load(func(k string) (string, bool) { return "/does/not/exist", k == EnvPath }); err == nil {
 		t.Fatal("Load of a missing file succeeded")
 	}
+}
+
+// Every message points at the line: file, line and column, the YAML
+// path, what is wrong, and for a misspelt key the key it probably is.
+func TestErrorsPointAtTheLine(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"misspelt key", "store:\n  sources:\n    - name: a\n      verify:\n        scheme: none\n        handshakse: [graph]\n",
+			`w.yaml:6:9: store.sources[0].verify.handshakse: unknown field; did you mean "handshakes"?`},
+		{"misspelt section", "stroe:\n  sources: []\n", `w.yaml:1:1: stroe: unknown field; did you mean "store"?`},
+		{"a key of any characters", "store:\n  sources: []\nmy key.2: x\n", "w.yaml:3:1: my key.2: unknown field (known: relay, store, trigger)"},
+		{"nothing like any key", "store:\n  sources:\n    - name: a\n      colour: red\n",
+			"w.yaml:4:7: store.sources[0].colour: unknown field (known: name, rules, verify)"},
+		{"a string where a list belongs", "store:\n  sources:\n    - name: a\n      verify: {scheme: none, handshakes: graph}\n",
+			`w.yaml:4:30: store.sources[0].verify.handshakes: want a list, got "graph"`},
+		{"a number where a string belongs", "store:\n  sources:\n    - name: 123\n      verify: {scheme: none}\n",
+			`w.yaml:3:7: store.sources[0].name: want a string (quote it), got "123"`},
+		{"a key given twice", "store:\n  sources: []\n  sources: []\n", "w.yaml:3: "},
+		{"validation", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n    - name: a\n      verify: {scheme: none}\n",
+			`w.yaml:5:7: relay.sources[1].name: duplicate source "a"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseFile("w.yaml", []byte(tt.yaml))
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("ParseFile error =\n%v\nwant it to start with\n%s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "JSON") || strings.Count(err.Error(), "w.yaml") != 1 {
+				t.Errorf("error %q says JSON or names the file twice", err)
+			}
+		})
+	}
+}
+
+// A problem that a function finds in a source's rules or verify block
+// is placed at its line too, and a bad environment variable is not
+// placed in the file at all.
+func TestLocatedPlacesAFunctionsFindingsInTheFile(t *testing.T) {
+	yaml := "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n      rules:\n        - name: r\n          to: {topc: x}\n"
+	f, err := ParseFile("w.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnv(func(string) (string, bool) { return "soon", true })
+	env.Duration("WAIT", time.Second)
+	err = f.Function("relay").Located(0, errors.Join(errors.New(`rules[0].to.topc: unknown field; did you mean "topic"?`), env.Err()))
+	want := "w.yaml:7:16: relay.sources[0].rules[0].to.topc: unknown field; did you mean \"topic\"?\n" +
+		`WAIT="soon": want a positive Go duration such as 1s`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Located =\n%v\nwant\n%s", err, want)
+	}
+}
+
+// Any bytes give a file or an error, never a panic: the locator walks
+// whatever tree the YAML parser returns.
+func FuzzParseFile(f *testing.F) {
+	f.Add(Embedded())
+	f.Add([]byte("store:\n  sources:\n    - name: a\n      verify: {scheme: none, handshakes: graph}\n"))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("store: {sources: [{name: 1, verify: {scheme: [x], allow_cidrs: {a: b}, trusted_proxies: x}}]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := ParseFile("w.yaml", data)
+		if (file == nil) == (err == nil) {
+			t.Fatalf("ParseFile = %v, %v: want a file or an error", file, err)
+		}
+	})
 }

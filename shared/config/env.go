@@ -74,14 +74,27 @@ func (e *Env) Bool(name string, def bool) bool {
 }
 
 // Fail records a problem found while reading the settings, for checks
-// that span several variables.
-func (e *Env) Fail(err error) { e.errs = append(e.errs, err) }
-
-// Err returns every problem recorded, prefixed with what was being read
-// ("store settings"), or nil.
-func (e *Env) Err(what string) error {
-	if err := errors.Join(e.errs...); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+// that span several variables; its message names them. The problems of
+// another Env's Err are recorded one by one.
+func (e *Env) Fail(err error) {
+	for _, leaf := range leaves(err) {
+		var env *EnvError
+		if !errors.As(leaf, &env) {
+			leaf = &EnvError{err: leaf}
+		}
+		e.errs = append(e.errs, leaf)
 	}
-	return nil
 }
+
+// Err returns every problem recorded, one message per bad variable, each
+// starting with the variable's name (`REQUEST_DEADLINE="0s": want …`), or
+// nil.
+func (e *Env) Err() error { return errors.Join(e.errs...) }
+
+// EnvError is a bad environment variable: a problem of the deployment,
+// not of any one source, which the pipeline reports once however many
+// sources read the variable.
+type EnvError struct{ err error }
+
+func (e *EnvError) Error() string { return e.err.Error() }
+func (e *EnvError) Unwrap() error { return e.err }

@@ -30,7 +30,7 @@ func TestEnvReadsValuesAndNamesEveryBadOne(t *testing.T) {
 	if got := e.String("EMPTY", "def"); got != "def" {
 		t.Errorf("String(EMPTY) = %q, want the default", got)
 	}
-	if err := e.Err("test settings"); err != nil {
+	if err := e.Err(); err != nil {
 		t.Fatalf("good values reported: %v", err)
 	}
 
@@ -38,13 +38,18 @@ func TestEnvReadsValuesAndNamesEveryBadOne(t *testing.T) {
 	e.Duration("NEG_WAIT", time.Second)
 	e.Int("BAD_N", 1)
 	e.Bool("BAD_ON", false)
-	err := e.Err("test settings")
+	err := e.Err()
 	if err == nil {
 		t.Fatal("bad values not reported")
 	}
-	for _, want := range []string{"test settings: ", `BAD_WAIT="soon"`, `NEG_WAIT="-1s"`, `BAD_N="0"`, `BAD_ON="yes"`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not name %s", err, want)
+	// One message per variable, each starting with the variable.
+	lines := strings.Split(err.Error(), "\n")
+	for i, want := range []string{`BAD_WAIT="soon"`, `NEG_WAIT="-1s"`, `BAD_N="0"`, `BAD_ON="yes"`} {
+		if i >= len(lines) || !strings.HasPrefix(lines[i], want+": want ") {
+			t.Errorf("message %d of %q does not start with %s", i, err, want)
 		}
+	}
+	if len(lines) != 4 {
+		t.Errorf("%d messages for 4 bad variables: %q", len(lines), err)
 	}
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
+	"strings"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
@@ -22,35 +25,74 @@ var embedded []byte
 // Embedded returns the configuration file compiled into the binary.
 func Embedded() []byte { return embedded }
 
+// EmbeddedName is how messages name the embedded file: its path in the
+// repository, from where `make run` runs.
+const EmbeddedName = "shared/config/webhooks.yaml"
+
 // Load reads the configuration named by WEBHOOKS_CONFIG, or the embedded
 // webhooks.yaml when it is unset, and validates it. lookup is os.LookupEnv
-// outside tests.
+// outside tests. Its errors name the file, line and column of each bad
+// field.
 func Load(lookup func(string) (string, bool)) (*File, error) {
-	data := embedded
 	if path, ok := lookup(EnvPath); ok && path != "" {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("config.Load: %s: %w", EnvPath, err)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvPath, err)
+		}
+		return ParseFile(path, data)
+	}
+	return ParseFile(EmbeddedName, embedded)
+}
+
+// Parse decodes and validates a configuration file named webhooks.yaml
+// in messages; see ParseFile.
+func Parse(data []byte) (*File, error) { return ParseFile("webhooks.yaml", data) }
+
+// ParseFile decodes a configuration file, rejecting unknown fields (a
+// typo is an error, not a silently ignored setting) and values of the
+// wrong kind, and validates it. Every problem is reported, each as
+// "NAME:LINE:COL: PATH: problem" ("webhooks.yaml:14:9:
+// store.sources[1].verify.secert: unknown field; did you mean "secret"?").
+func ParseFile(name string, data []byte) (*File, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, syntaxError(name, err)
+	}
+	f := &File{name: name, pos: positions{}}
+	f.pos.index(&root, "")
+	if errs := checkShape(&root, "", reflect.TypeFor[File]()); len(errs) > 0 {
+		return nil, f.locate("", errors.Join(errs...))
+	}
+	// The shape is checked: what is left for the decoder to refuse is
+	// what YAML itself forbids (a key given twice).
+	if err := sigsyaml.UnmarshalStrict(data, f); err != nil {
+		return nil, syntaxError(name, err)
+	}
+	for _, section := range []string{"store", "relay", "trigger"} {
+		if fn := f.Function(section); fn != nil {
+			fn.section, fn.file = section, f
 		}
 	}
-	f, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("config.Load: %w", err)
+	if err := f.Validate(); err != nil {
+		return nil, f.locate("", err)
 	}
 	return f, nil
 }
 
-// Parse decodes a configuration file, rejecting unknown fields (a typo is
-// an error, not a silently ignored setting), and validates it.
-func Parse(data []byte) (*File, error) {
-	var f File
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
+// yamlLine is the "line N: " of a YAML parser's message.
+var yamlLine = regexp.MustCompile(`line (\d+): `)
+
+// syntaxError reports a file that is not YAML, or not valid YAML, as
+// "NAME:LINE: problem", without the parser's prefixes.
+func syntaxError(name string, err error) error {
+	msg := err.Error()
+	for _, prefix := range []string{"error converting YAML to JSON: ", "yaml: unmarshal errors:\n  ", "yaml: "} {
+		msg = strings.TrimPrefix(msg, prefix)
 	}
-	if err := f.Validate(); err != nil {
-		return nil, err
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
+		return fmt.Errorf("%s:%s: %s", name, msg[m[2]:m[3]], msg[m[1]:])
 	}
-	return &f, nil
+	return fmt.Errorf("%s: %s", name, msg)
 }
 
 // Function returns the section of the named function ("store", "relay",

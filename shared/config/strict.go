@@ -60,7 +60,7 @@ func unknownFields(path string, data []byte, t reflect.Type) []error {
 		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			ft, ok := fields[k]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s.%s: unknown field", path, k))
+				errs = append(errs, unknownField(path+"."+k, k, slices.Collect(maps.Keys(fields))))
 				continue
 			}
 			errs = append(errs, unknownFields(path+"."+k, obj[k], ft)...)

@@ -66,7 +66,7 @@ func SettingsFromEnv(lookup func(string) (string, bool)) (Settings, error) {
 	if s.Project == "" && env.String(EnvEmulatorHost, "") != "" {
 		env.Fail(errNoProject)
 	}
-	if err := env.Err("idempotency settings"); err != nil {
+	if err := env.Err(); err != nil {
 		return Settings{}, err
 	}
 	return s, nil

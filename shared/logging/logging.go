@@ -18,6 +18,23 @@ import (
 	"strings"
 )
 
+// The fields that say which event a line is about, named the same on
+// every line: the request line of the pipeline, and the lines of the
+// functions and of TriggerWorker about one event. Filter on function and
+// source to follow one endpoint; on event_id to follow one event.
+const (
+	// FieldFunction is the entry point: Store, Relay, Trigger,
+	// TriggerWorker.
+	FieldFunction = "function"
+	// FieldSource is the source's name, its URL path.
+	FieldSource = "source"
+	// FieldEventID is the event id (provider's delivery id or content
+	// hash).
+	FieldEventID = "event_id"
+	// FieldEventType is the event type.
+	FieldEventType = "event_type"
+)
+
 // New returns a logger that writes one Cloud Logging JSON object per line.
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{

@@ -35,6 +35,9 @@ type Options struct {
 	RetryAfter time.Duration
 	// Project is the Google Cloud project, for trace correlation in logs.
 	Project string
+	// Function is the entry point served ("Store"), the function field of
+	// every log line.
+	Function string
 	// Logger receives the request log lines.
 	Logger *slog.Logger
 	// Now is the clock; tests set it.
@@ -85,5 +88,5 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 		env.Fail(err)
 	}
 	o.Logger = logging.New(os.Stdout, level)
-	return o, env.Err("pipeline settings")
+	return o, env.Err()
 }

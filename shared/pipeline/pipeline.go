@@ -70,24 +70,39 @@ type source struct {
 
 // New builds the handler of one function from its configuration section.
 // Every source's verifier and pattern are built here, so a bad scheme,
-// option or rule stops start-up with an error naming the source and field.
+// option or rule stops start-up with an error naming the file, line and
+// field ("webhooks.yaml:12:17: store.sources[1].verify.scheme: …").
 func New(ctx context.Context, fn *config.Function, secrets verify.SecretSource, newPattern Factory, opts Options) (*Handler, error) {
 	opts = opts.withDefaults()
+	if opts.Function != "" {
+		// Every line: the request line, and the verifiers' warnings.
+		opts.Logger = opts.Logger.With(logging.FieldFunction, opts.Function)
+	}
 	h := &Handler{opts: opts, sources: map[string]*source{}}
 	if fn == nil {
 		return h, nil
 	}
 	var errs []error
-	for _, sc := range fn.Sources {
+	seen := map[string]bool{}
+	for i, sc := range fn.Sources {
 		s, err := newSource(ctx, sc, secrets, newPattern, opts)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("source %q: %w", sc.Name, err))
+			// A bad environment variable fails every source that reads
+			// it: it is reported once.
+			for _, e := range leaves(fn.Located(i, err)) {
+				if !seen[e.Error()] {
+					seen[e.Error()] = true
+					errs = append(errs, e)
+				}
+			}
 			continue
 		}
 		h.sources[sc.Name] = s
 	}
+	// Each message already names its file, line and field: a prefix would
+	// only push that off the start of the line.
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("pipeline.New: %w", err)
+		return nil, err
 	}
 	return h, nil
 }
@@ -371,6 +386,18 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 	return ev, nil
 }
 
+// leaves flattens the errors.Join tree of err.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
 // mediaType is the lower-case media type of a Content-Type value, without
 // its parameters: what mime.ParseMediaType returns first, without building
 // the parameter map on every request.
@@ -504,18 +531,30 @@ func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int,
 	}
 	attrs := make([]slog.Attr, 0, 12)
 	attrs = append(attrs,
-		slog.String("source", rq.source),
+		slog.String(logging.FieldSource, rq.source),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(h.opts.Now().Sub(start).Microseconds())/1000),
 		slog.Int("bytes", rq.bytes),
 	)
+	if rq.source == "" {
+		// No source at this path: the path says what the sender meant
+		// (a URL pasted twice, a function's name missing); bounded, as
+		// anyone can send any path.
+		attrs = append(attrs, slog.String("path", r.URL.Path[:min(len(r.URL.Path), 200)]))
+	}
 	if rq.ev != nil {
-		attrs = append(attrs, slog.String("event_id", rq.ev.ID), slog.String("event_type", rq.ev.Type))
+		attrs = append(attrs, slog.String(logging.FieldEventID, rq.ev.ID), slog.String(logging.FieldEventType, rq.ev.Type))
 	}
 	if rq.result != "" {
 		attrs = append(attrs, slog.String("outcome", rq.result))
 	}
 	if err != nil {
+		// Which check refused the request, in words a filter can match,
+		// and the detail: the header, by how much the timestamp missed,
+		// how many keys were tried; never a signature, key or payload.
+		if check := refusedBy(err); check != "" {
+			attrs = append(attrs, slog.String("refused_by", check))
+		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	attrs = append(attrs, logging.Trace(r, h.opts.Project)...)

@@ -107,6 +107,7 @@ func (l *lazyHandler) handler(ctx context.Context) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Function = l.name
 	h, err := New(ctx, cfg.Function(l.section), secrets.Process(), l.newPattern, opts)
 	if err != nil {
 		return nil, err

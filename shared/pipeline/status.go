@@ -32,6 +32,41 @@ var (
 	errPanic = errors.New("internal error")
 )
 
+// refusedBy names the check that refused a request, for its log line:
+// "" for errors that are not a refusal of the request (ours, 5xx).
+func refusedBy(err error) string {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.Is(err, ErrUnknownSource):
+		return "source"
+	case errors.Is(err, ErrMethod):
+		return "method"
+	case errors.As(err, &tooLarge):
+		return "body_limit"
+	case errors.Is(err, ErrForbiddenAddress):
+		return "allow_cidrs"
+	case errors.Is(err, handshake.ErrRefused), errors.Is(err, handshake.ErrMalformed):
+		return "handshake"
+	case errors.Is(err, verify.ErrMissingHeader):
+		return "missing_header"
+	case errors.Is(err, verify.ErrMalformedHeader):
+		return "malformed_header"
+	case errors.Is(err, verify.ErrTooOld), errors.Is(err, verify.ErrTooNew):
+		return "timestamp_tolerance"
+	case errors.Is(err, verify.ErrUnknownKey):
+		return "unknown_signing_key"
+	case errors.Is(err, verify.ErrBadSignature):
+		return "signature"
+	case errors.Is(err, ErrReadBody), errors.Is(err, ErrMalformedBody):
+		return "body"
+	case errors.Is(err, ErrContentType):
+		return "content_type"
+	case errors.Is(err, pattern.ErrUnprocessable):
+		return "rules"
+	}
+	return ""
+}
+
 // status is the one place that maps an error to the HTTP answer: the
 // status, how long a provider should wait before retrying (0 for none) and
 // a short public message. Clients get the message; logs get the detail.

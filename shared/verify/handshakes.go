@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cloudhooks/webhooks/shared/suggest"
 	"github.com/cloudhooks/webhooks/shared/verify/handshake"
 )
 
@@ -35,7 +36,11 @@ func checkHandshakes(cfg Config) error {
 	var errs []error
 	for _, kind := range cfg.Handshakes {
 		if !handshake.Valid(kind) {
-			errs = append(errs, fmt.Errorf("verify.handshakes: unknown handshake %q (known: %s)", kind, strings.Join(handshake.Kinds(), ", ")))
+			if m := suggest.Closest(kind, handshake.Kinds()); m != "" {
+				errs = append(errs, fmt.Errorf("verify.handshakes: unknown handshake %q; did you mean %q?", kind, m))
+			} else {
+				errs = append(errs, fmt.Errorf("verify.handshakes: unknown handshake %q (known: %s)", kind, strings.Join(handshake.Kinds(), ", ")))
+			}
 			continue
 		}
 		scheme, keyed := keyedHandshakes[kind]

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudhooks/webhooks/shared/suggest"
 	"github.com/cloudhooks/webhooks/shared/verify/handshake"
 )
 
@@ -114,6 +115,9 @@ var constructors = map[string]func(Config) (scheme, error){
 func newScheme(cfg Config) (scheme, error) {
 	c, ok := constructors[cfg.Scheme]
 	if !ok {
+		if m := suggest.Closest(cfg.Scheme, Schemes()); m != "" {
+			return nil, fmt.Errorf("verify.scheme: unknown scheme %q; did you mean %q?", cfg.Scheme, m)
+		}
 		return nil, fmt.Errorf("verify.scheme: unknown scheme %q (known: %s)", cfg.Scheme, strings.Join(Schemes(), ", "))
 	}
 	return c(cfg)

@@ -32,7 +32,18 @@ type twilioScheme struct{ rawKey }
 // twilioURL is the URL Twilio signed, as seen behind a TLS-terminating
 // front end.
 func twilioURL(r *http.Request) string {
-	return "https://" + r.Host + r.URL.RequestURI()
+	return "https://" + r.Host + requestURI(r)
+}
+
+// requestURI is the path and query that the client asked for: the request
+// line as received (a server request's RequestURI), which a router that
+// strips a prefix before the handler (the local runner's /store/…) leaves
+// alone; r.URL's for a request being built (signing).
+func requestURI(r *http.Request) string {
+	if strings.HasPrefix(r.RequestURI, "/") {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
 }
 
 // twilioURLs are the spellings of the URL that Twilio may have signed.
@@ -41,9 +52,9 @@ func twilioURLs(r *http.Request) []string {
 	host, port, err := net.SplitHostPort(r.Host)
 	switch {
 	case err != nil: // no port: Twilio may have signed it with :443
-		return []string{u, "https://" + r.Host + ":443" + r.URL.RequestURI()}
+		return []string{u, "https://" + r.Host + ":443" + requestURI(r)}
 	case port == "443":
-		return []string{u, "https://" + host + r.URL.RequestURI()}
+		return []string{u, "https://" + host + requestURI(r)}
 	}
 	return []string{u}
 }

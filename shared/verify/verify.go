@@ -144,13 +144,15 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// New checks cfg and returns the verifier of the source named source. The
+// New checks cfg and returns the verifier of the source named source. Its
+// errors start with the field at fault ("verify.secret: …"), for the
+// caller to place in the configuration file (config.Function.Located). The
 // secret is not read here: it is read (through the source's cache) on each
 // request, so a rotated secret is picked up without a restart.
 func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Verifier, error) {
 	s, err := newScheme(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", source, err)
+		return nil, err
 	}
 	v := &Verifier{
 		source:    source,
@@ -168,27 +170,27 @@ func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Veri
 	if cfg.Tolerance != "" {
 		d, err := time.ParseDuration(cfg.Tolerance)
 		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("source %q: verify.tolerance: %q is not a positive duration such as 5m", source, cfg.Tolerance)
+			return nil, fmt.Errorf("verify.tolerance: %q is not a positive duration such as 5m", cfg.Tolerance)
 		}
 		v.tolerance = d
 	}
 	needs := s.needsSecret()
 	switch {
 	case needs && cfg.Secret == "":
-		return nil, fmt.Errorf("source %q: verify.secret: scheme %q needs a secret reference", source, cfg.Scheme)
+		return nil, fmt.Errorf("verify.secret: scheme %q needs a secret reference", cfg.Scheme)
 	case !needs && cfg.Secret != "" && len(cfg.Handshakes) == 0:
-		return nil, fmt.Errorf("source %q: verify.secret: scheme %q uses no secret", source, cfg.Scheme)
+		return nil, fmt.Errorf("verify.secret: scheme %q uses no secret", cfg.Scheme)
 	case (needs || cfg.Secret != "") && secrets == nil:
-		return nil, fmt.Errorf("source %q: no secret source to read %s from", source, cfg.Secret)
+		return nil, fmt.Errorf("verify.secret: no secret source to read %s from", cfg.Secret)
 	}
 	if err := checkHandshakes(cfg); err != nil {
-		return nil, fmt.Errorf("source %q: %w", source, err)
+		return nil, err
 	}
 	if err := checkRef(cfg.Secret); err != nil {
-		return nil, fmt.Errorf("source %q: verify.secret: %w", source, err)
+		return nil, fmt.Errorf("verify.secret: %w", err)
 	}
 	if err := checkRef(cfg.HandshakeSecret); err != nil {
-		return nil, fmt.Errorf("source %q: verify.handshake_secret: %w", source, err)
+		return nil, fmt.Errorf("verify.handshake_secret: %w", err)
 	}
 	if cfg.Scheme == SchemeNone {
 		v.logger.Warn("source accepts unsigned requests (verify.scheme: none)", "source", source)
@@ -208,7 +210,12 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 	}
 	in := &input{ctx: ctx, r: r, body: body, now: v.now(), tolerance: v.tolerance}
 	id, err := v.scheme.verify(in, keys)
-	if err != nil {
+	switch {
+	case err == ErrBadSignature:
+		// How many keys were tried tells a rotation mid-way (two) from a
+		// wrong secret (one); which key is never said.
+		return Identity{}, fmt.Errorf("%s: %w: no key of %d matched", v.cfg.Scheme, err, len(keys))
+	case err != nil:
 		return Identity{}, fmt.Errorf("%s: %w", v.cfg.Scheme, err)
 	}
 	return id, nil

@@ -25,9 +25,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +44,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/secrets"
+	"github.com/cloudhooks/webhooks/shared/verify"
 	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
 )
 
@@ -51,7 +52,10 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := realMain(ctx); err != nil {
-		log.Fatal(err)
+		// No timestamp before it: a configuration error starts with
+		// FILE:LINE:COL, which terminals and editors link to.
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 }
 
@@ -60,11 +64,13 @@ func realMain(ctx context.Context) error {
 	setDefault("WEBHOOKS_DATA_DIR", filepath.Join(".local", "data"))
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
-		return fmt.Errorf("config.Load: %w", err)
+		return err // it names the file, line and field
 	}
 	if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return fmt.Errorf("devSecrets: %w", err)
 	}
+	// Listen first: PORT=0 picks a free port, and the URLs printed are the
+	// ones actually served.
 	l, err := listen(os.Getenv)
 	if err != nil {
 		return err
@@ -193,7 +199,9 @@ func frontEnd(next http.Handler) http.Handler {
 }
 
 // devSecrets writes a random development key for every Secret Manager
-// secret the configuration references and that has no local file yet.
+// secret the configuration references and that has no local file yet:
+// every source's verify.secret and verify.handshake_secret, and the secret
+// of every Trigger action, each in the format its user reads.
 func devSecrets(cfg *config.File, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -204,17 +212,28 @@ func devSecrets(cfg *config.File, dir string) error {
 			continue
 		}
 		for _, src := range fn.Sources {
-			for _, refText := range []string{src.Verify.Secret, src.Verify.HandshakeSecret} {
-				ref, err := secrets.ParseRef(refText)
-				if refText == "" || err != nil || ref.SecretID() == "" {
-					continue
-				}
-				path := filepath.Join(dir, ref.SecretID())
-				if _, err := os.Stat(path); err == nil {
-					continue
-				}
-				if err := os.WriteFile(path, []byte(devKey(src.Verify.Scheme)+"\n"), 0o600); err != nil {
+			for _, ref := range []string{src.Verify.Secret, src.Verify.HandshakeSecret} {
+				if err := devSecret(dir, ref, src.Verify.Scheme); err != nil {
 					return err
+				}
+			}
+			// Trigger's http actions sign with Standard Webhooks
+			// (package trigger); the rules are otherwise the pattern's to
+			// decode, and only their action secrets matter here, read the
+			// way the terraform reads them (terraform/source.tf).
+			var rules []struct {
+				Actions []struct {
+					Secret string `json:"secret"`
+				} `json:"actions"`
+			}
+			if section != "trigger" || len(src.Rules) == 0 || json.Unmarshal(src.Rules, &rules) != nil {
+				continue
+			}
+			for _, r := range rules {
+				for _, a := range r.Actions {
+					if err := devSecret(dir, a.Secret, verify.SchemeStandardWebhooks); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -222,15 +241,36 @@ func devSecrets(cfg *config.File, dir string) error {
 	return nil
 }
 
-// devKey makes a random key in the form the scheme's provider issues.
+// devSecret writes the file of reference refText, an sm: reference, with a
+// key for scheme unless it exists; other references (env:, file:) are the
+// developer's to provide.
+func devSecret(dir, refText, scheme string) error {
+	if refText == "" {
+		return nil
+	}
+	ref, err := secrets.ParseRef(refText)
+	if err != nil || ref.SecretID() == "" {
+		return nil
+	}
+	path := filepath.Join(dir, ref.SecretID())
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, []byte(devKey(scheme)+"\n"), 0o600)
+}
+
+// devKey makes a random key in the form the scheme's provider issues, so
+// that `send` signs with it and the verifier decodes it.
 func devKey(scheme string) string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	switch scheme {
-	case "standardwebhooks", "svix":
+	case verify.SchemeStandardWebhooks, verify.SchemeSvix:
 		return "whsec_" + base64.StdEncoding.EncodeToString(b)
-	case "stripe":
+	case verify.SchemeStripe:
 		return "whsec_" + hex.EncodeToString(b)
+	case verify.SchemeBasic:
+		return "dev:" + hex.EncodeToString(b)
 	}
 	return hex.EncodeToString(b)
 }

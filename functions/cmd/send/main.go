@@ -3,6 +3,10 @@
 // local or deployed.
 //
 //	go run ./functions/cmd/send store/github                  # to `make run`
+//	go run ./functions/cmd/send http://localhost:8080/store/github   # the URL make run prints
+//	go run ./functions/cmd/send -type charge.refunded store/stripe    # another sample
+//	go run ./functions/cmd/send -repeat relay/stripe          # the previous event again: a duplicate
+//	go run ./functions/cmd/send -handshake store/slack        # the provider's URL verification
 //	go run ./functions/cmd/send -url https://store-….run.app store/github
 //	go run ./functions/cmd/send -payload my.json relay/stripe
 //	go run ./functions/cmd/send -n 20000 -c 80 -size 65536 store/github   # load run
@@ -19,8 +23,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +34,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,9 +43,6 @@ import (
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-//go:embed samples/*.json
-var samples embed.FS
-
 func main() {
 	if err := realMain(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "send:", err)
@@ -48,107 +50,323 @@ func main() {
 	}
 }
 
+const usage = `usage: send [flags] FUNCTION/SOURCE      e.g. send store/github
+       send [flags] URL                  e.g. send http://localhost:8080/store/github (as make run prints it)
+       send replay [-project P] [-subscription S] [-topic T] [-max N]
+
+Signs a sample event of the source's provider (or -payload FILE) with the
+source's secret, the way the provider would, and posts it. Every send is a
+new event (a fresh event id) unless -id or -repeat says otherwise.
+
+`
+
 func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) > 0 && args[0] == "replay" {
 		return replay(ctx, args[1:], out)
 	}
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
-	base := fs.String("url", "", "function URL (default http://localhost:8080/FUNCTION, the local runner)")
-	payloadFile := fs.String("payload", "", "JSON payload to send (default: a sample for the source's scheme)")
-	eventType := fs.String("type", "", "event type header for schemes that carry one (default: the sample's)")
-	n := fs.Int("n", 1, "requests to send; more than one is a load run that prints throughput and latency")
+	base := fs.String("url", "", "function URL (default http://localhost:$PORT/FUNCTION, the local runner; PORT defaults to 8080)")
+	payloadFile := fs.String("payload", "", "payload file to send as it is (default: a sample of the source's provider)")
+	eventType := fs.String("type", "", "event type: selects the provider's sample of that type, and sets the type header of providers that send one")
+	fixedID := fs.String("id", "", "event id to send (default: a fresh one per request)")
+	repeat := fs.Bool("repeat", false, "send the previous event to this source again, same id and body (a provider's retry)")
+	n := fs.Int("n", 1, "requests to send; more than one is a load run that prints progress, throughput and latency")
 	c := fs.Int("c", 80, "concurrent requests of a load run (Cloud Run's default concurrency per instance)")
-	size := fs.Int("size", 0, "pad the payload to this many bytes (load runs with large bodies)")
+	size := fs.Int("size", 0, "pad a JSON payload to this many bytes (load runs with large bodies)")
+	bearer := fs.String("bearer", "", "Google ID token for oidc sources, e.g. $(gcloud auth print-identity-token --audiences=AUDIENCE)")
+	handshakes := fs.Bool("handshake", false, "perform the source's ownership handshakes, as the provider does when the URL is registered, and check the replies")
+	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: send [flags] FUNCTION/SOURCE   e.g. send store/github\n       send replay [-project P] [-subscription S] [-topic T] [-max N]")
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
-	if fs.NArg() != 1 {
+	switch {
+	case fs.NArg() != 1:
 		fs.Usage()
-		return errors.New("want one FUNCTION/SOURCE")
+		return errors.New("want one FUNCTION/SOURCE or URL")
+	case *n < 1:
+		return fmt.Errorf("-n %d: want 1 or more requests", *n)
+	case *c < 1:
+		return fmt.Errorf("-c %d: want 1 or more concurrent requests", *c)
+	case *size < 0:
+		return fmt.Errorf("-size %d: want a size in bytes, 0 for no padding", *size)
+	case *repeat && *fixedID != "":
+		return errors.New("-repeat and -id both name the event id: use one")
 	}
-	function, name, _ := strings.Cut(fs.Arg(0), "/")
-	if _, ok := os.LookupEnv("WEBHOOKS_SECRETS_DIR"); !ok && isLocal(*base) {
+	t, err := parseTarget(fs.Arg(0), *base, os.Getenv("PORT"))
+	if err != nil {
+		return err
+	}
+	if _, ok := os.LookupEnv("WEBHOOKS_SECRETS_DIR"); !ok && isLocal(t.url) {
 		os.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(".local", "secrets"))
 	}
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	src, err := findSource(cfg, function, name)
+	src, err := findSource(cfg, t.function, t.source)
 	if err != nil {
 		return err
 	}
-	body, defaultType, err := payload(*payloadFile, src.Verify.Scheme)
-	if err != nil {
-		return err
-	}
-	if *eventType == "" {
-		*eventType = defaultType
-	}
-	if body, err = pad(body, *size); err != nil {
-		return err
-	}
-	if *base == "" {
-		*base = "http://localhost:8080/" + function
-	}
-	url := strings.TrimSuffix(*base, "/") + "/" + name
-	var key []byte
-	if src.Verify.Scheme != verify.SchemeNone {
-		value, err := secrets.FromEnv().Secret(ctx, src.Verify.Secret)
-		if err != nil {
-			return fmt.Errorf("secret of %s: %w", fs.Arg(0), err)
+	s := &sender{url: t.url, src: src, bearer: *bearer}
+	if *handshakes {
+		if s.key, s.handshakeKey, err = keys(ctx, src); err != nil {
+			return fmt.Errorf("secret of %s/%s: %w", t.function, t.source, err)
 		}
-		first, _, _ := strings.Cut(strings.TrimSpace(string(value)), "\n")
-		key = []byte(strings.TrimSpace(first))
+		return s.handshakes(ctx, out)
 	}
-	s := &sender{url: url, src: src, key: key, body: body, eventType: *eventType}
+	if src.Verify.Scheme == verify.SchemeOIDC && s.bearer == "" {
+		return fmt.Errorf("%s/%s verifies Google-signed ID tokens (scheme oidc), which send cannot make: pass one with "+
+			"-bearer \"$(gcloud auth print-identity-token --impersonate-service-account=%s --audiences=%s --include-email)\"",
+			t.function, t.source, src.Verify.Email, src.Verify.Audience)
+	}
+	if *payloadFile != "" {
+		if s.body, err = os.ReadFile(*payloadFile); err != nil {
+			return err
+		}
+		s.contentType = "application/json"
+		if form(s.body) {
+			s.contentType = "application/x-www-form-urlencoded"
+		}
+		s.eventType = *eventType
+	} else {
+		smp, text, err := findSample(src.Verify.Scheme, *eventType)
+		if err != nil {
+			return err
+		}
+		s.body, s.template, s.eventType, s.contentType = text, true, smp.typ, smp.contentType()
+	}
+	if s.padTo = *size; s.padTo > 0 && s.contentType != "application/json" {
+		return errors.New("-size pads JSON payloads only")
+	}
+	if s.key, s.handshakeKey, err = keys(ctx, src); err != nil {
+		return fmt.Errorf("secret of %s/%s: %w", t.function, t.source, err)
+	}
+	last := lastIDFile(t)
+	switch {
+	case *fixedID != "":
+		s.id = *fixedID
+	case *repeat:
+		b, err := os.ReadFile(last)
+		if err != nil {
+			return fmt.Errorf("-repeat: no previous send to %s/%s recorded (%s)", t.function, t.source, last)
+		}
+		s.id = strings.TrimSpace(string(b))
+	}
 	if *n > 1 {
-		return s.load(ctx, *n, *c, out)
+		return s.load(ctx, *n, min(*c, *n), out)
 	}
-	status, answer, err := s.send(ctx, http.DefaultClient)
+	res, err := s.send(ctx, http.DefaultClient)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "POST %s → %d %s\n%s", url, status, http.StatusText(status), answer)
-	if status >= 300 {
-		return fmt.Errorf("%s answered %d", url, status)
+	if err := os.MkdirAll(filepath.Dir(last), 0o700); err == nil {
+		_ = os.WriteFile(last, []byte(res.id+"\n"), 0o600)
+	}
+	fmt.Fprintf(out, "POST %s → %d %s\n%s", t.url, res.status, http.StatusText(res.status), res.answer)
+	if res.status >= 300 {
+		return fmt.Errorf("%s answered %d", t.url, res.status)
 	}
 	return nil
 }
 
-// sender signs and posts one source's payload.
-type sender struct {
-	url       string
-	src       config.Source
-	key, body []byte
-	eventType string
+// target is where a send goes: a source of a function, and its URL.
+type target struct{ function, source, url string }
+
+// parseTarget reads FUNCTION/SOURCE (with -url, or the local runner on
+// PORT) or a source's URL: the local runner's http://HOST/FUNCTION/SOURCE
+// as its banner prints it, or a deployed function's https://FUNCTION-….run.app/SOURCE.
+func parseTarget(arg, base, port string) (target, error) {
+	if port == "" {
+		port = "8080"
+	}
+	if strings.Contains(arg, "://") {
+		u, err := url.Parse(arg)
+		if err != nil {
+			return target{}, fmt.Errorf("%s: %w", arg, err)
+		}
+		segs := strings.Split(strings.Trim(u.Path, "/"), "/")
+		switch {
+		case len(segs) == 2 && segs[0] != "":
+			return target{segs[0], segs[1], arg}, nil
+		case len(segs) == 1 && segs[0] != "":
+			fn, _, _ := strings.Cut(u.Hostname(), "-")
+			if slices.Contains(functionNames, fn) {
+				return target{fn, segs[0], arg}, nil
+			}
+		}
+		return target{}, fmt.Errorf("%s: cannot tell the function and source from the URL; say them: send -url %s://%s FUNCTION/SOURCE", arg, u.Scheme, u.Host)
+	}
+	function, source, ok := strings.Cut(arg, "/")
+	if !ok || function == "" || source == "" || strings.Contains(source, "/") {
+		return target{}, fmt.Errorf("%q: want FUNCTION/SOURCE (store/github) or the source's URL", arg)
+	}
+	if base == "" {
+		base = "http://localhost:" + port + "/" + function
+	}
+	base = strings.TrimSuffix(base, "/")
+	if strings.HasSuffix(base, "/"+function+"/"+source) || (!strings.HasSuffix(base, "/"+function) && strings.HasSuffix(base, "/"+source)) {
+		// -url is already the source's URL (the banner's line).
+		return target{function, source, base}, nil
+	}
+	return target{function, source, base + "/" + source}, nil
 }
 
-// send posts one freshly signed request (new delivery id, new timestamp).
-func (s *sender) send(ctx context.Context, client *http.Client) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(s.body))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "cloudhooks-send/1")
-	providerHeaders(req, s.src.Verify.Scheme, s.eventType)
-	if s.key != nil {
-		if err := verify.Sign(s.src.Verify, s.key, time.Now(), req, s.body); err != nil {
-			return 0, nil, fmt.Errorf("verify.Sign: %w", err)
+// functionNames are the configuration's sections, one per function.
+var functionNames = []string{"store", "relay", "trigger"}
+
+// lastIDFile is where the id of the last event sent to t is kept, for
+// -repeat.
+func lastIDFile(t target) string {
+	return filepath.Join(".local", "send", t.function+"."+t.source+".last-id")
+}
+
+// keys reads the source's signing key and handshake key: the first line
+// of each secret, the key providers sign with while a rotation is under
+// way.
+func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err error) {
+	read := func(ref string) ([]byte, error) {
+		if ref == "" {
+			return nil, nil
 		}
+		value, err := secrets.FromEnv().Secret(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		first, _, _ := strings.Cut(strings.TrimSpace(string(value)), "\n")
+		return []byte(strings.TrimSpace(first)), nil
+	}
+	if key, err = read(src.Verify.Secret); err != nil {
+		return nil, nil, err
+	}
+	if handshakeKey, err = read(src.Verify.HandshakeSecret); err != nil {
+		return nil, nil, err
+	}
+	if handshakeKey == nil {
+		handshakeKey = key
+	}
+	return key, handshakeKey, nil
+}
+
+// form reports whether a payload file is form-encoded rather than JSON.
+func form(body []byte) bool {
+	b := bytes.TrimSpace(body)
+	return len(b) > 0 && b[0] != '{' && b[0] != '['
+}
+
+// sender signs and posts one source's payload.
+type sender struct {
+	url          string
+	src          config.Source
+	key          []byte // nil: the scheme signs nothing
+	handshakeKey []byte
+	bearer       string
+
+	body        []byte
+	template    bool   // body is a sample: fill in the event id
+	padTo       int    // pad a JSON body to this many bytes
+	contentType string // of the body
+	eventType   string
+	id          string // "": a fresh id per request
+}
+
+// result is one response: its status, the event id sent and what the
+// function said it did.
+type result struct {
+	status  int
+	id      string
+	outcome string // the reply's result or error
+	answer  []byte
+}
+
+// send posts one freshly signed request (new timestamp; new event id
+// unless the id is fixed).
+func (s *sender) send(ctx context.Context, client *http.Client) (result, error) {
+	id := s.id
+	if id == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	body := s.body
+	if s.template {
+		body = render(body, id)
+	}
+	body, err := s.withToken(body)
+	if err != nil {
+		return result{}, err
+	}
+	if body, err = pad(body, s.padTo); err != nil {
+		return result{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return result{}, err
+	}
+	req.Header.Set("Content-Type", s.contentType)
+	req.Header.Set("User-Agent", "cloudhooks-send/1")
+	providerHeaders(req, s.src.Verify.Scheme, s.eventType, id)
+	if err := s.sign(req, body); err != nil {
+		return result{}, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("POST %s: %w", s.url, err)
+		return result{}, fmt.Errorf("POST %s: %w", s.url, err)
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	return resp.StatusCode, answer, nil
+	res := result{status: resp.StatusCode, id: id, answer: answer}
+	var r struct{ ID, Result, Error string }
+	if json.Unmarshal(answer, &r) == nil {
+		res.outcome = r.Result + r.Error
+	}
+	return res, nil
+}
+
+// sign adds the source's credentials to req, as its provider would.
+func (s *sender) sign(req *http.Request, body []byte) error {
+	switch {
+	case s.bearer != "":
+		req.Header.Set("Authorization", "Bearer "+s.bearer)
+	case s.key == nil || (s.src.Verify.Scheme == verify.SchemeToken && s.src.Verify.Field != ""):
+	default:
+		if err := verify.Sign(s.src.Verify, s.key, time.Now(), req, body); err != nil {
+			return fmt.Errorf("verify.Sign: %w", err)
+		}
+	}
+	return nil
+}
+
+// withToken puts the key into the payload field of a token source that
+// reads its token from the body (verify.field), where its sender puts it.
+func (s *sender) withToken(body []byte) ([]byte, error) {
+	if s.src.Verify.Scheme != verify.SchemeToken || s.src.Verify.Field == "" || s.key == nil {
+		return body, nil
+	}
+	var obj map[string]any
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if err := d.Decode(&obj); err != nil {
+		return nil, fmt.Errorf("the token goes in payload field %s: the payload is not a JSON object", s.src.Verify.Field)
+	}
+	path := strings.Split(s.src.Verify.Field, ".")
+	m := obj
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = string(s.key)
+	return json.Marshal(obj)
 }
 
 // pad grows a JSON object payload to size bytes with a "padding" field.
@@ -172,51 +390,48 @@ func pad(body []byte, size int) ([]byte, error) {
 func findSource(cfg *config.File, function, name string) (config.Source, error) {
 	fn := cfg.Function(function)
 	if fn == nil {
-		return config.Source{}, fmt.Errorf("no function %q in the configuration (store, relay, trigger)", function)
+		var have []string
+		for _, f := range functionNames {
+			if cfg.Function(f) != nil {
+				have = append(have, f)
+			}
+		}
+		return config.Source{}, fmt.Errorf("no function %q in the configuration (there are: %s)", function, strings.Join(have, ", "))
 	}
+	var names []string
 	for _, s := range fn.Sources {
 		if s.Name == name {
 			return s, nil
 		}
+		names = append(names, s.Name)
 	}
-	return config.Source{}, fmt.Errorf("function %q has no source %q", function, name)
+	return config.Source{}, fmt.Errorf("%s has no source %q (there are: %s)", function, name, strings.Join(names, ", "))
 }
 
-// payload returns the body to send and the event type it represents.
-func payload(file, scheme string) ([]byte, string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		return b, "", err
-	}
-	name, typ := "standard-webhook.json", "user.registered"
+// providerHeaders sets the event id and type headers the provider sends
+// beside its signature. Providers that put the id in the payload get it
+// there from the sample (Stripe's "id", Slack's "event_id").
+func providerHeaders(req *http.Request, scheme, eventType, id string) {
 	switch scheme {
-	case "github", "gitlab":
-		name, typ = "github-push.json", "push"
-	case "stripe":
-		name, typ = "stripe-event.json", "payment_intent.succeeded"
-	}
-	b, err := samples.ReadFile("samples/" + name)
-	return b, typ, err
-}
-
-// providerHeaders sets the delivery id and event type headers the
-// provider sends beside its signature.
-func providerHeaders(req *http.Request, scheme, eventType string) {
-	id := make([]byte, 16)
-	_, _ = rand.Read(id)
-	delivery := hex.EncodeToString(id)
-	switch scheme {
-	case "github":
-		req.Header.Set("X-GitHub-Event", eventType)
-		req.Header.Set("X-GitHub-Delivery", delivery)
-	case "gitlab":
-		req.Header.Set("X-Gitlab-Event", eventType)
-		req.Header.Set("X-Gitlab-Event-UUID", delivery)
-	case "shopify":
-		req.Header.Set("X-Shopify-Topic", eventType)
-		req.Header.Set("X-Shopify-Webhook-Id", delivery)
-	case "standardwebhooks", "svix":
-		req.Header.Set("webhook-id", "msg_"+delivery)
+	case verify.SchemeGitHub:
+		req.Header.Set(verify.HeaderGitHubEvent, eventType)
+		req.Header.Set(verify.HeaderGitHubDelivery, id)
+	case verify.SchemeGitLab:
+		req.Header.Set(verify.HeaderGitLabEvent, eventType)
+		req.Header.Set(verify.HeaderGitLabEventUUID, id)
+		req.Header.Set(verify.HeaderIdempotencyKey, id)
+	case verify.SchemeShopify:
+		req.Header.Set(verify.HeaderShopifyTopic, eventType)
+		req.Header.Set(verify.HeaderShopifyEventID, id)
+		req.Header.Set(verify.HeaderShopifyWebhook, id)
+	case verify.SchemeStandardWebhooks:
+		req.Header.Set(verify.HeaderWebhookID, "msg_"+id)
+	case verify.SchemeSvix:
+		// Svix signs with the id of its own header family (verify.Sign),
+		// and the verifier reads webhook-id first: one family only.
+		req.Header.Set(verify.HeaderSvixID, "msg_"+id)
+	case verify.SchemeTwilio:
+		req.Header.Set(verify.HeaderTwilioIdempo, id)
 	}
 }
 

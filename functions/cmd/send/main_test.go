@@ -1,6 +1,14 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net/url"
+	"strings"
+	"testing"
+)
 
 // Sending to this machine signs with make run's development keys; any
 // other URL is a deployment, whose secrets live in Secret Manager.
@@ -21,5 +29,109 @@ func TestLocalURLsSignWithTheDevelopmentKeys(t *testing.T) {
 		if got := isLocal(tt.url); got != tt.want {
 			t.Errorf("isLocal(%q) = %v, want %v", tt.url, got, tt.want)
 		}
+	}
+}
+
+// The source's URL as make run prints it, -url given that same URL, PORT,
+// and a deployed function's URL all name the one source.
+func TestTargetsNameTheSourceHoweverTheUserWritesThem(t *testing.T) {
+	tests := []struct {
+		name, arg, base, port string
+		want                  target
+		wantErr               bool
+	}{
+		{"function/source on make run", "store/github", "", "", target{"store", "github", "http://localhost:8080/store/github"}, false},
+		{"PORT is honoured", "store/github", "", "9090", target{"store", "github", "http://localhost:9090/store/github"}, false},
+		{"the banner's URL", "http://localhost:8080/store/github", "", "", target{"store", "github", "http://localhost:8080/store/github"}, false},
+		{"-url the function", "store/github", "https://store-abc-ew.a.run.app", "", target{"store", "github", "https://store-abc-ew.a.run.app/github"}, false},
+		{"-url the banner's URL", "store/github", "http://localhost:8080/store/github", "", target{"store", "github", "http://localhost:8080/store/github"}, false},
+		{"-url the deployed source", "store/github", "https://store-abc-ew.a.run.app/github", "", target{"store", "github", "https://store-abc-ew.a.run.app/github"}, false},
+		{"a deployed source's URL", "https://relay-abc-ew.a.run.app/stripe", "", "", target{"relay", "stripe", "https://relay-abc-ew.a.run.app/stripe"}, false},
+		{"a URL that names no function", "https://hooks.example.com/stripe", "", "", target{}, true},
+		{"no source", "store", "", "", target{}, true},
+		{"too many parts", "store/github/x", "", "", target{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseTarget(tt.arg, tt.base, tt.port)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("parseTarget(%q, %q, %q) = %+v, %v; want %+v, error %v", tt.arg, tt.base, tt.port, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// Mistakes are refused before anything is sent, each saying what would
+// be right; -h is help, not a failure.
+func TestUsageMistakesAreRefusedWithTheFix(t *testing.T) {
+	t.Setenv("WEBHOOKS_SECRETS_DIR", t.TempDir())
+	tests := []struct {
+		name string
+		args []string
+		want string // "" : success
+	}{
+		{"help exits 0", []string{"-h"}, ""},
+		{"zero requests", []string{"-n", "0", "store/github"}, "-n 0: want 1 or more"},
+		{"zero concurrency", []string{"-c", "0", "-n", "5", "store/github"}, "-c 0: want 1 or more"},
+		{"negative size", []string{"-size", "-1", "store/github"}, "-size -1"},
+		{"unknown source lists the known ones", []string{"store/githib"}, `store has no source "githib" (there are: github, stripe, standard)`},
+		{"unknown function lists the known ones", []string{"stor/github"}, `no function "stor" in the configuration (there are: store, relay, trigger)`},
+		{"a type without a sample is refused", []string{"-type", "charge.captured", "store/stripe"}, `-type "charge.captured": no stripe sample of that type (there are: payment_intent.succeeded`},
+		{"-repeat and -id together", []string{"-repeat", "-id", "x", "store/github"}, "use one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := realMain(context.Background(), tt.args, &out)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("send %v: %v", tt.args, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("send %v: error %v, want one containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
+
+// Every sample is a well-formed payload of the type it is listed under,
+// wherever the payload itself names its type, and takes the event id.
+func TestSamplesAreTheTypesTheyAreListedAs(t *testing.T) {
+	for provider, list := range catalogue {
+		for _, s := range list {
+			b, err := samples.ReadFile("samples/" + provider + "/" + s.file)
+			if err != nil {
+				t.Errorf("%s %s: %v", provider, s.typ, err)
+				continue
+			}
+			b = render(b, "abc123")
+			if s.contentType() != "application/json" {
+				if _, err := url.ParseQuery(string(b)); err != nil {
+					t.Errorf("%s %s: not a form: %v", provider, s.typ, err)
+				}
+				continue
+			}
+			var top map[string]json.RawMessage
+			if err := json.Unmarshal(b, &top); err != nil {
+				t.Errorf("%s %s: %v", provider, s.typ, err)
+				continue
+			}
+			var named string
+			for _, field := range []string{"type", "event"} {
+				if named == "" {
+					_ = json.Unmarshal(top[field], &named) // Slack's event is an object: not a type
+				}
+			}
+			if named != "" && named != s.typ {
+				t.Errorf("%s sample %s says its type is %q", provider, s.file, named)
+			}
+		}
+	}
+	entries, _ := fs.Glob(samples, "samples/*/*")
+	listed := 0
+	for _, list := range catalogue {
+		listed += len(list)
+	}
+	if len(entries) != listed {
+		t.Errorf("%d sample files, %d listed in the catalogue: list every file", len(entries), listed)
 	}
 }

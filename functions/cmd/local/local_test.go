@@ -1,0 +1,298 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// everySource is a sources file with one source of every scheme the
+// README lists and every handshake, and a Trigger rule whose http action
+// signs with a secret that no source references.
+const everySource = `
+store:
+  sources:
+    - {name: github,  verify: {scheme: github, secret: sm:github-webhook-secret}}
+    - {name: gitlab,  verify: {scheme: gitlab, secret: sm:gitlab-token}}
+    - {name: stripe,  verify: {scheme: stripe, secret: sm:stripe-webhook-secret}}
+    - {name: slack,   verify: {scheme: slack, secret: sm:slack-signing-secret, handshakes: [slack]}}
+    - {name: zoom,    verify: {scheme: zoom, secret: sm:zoom-secret-token, handshakes: [zoom]}}
+    - {name: clerk,   verify: {scheme: standardwebhooks, secret: sm:clerk-webhook-secret}}
+    - {name: svix,    verify: {scheme: svix, secret: sm:svix-secret}}
+    - {name: shopify, verify: {scheme: shopify, secret: sm:shopify-api-secret}}
+    - {name: logto,   verify: {scheme: logto, secret: sm:logto-webhook-secret}}
+    - {name: x,       verify: {scheme: twitter, secret: sm:x-consumer-secret, handshakes: [crc], allow_cidrs: [127.0.0.0/8, "::1/128"]}}
+    - {name: twilio,  verify: {scheme: twilio, secret: sm:twilio-auth-token}}
+    - {name: custom,  verify: {scheme: hmac, secret: sm:custom, header: X-Signature, algorithm: sha512, encoding: base64, prefix: "sha512="}}
+    - {name: guide,   verify: {scheme: token, secret: sm:shared-token, handshakes: [challenge]}}
+    - {name: inbody,  verify: {scheme: token, secret: sm:body-token, field: auth.token}}
+    - {name: basic,   verify: {scheme: basic, secret: sm:basic-credentials}}
+    - {name: pubsub,  verify: {scheme: oidc, email: pusher@example.iam.gserviceaccount.com, audience: https://example.com/pubsub}}
+    - {name: meta,    verify: {scheme: github, secret: sm:meta-app-secret, handshakes: [meta], handshake_secret: sm:meta-verify-token}}
+    - {name: open,    verify: {scheme: none, handshakes: [dropbox, graph]}}
+    - {name: inbox,   verify: {scheme: none}}
+relay:
+  sources:
+    - name: stripe
+      verify: {scheme: stripe, secret: sm:stripe-webhook-secret}
+      rules:
+        - name: paid
+          types: [payment_intent.succeeded]
+          to: {topic: payments}
+          notification: {title: Paid, body: "{{.payload.data.object.amount}}"}
+trigger:
+  sources:
+    - name: github
+      verify: {scheme: github, secret: sm:github-webhook-secret}
+      rules:
+        - name: forward
+          events: [push]
+          mode: sync
+          actions:
+            - name: post
+              type: http
+              url: http://localhost:PORT/store/inbox
+              secret: sm:action-only-secret
+              allow_private_network: true # the runner, on loopback
+`
+
+// The issue's promise: with `make run` and `send`, as a user types them,
+// every scheme and every handshake works, and the events land under
+// .local/data. The runner and send are built and run as programs.
+func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the local runner")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	for _, cmd := range []string{"local", "send"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "github.com/cloudhooks/webhooks/functions/cmd/"+cmd)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	port := freePort(t)
+	cfg := filepath.Join(dir, "webhooks.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(everySource, "PORT", port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The runner's own defaults (.local/secrets, .local/data, no
+	// emulators), as `make run` has them.
+	env := append(unset(os.Environ(), "WEBHOOKS_SECRETS_DIR", "WEBHOOKS_DATA_DIR", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST",
+		"BIGQUERY_EMULATOR_HOST", "BIGQUERY_STORAGE_EMULATOR_HOST"), "PORT="+port, "WEBHOOKS_CONFIG="+cfg, "RELAY_DRY_RUN=1")
+	banner := startRunner(t, filepath.Join(bin, "local"), dir, env)
+
+	send := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(bin, "send"), args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		want    []string // in send's output
+		wantErr bool
+	}{
+		{"github", []string{"store/github"}, []string{"200 OK", `"result":"stored"`}, false},
+		{"github ping is acknowledged", []string{"-type", "ping", "store/github"}, []string{`"result":"acknowledged"`}, false},
+		{"gitlab", []string{"store/gitlab"}, []string{`"result":"stored"`}, false},
+		{"stripe", []string{"store/stripe"}, []string{`"result":"stored"`}, false},
+		{"stripe, another type", []string{"-type", "charge.refunded", "store/stripe"}, []string{`"result":"stored"`}, false},
+		{"slack", []string{"store/slack"}, []string{`"result":"stored"`}, false},
+		{"zoom", []string{"store/zoom"}, []string{`"result":"stored"`}, false},
+		{"standard webhooks", []string{"store/clerk"}, []string{`"result":"stored"`}, false},
+		{"svix", []string{"store/svix"}, []string{`"result":"stored"`}, false},
+		{"shopify", []string{"store/shopify"}, []string{`"result":"stored"`}, false},
+		{"logto", []string{"store/logto"}, []string{`"result":"stored"`}, false},
+		{"twitter", []string{"store/x"}, []string{`"result":"stored"`}, false},
+		{"twilio behind the runner's /store prefix", []string{"store/twilio"}, []string{`"result":"stored"`}, false},
+		{"hmac", []string{"store/custom"}, []string{`"result":"stored"`}, false},
+		{"token in a header", []string{"store/guide"}, []string{`"result":"stored"`}, false},
+		{"token in the payload", []string{"store/inbody"}, []string{`"result":"stored"`}, false},
+		{"basic", []string{"store/basic"}, []string{`"result":"stored"`}, false},
+		{"none", []string{"store/open"}, []string{`"result":"stored"`}, false},
+		{"oidc without a token says how to get one", []string{"store/pubsub"}, []string{"-bearer", "gcloud auth print-identity-token"}, true},
+		{"oidc with a token that is not one is refused", []string{"-bearer", "not-a-jwt", "store/pubsub"}, []string{"401"}, true},
+		{"the banner's URL", []string{firstURL(t, banner, "/store/github")}, []string{`"result":"stored"`}, false},
+		{"relay", []string{"relay/stripe"}, []string{`"result":"sent"`}, false},
+		{"relay again is a new event", []string{"relay/stripe"}, []string{`"result":"sent"`}, false},
+		{"relay -repeat is a duplicate", []string{"-repeat", "relay/stripe"}, []string{`"result":"duplicate"`}, false},
+		{"trigger runs the action with its own secret", []string{"trigger/github"}, []string{"200 OK"}, false},
+		{"handshake slack", []string{"-handshake", "store/slack"}, []string{"handshake slack", "ok"}, false},
+		{"handshake zoom", []string{"-handshake", "store/zoom"}, []string{"handshake zoom", "ok"}, false},
+		{"handshake crc", []string{"-handshake", "store/x"}, []string{"handshake crc", "ok"}, false},
+		{"handshake challenge", []string{"-handshake", "store/guide"}, []string{"handshake challenge", "ok"}, false},
+		{"handshake meta", []string{"-handshake", "store/meta"}, []string{"handshake meta", "ok"}, false},
+		{"handshakes dropbox and graph", []string{"-handshake", "store/open"}, []string{"handshake dropbox", "handshake graph"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := send(tt.args...)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("send %s: err %v, want error %v\n%s", strings.Join(tt.args, " "), err, tt.wantErr, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("send %s printed\n%s\nwant it to contain %q", strings.Join(tt.args, " "), out, w)
+				}
+			}
+		})
+	}
+
+	// What landed under .local/data: one row per event stored, with the
+	// id and type that the provider's headers or payload carry.
+	rows := func(source string) []map[string]any {
+		b, err := os.ReadFile(filepath.Join(dir, ".local", "data", "store", source+".ndjson"))
+		if err != nil {
+			t.Errorf("store/%s: %v", source, err)
+			return nil
+		}
+		var out []map[string]any
+		for line := range bytes.Lines(b) {
+			var row map[string]any
+			if err := json.Unmarshal(line, &row); err != nil {
+				t.Fatalf("store/%s: %v", source, err)
+			}
+			out = append(out, row)
+		}
+		return out
+	}
+	wantRows := map[string]int{"github": 2, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
+		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 1}
+	for source, want := range wantRows {
+		got := rows(source)
+		if len(got) != want {
+			t.Errorf("store/%s holds %d rows, want %d", source, len(got), want)
+			continue
+		}
+		for _, row := range got {
+			if row["event_id"] == "" || row["source"] != source {
+				t.Errorf("store/%s row has source %v, event_id %v", source, row["source"], row["event_id"])
+			}
+		}
+	}
+	if types := []any{rows("stripe")[0]["event_type"], rows("stripe")[1]["event_type"]}; types[0] != "payment_intent.succeeded" || types[1] != "charge.refunded" {
+		t.Errorf("store/stripe types %v, want the default sample then -type charge.refunded", types)
+	}
+	if got := rows("github")[0]["event_type"]; got != "push" {
+		t.Errorf("store/github type %v, want push", got)
+	}
+	if inbody := rows("inbody"); len(inbody) == 1 && strings.Contains(fmt.Sprint(inbody[0]["payload"]), "token") {
+		t.Errorf("store/inbody kept the token field in the payload: %v", inbody[0]["payload"])
+	}
+	relayed, err := os.ReadFile(filepath.Join(dir, ".local", "data", "relay", "messages.ndjson"))
+	if n := bytes.Count(relayed, []byte("\n")); err != nil || n != 2 {
+		t.Errorf("relay recorded %d messages (%v), want 2: one per new event, none for the duplicate", n, err)
+	}
+
+	// The development keys are in each scheme's own format, and the
+	// action's secret exists although no source references it.
+	for file, prefix := range map[string]string{"clerk-webhook-secret": "whsec_", "svix-secret": "whsec_", "stripe-webhook-secret": "whsec_",
+		"action-only-secret": "whsec_", "meta-verify-token": ""} {
+		b, err := os.ReadFile(filepath.Join(dir, ".local", "secrets", file))
+		if err != nil || !strings.HasPrefix(string(b), prefix) {
+			t.Errorf(".local/secrets/%s: %v, want a key starting %q", file, err, prefix)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, ".local", "secrets", "basic-credentials")); err != nil || !strings.Contains(string(b), ":") {
+		t.Errorf(".local/secrets/basic-credentials: %v, want user:password", err)
+	}
+}
+
+// startRunner starts the local runner in dir and returns its banner once
+// it serves.
+func startRunner(t *testing.T, path, dir string, env []string) string {
+	t.Helper()
+	cmd := exec.Command(path)
+	cmd.Dir, cmd.Env = dir, env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("runner stderr:\n%s", stderr.String())
+		}
+	})
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var banner strings.Builder
+	deadline := time.After(2 * time.Minute)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("runner exited before serving:\n%s%s", banner.String(), stderr.String())
+			}
+			banner.WriteString(line + "\n")
+			if strings.HasPrefix(line, "Secrets:") {
+				go func() { // keep reading the request log, or the runner blocks on a full pipe
+					for range lines {
+					}
+				}()
+				return banner.String()
+			}
+		case <-deadline:
+			t.Fatalf("runner did not start:\n%s%s", banner.String(), stderr.String())
+		}
+	}
+}
+
+// firstURL returns the banner's URL that ends with suffix.
+func firstURL(t *testing.T, banner, suffix string) string {
+	for _, f := range strings.Fields(banner) {
+		if strings.HasPrefix(f, "http://") && strings.HasSuffix(f, suffix) {
+			return f
+		}
+	}
+	t.Fatalf("banner has no URL ending %s:\n%s", suffix, banner)
+	return ""
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// unset removes variables from an environment list, so the child's
+// defaults apply.
+func unset(env []string, names ...string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		keep := true
+		for _, n := range names {
+			keep = keep && name != n
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
