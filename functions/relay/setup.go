@@ -194,7 +194,7 @@ func (r *recorder) Send(ctx context.Context, m *messaging.Message) (string, erro
 	if err != nil {
 		return "", err
 	}
-	r.log.Info("relay: dry run: would send", "rule", recordOf(ctx).Rule, "topic", m.Topic, "condition", m.Condition,
+	r.log.InfoContext(ctx, "relay: dry run: would send", "rule", recordOf(ctx).Rule, "topic", m.Topic, "condition", m.Condition,
 		"token_sha256", hashIf(m.Token), "title", notificationTitle(m.Notification), "name", name)
 	return name, nil
 }
@@ -206,7 +206,7 @@ func (r *recorder) SendEachForMulticast(ctx context.Context, m *messaging.Multic
 	if err != nil {
 		return nil, err
 	}
-	r.log.Info("relay: dry run: would send", "rule", recordOf(ctx).Rule, "tokens", len(m.Tokens),
+	r.log.InfoContext(ctx, "relay: dry run: would send", "rule", recordOf(ctx).Rule, "tokens", len(m.Tokens),
 		"title", notificationTitle(m.Notification), "name", name)
 	br := &messaging.BatchResponse{SuccessCount: len(m.Tokens)}
 	for range m.Tokens {
