@@ -11,7 +11,8 @@
 // queues in process unless PUBSUB_EMULATOR_HOST is set (then the runner
 // creates the topics and subscriptions on the emulator and serves the
 // worker at /triggerworker). Send a signed test
-// event with `go run ./functions/cmd/send store/github`.
+// event with `go run ./functions/cmd/send store/github`, and watch it, and
+// replay it, at http://localhost:8080/_/ (package inspector).
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	_ "github.com/cloudhooks/webhooks" // registers every function
+	"github.com/cloudhooks/webhooks/functions/cmd/local/inspector"
 	"github.com/cloudhooks/webhooks/functions/trigger"
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
@@ -61,13 +63,20 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	insp, err := inspector.New(inspector.Options{Dir: filepath.Join(os.Getenv("WEBHOOKS_DATA_DIR"), "inspector"), Config: cfg, Secrets: secrets.Process()})
+	if err != nil {
+		return err
+	}
+	defer insp.Close()
+	mux.Handle(inspector.Path, insp.Page())
 	l, err := net.Listen("tcp", ":"+port())
 	if err != nil {
 		return fmt.Errorf("net.Listen: %w", err)
 	}
 	fmt.Printf("Serving %s\n%s\nSecrets: %s   Data: %s\n", strings.Join(pipeline.Registered(), ", "), strings.Join(urls, "\n"),
 		os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("Inspector: http://localhost:%s%s\n", port(), inspector.Path)
+	srv := &http.Server{Handler: insp.Record(mux), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
