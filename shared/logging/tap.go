@@ -10,8 +10,9 @@ type tapKey struct{}
 
 // WithTap returns a copy of ctx whose log records, from any logger made by
 // New and logged with ctx or a context derived from it (InfoContext,
-// LogAttrs), are also passed to tap once they pass the logger's level,
-// with the logger's own attributes (With) added. It is how a local tool
+// LogAttrs), are also passed to tap, with the logger's own attributes
+// (With) added: every record at info level or above, whatever level the
+// logger writes at, so that LOG_LEVEL=warn hides nothing from the tap. It is how a local tool
 // (the local runner's inspector) sees what happened to the one request it
 // is serving, without the request path knowing about it; deployed
 // functions never set a tap.
@@ -30,11 +31,11 @@ type tapHandler struct {
 }
 
 func (t tapHandler) Enabled(ctx context.Context, level slog.Level) bool {
-	return t.h.Enabled(ctx, level)
+	return t.h.Enabled(ctx, level) || (level >= slog.LevelInfo && ctx.Value(tapKey{}) != nil)
 }
 
 func (t tapHandler) Handle(ctx context.Context, r slog.Record) error {
-	if tap, ok := ctx.Value(tapKey{}).(func(slog.Record)); ok {
+	if tap, ok := ctx.Value(tapKey{}).(func(slog.Record)); ok && r.Level >= slog.LevelInfo {
 		c := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
 		c.AddAttrs(t.attrs...)
 		r.Attrs(func(a slog.Attr) bool {
@@ -43,6 +44,9 @@ func (t tapHandler) Handle(ctx context.Context, r slog.Record) error {
 			return true
 		})
 		tap(c)
+	}
+	if !t.h.Enabled(ctx, r.Level) {
+		return nil
 	}
 	return t.h.Handle(ctx, r)
 }
