@@ -39,7 +39,7 @@ const Path = "/_/"
 // Limits of what is kept.
 const (
 	// DefaultKeep is how many deliveries the page lists and the file keeps.
-	DefaultKeep = 500
+	DefaultKeep = 200
 	// MaxBody is the most of a body kept; a longer one is shown cut and
 	// cannot be replayed.
 	MaxBody = 1 << 20
@@ -121,7 +121,8 @@ func New(opts Options) (*Inspector, error) {
 }
 
 // Record returns next wrapped so that every request outside Path is
-// recorded as a delivery.
+// recorded as a delivery (but the icon a browser asks for when it opens
+// the page).
 func (i *Inspector) Record(next http.Handler) http.Handler {
 	i.next = next
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
