@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. On a fresh machine it installs what the tests
-# need (clang and the BigQuery emulator build, tflint and tfsec), then runs
+# need (clang and the BigQuery emulator build, chromium, tflint and tfsec), then runs
 # every check with WEBHOOKS_STRICT=1 so a test whose emulator is missing
 # fails instead of skipping.
 set -euo pipefail
@@ -12,6 +12,17 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "tools"
 bash .ci/bigquery-emulator.sh
+# The inspector's browser test drives Debian's chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "installing chromium with apt-get (the inspector's browser test)" >&2
+    apt-get update >/dev/null
+    apt-get install -y chromium >/dev/null
+  else
+    echo "chromium is missing and apt-get is not available: install chromium, then rerun" >&2
+    exit 1
+  fi
+fi
 bash .ci/terraform-tools.sh tools
 for emulator in pubsub-emulator cloud-firestore-emulator; do
   if ! ls "$(gcloud info --format='value(installation.sdk_root)' 2>/dev/null)/platform/$emulator" >/dev/null 2>&1; then

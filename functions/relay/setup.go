@@ -196,7 +196,7 @@ func (r *recorder) Send(ctx context.Context, m *messaging.Message) (string, erro
 		return "", err
 	}
 	rec := recordOf(ctx)
-	r.log.Info("relay: dry run: would send", logging.FieldSource, rec.Source, logging.FieldEventID, rec.Event, "rule", rec.Rule, "topic", m.Topic, "condition", m.Condition,
+	r.log.InfoContext(ctx, "relay: dry run: would send", logging.FieldSource, rec.Source, logging.FieldEventID, rec.Event, "rule", rec.Rule, "topic", m.Topic, "condition", m.Condition,
 		"token_sha256", hashIf(m.Token), "title", notificationTitle(m.Notification), "name", name)
 	return name, nil
 }
@@ -209,7 +209,7 @@ func (r *recorder) SendEachForMulticast(ctx context.Context, m *messaging.Multic
 		return nil, err
 	}
 	rec := recordOf(ctx)
-	r.log.Info("relay: dry run: would send", logging.FieldSource, rec.Source, logging.FieldEventID, rec.Event, "rule", rec.Rule, "tokens", len(m.Tokens),
+	r.log.InfoContext(ctx, "relay: dry run: would send", logging.FieldSource, rec.Source, logging.FieldEventID, rec.Event, "rule", rec.Rule, "tokens", len(m.Tokens),
 		"title", notificationTitle(m.Notification), "name", name)
 	br := &messaging.BatchResponse{SuccessCount: len(m.Tokens)}
 	for range m.Tokens {

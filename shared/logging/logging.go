@@ -35,12 +35,13 @@ const (
 	FieldEventType = "event_type"
 )
 
-// New returns a logger that writes one Cloud Logging JSON object per line.
+// New returns a logger that writes one Cloud Logging JSON object per line
+// (and passes the records of a tapped context to its tap, see WithTap).
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+	return slog.New(tapHandler{h: slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       level,
 		ReplaceAttr: cloudLogging,
-	}))
+	})})
 }
 
 // EnvLevel names the variable that sets the log level.

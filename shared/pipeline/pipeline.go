@@ -465,8 +465,7 @@ func (s *source) keptHeaders(h http.Header) map[string]string {
 		if name == s.secretHeader || droppedHeaders[name] || strings.HasPrefix(name, "X-Forwarded-") {
 			continue
 		}
-		// Idempotency-Key is a delivery id, not a key.
-		if name != "Idempotency-Key" && containsFold(name, credentialWords) {
+		if credentialHeader(name) {
 			continue
 		}
 		if len(values) == 1 {
@@ -476,6 +475,19 @@ func (s *source) keptHeaders(h http.Header) map[string]string {
 		}
 	}
 	return kept
+}
+
+// CredentialHeader reports whether a header of this name carries a
+// credential (a signature, token, password, key, cookie...) by the list
+// that keeps them out of every event, for tools that show requests.
+func CredentialHeader(name string) bool {
+	return credentialHeader(http.CanonicalHeaderKey(name))
+}
+
+// credentialHeader is CredentialHeader of a canonical name.
+func credentialHeader(name string) bool {
+	// Idempotency-Key is a delivery id, not a key.
+	return name != "Idempotency-Key" && containsFold(name, credentialWords)
 }
 
 // containsFold reports whether s holds any of the lower-case ASCII words,

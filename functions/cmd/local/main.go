@@ -11,7 +11,8 @@
 // queues in process unless PUBSUB_EMULATOR_HOST is set (then the runner
 // creates the topics and subscriptions on the emulator and serves the
 // worker at /triggerworker). Send a signed test
-// event with `go run ./functions/cmd/send store/github`.
+// event with `go run ./functions/cmd/send store/github`, and watch it, and
+// replay it, at http://localhost:8080/_/ (package inspector).
 //
 // The runner listens on 127.0.0.1 (LISTEN_HOST changes it, PORT the port)
 // and stands in for Cloud Run's front end: it appends the connecting
@@ -40,6 +41,7 @@ import (
 	"time"
 
 	_ "github.com/cloudhooks/webhooks" // registers every function
+	"github.com/cloudhooks/webhooks/functions/cmd/local/inspector"
 	"github.com/cloudhooks/webhooks/functions/trigger"
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
@@ -75,14 +77,21 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h, urls, err := routes(ctx, baseURL(l.Addr()))
+	insp, err := inspector.New(inspector.Options{Dir: filepath.Join(os.Getenv("WEBHOOKS_DATA_DIR"), "inspector"), Config: cfg, Secrets: secrets.Process()})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	defer insp.Close()
+	h, urls, err := routes(ctx, baseURL(l.Addr()), router{strings.Trim(inspector.Path, "/"): insp.Page()})
 	if err != nil {
 		l.Close()
 		return err
 	}
 	fmt.Printf("Serving %s\n%s\nSecrets: %s   Data: %s\n", strings.Join(pipeline.Registered(), ", "), strings.Join(urls, "\n"),
 		os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Printf("Inspector: %s%s\n", baseURL(l.Addr()), inspector.Path)
+	srv := &http.Server{Handler: insp.Record(h), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -129,9 +138,9 @@ func baseURL(addr net.Addr) string {
 }
 
 // routes mounts each HTTP function under its lower-case name, the way each
-// is its own service (and URL) when deployed, behind frontEnd.
-func routes(ctx context.Context, base string) (http.Handler, []string, error) {
-	fns := router{}
+// is its own service (and URL) when deployed, beside the runner's own pages
+// in fns, all behind frontEnd.
+func routes(ctx context.Context, base string, fns router) (http.Handler, []string, error) {
 	var urls []string
 	for _, name := range pipeline.Registered() {
 		h, err := pipeline.Lookup(ctx, name)

@@ -1,0 +1,205 @@
+package inspector
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	_ "github.com/cloudhooks/webhooks/functions/store" // registers Store, as the local runner's import does
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/pipeline"
+	"github.com/cloudhooks/webhooks/shared/secrets"
+	"github.com/cloudhooks/webhooks/shared/testenv"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to testdata/screenshot.png (the README shows it)")
+
+// chromium finds Debian's chromium (`apt-get install chromium`, which the
+// README's test command does on a fresh machine).
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	testenv.Missing(t, "chromium", errors.New("not on PATH (apt-get install chromium)"))
+	return ""
+}
+
+// The page in a real browser, served the way `make run` serves it (the
+// registered Store function with the embedded configuration and local
+// development keys): a delivery sent to Store appears without a reload,
+// with its verdict; the Replay button sends it again through the same
+// handler, and the replay appears above it.
+func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	t.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(dir, "secrets"))
+	t.Setenv("WEBHOOKS_DATA_DIR", filepath.Join(dir, "data"))
+	t.Setenv("LOG_LEVEL", "warn")
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, ok := sourceOf(cfg, "store", "github")
+	if !ok {
+		t.Fatal("the embedded configuration has no store/github source")
+	}
+	ref, err := secrets.ParseRef(src.Verify.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("browser-test-development-key")
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "secrets", ref.SecretID()), append(key, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := context.Background()
+	store, err := pipeline.Lookup(ctx, "Store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp, err := New(Options{Dir: filepath.Join(dir, "data", "inspector"), Config: cfg, Secrets: secrets.Process()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = insp.Close() })
+	mux := http.NewServeMux()
+	mux.Handle("/store/", http.StripPrefix("/store", store))
+	mux.Handle(Path, insp.Page())
+	srv := httptest.NewServer(insp.Record(mux))
+	t.Cleanup(srv.Close)
+
+	alloc, cancel := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+		chromedp.WindowSize(1400, 1000),
+	)
+	defer cancel()
+	tab, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	tab, cancel = context.WithTimeout(tab, 90*time.Second)
+	defer cancel()
+
+	if err := chromedp.Do(tab); err != nil { // starts the browser
+		testenv.Missing(t, "a working chromium", err)
+	}
+	if err := chromedp.Do(tab, chromedp.Navigate(srv.URL+Path), chromedp.WaitVisible(chromedp.CSS("#list"))); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+
+	body := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"octo-org/octo-repo"},"commits":[]}`)
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/store/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	if err := verify.Sign(src.Verify, key, time.Now(), req, body); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("delivery answered %d", resp.StatusCode)
+	}
+
+	const first = `.delivery[data-seq="1"]`
+	text := func(sel string) string {
+		t.Helper()
+		v, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return v
+	}
+	if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(first))); err != nil {
+		t.Fatalf("the delivery did not appear: %v", err)
+	}
+	code, verdict, result, event := text(first+" .status"), text(first+" .verification"), text(first+" .result"), text(first+" .event")
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(first+" button.replay")),
+		chromedp.WaitVisible(chromedp.CSS(`.delivery[data-seq="2"][data-kind="replay"]`)),
+	); err != nil {
+		t.Fatalf("the replay did not appear: %v", err)
+	}
+	order, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".delivery")].map(e => e.dataset.seq + ":" + e.dataset.kind)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A delivery signed with the wrong key shows why it was refused.
+	forged, _ := http.NewRequest(http.MethodPost, srv.URL+"/store/github", bytes.NewReader(body))
+	forged.Header.Set("Content-Type", "application/json")
+	forged.Header.Set("X-GitHub-Event", "push")
+	if err := verify.Sign(src.Verify, []byte("not-the-key"), time.Now(), forged, body); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.DefaultClient.Do(forged); err != nil || resp.Body.Close() != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged delivery: %v %v", resp, err)
+	}
+	if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(`.delivery[data-seq="3"] .verification.bad`))); err != nil {
+		t.Fatalf("the refused delivery did not appear: %v", err)
+	}
+	if refused := text(`.delivery[data-seq="3"] .verification`); !strings.HasPrefix(refused, VerifyFailed+": ") || !strings.Contains(refused, "signature") {
+		t.Errorf("refused delivery shown as %q, want the failed check", refused)
+	}
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(first+" .source")),
+		chromedp.WaitVisible(chromedp.CSS(first+" .headers")),
+	); err != nil {
+		t.Fatalf("open the delivery: %v", err)
+	}
+	signature, err := chromedp.Run(tab, chromedp.Evaluate[string](`[...document.querySelectorAll('`+first+` .headers tr')]
+		.filter(r => r.cells[0].textContent == "X-Hub-Signature-256").map(r => r.cells[1].textContent).join()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != "200" || verdict != VerifyPassed || result != "stored" || !strings.Contains(event, "push") {
+		t.Errorf("first delivery shown as status %q, verification %q, result %q, event %q", code, verdict, result, event)
+	}
+	if strings.Join(order, " ") != "2:replay 1:received" {
+		t.Errorf("list order %v, want the replay above the delivery", order)
+	}
+	if signature != mask {
+		t.Errorf("signature header shown as %q, want it masked", signature)
+	}
+	rows, err := os.ReadFile(filepath.Join(dir, "data", "store", "github.ndjson"))
+	if err != nil || bytes.Count(rows, []byte("\n")) != 2 {
+		t.Errorf("Store wrote %d rows (%v), want 2: the delivery and its replay", bytes.Count(rows, []byte("\n")), err)
+	}
+
+	out := filepath.Join(t.ArtifactDir(), "screenshot.png")
+	if *updateScreenshot {
+		out = filepath.Join("testdata", "screenshot.png")
+	}
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", out)
+}

@@ -1,0 +1,215 @@
+package inspector
+
+import (
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/pipeline"
+	"github.com/cloudhooks/webhooks/shared/verify"
+)
+
+// Kinds of delivery: how the request reached the runner.
+const (
+	KindReceived = "received"  // from a client (send, a provider, a tunnel)
+	KindReplay   = "replay"    // a recorded delivery re-sent as received
+	KindResigned = "re-signed" // a recorded delivery signed afresh
+)
+
+// Verification outcomes, read from the pipeline's request log line.
+const (
+	VerifyPassed     = "passed"      // the signature (or token) matched
+	VerifyUnsigned   = "unsigned"    // the source's scheme is none
+	VerifyHandshake  = "handshake"   // an ownership handshake was answered
+	VerifyFailed     = "failed"      // refused: 401, or 403 (address, handshake)
+	VerifyNotChecked = "not checked" // the request ended before verification
+)
+
+// Delivery is one request the runner served, as the page shows it and the
+// file keeps it. Credentials are never in it: a header that carries the
+// secret itself (a token, a password) is kept with no value, and one that
+// carries a signature keeps its value, which proves nothing without the
+// key, so that a replay after a restart is still the request as received.
+type Delivery struct {
+	Seq      int64     `json:"seq"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`
+	Of       int64     `json:"of,omitempty"` // the Seq a replay repeats
+	Method   string    `json:"method"`
+	Target   string    `json:"target"` // the request URI, as received
+	Host     string    `json:"host"`
+	Remote   string    `json:"remote"`
+	Function string    `json:"function"` // the first path segment: store, relay, trigger
+	Source   string    `json:"source"`
+
+	Status       int     `json:"status"`
+	LatencyMS    float64 `json:"latency_ms"`
+	Verification string  `json:"verification"`
+	// Reason is the pipeline's logged error: why the request was refused
+	// or failed.
+	Reason    string `json:"reason,omitempty"`
+	EventID   string `json:"event_id,omitempty"`
+	EventType string `json:"event_type,omitempty"`
+	// Result is what the function did: its one-word outcome (stored, sent,
+	// queued, ran, duplicate, ignored).
+	Result string `json:"result,omitempty"`
+	// Log holds the other lines logged while serving the request (the
+	// messages Relay would send...).
+	Log []string `json:"log,omitempty"`
+
+	Headers []Header `json:"headers"`
+	// Body is the request body as text, or base64 when it is not UTF-8.
+	Body       string `json:"body"`
+	BodyBase64 bool   `json:"body_base64,omitempty"`
+	// Truncated: the body was longer than the inspector keeps, so it
+	// cannot be replayed.
+	Truncated bool   `json:"truncated,omitempty"`
+	Response  string `json:"response,omitempty"`
+	// Note says what a replay could not repeat.
+	Note string `json:"note,omitempty"`
+}
+
+// Header is one request header.
+type Header struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+	// Masked: a credential, shown masked on the page.
+	Masked bool `json:"masked,omitempty"`
+	// Secret: the value is the secret itself and is kept in memory only,
+	// for replays until the runner stops.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// sourceOf finds the configured source that a request path names
+// ("/store/github" → the store section's github source).
+func sourceOf(cfg *config.File, function, name string) (config.Source, bool) {
+	if cfg == nil {
+		return config.Source{}, false
+	}
+	fn := cfg.Function(function)
+	if fn == nil {
+		return config.Source{}, false
+	}
+	for _, s := range fn.Sources {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return config.Source{}, false
+}
+
+// splitPath reads function and source from a request path.
+func splitPath(path string) (function, source string) {
+	function, source, _ = strings.Cut(strings.Trim(path, "/"), "/")
+	return function, source
+}
+
+// headers lists h sorted by name, marking credentials: whatever the
+// pipeline keeps out of events (pipeline.CredentialHeader) and the
+// source's own verify.header. Signatures keep their value; a header that
+// is the secret (a token, Authorization) keeps none.
+func headers(h http.Header, vc verify.Config) []Header {
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	own := http.CanonicalHeaderKey(vc.Header)
+	out := make([]Header, 0, len(names))
+	for _, name := range names {
+		for _, value := range h[name] {
+			hd := Header{Name: name, Value: value}
+			if pipeline.CredentialHeader(name) || (own != "" && name == own) {
+				hd.Masked = true
+				hd.Secret = carriesSecret(name, vc)
+				if hd.Secret {
+					hd.Value = ""
+				}
+			}
+			out = append(out, hd)
+		}
+	}
+	return out
+}
+
+// carriesSecret reports whether the credential header name holds the
+// secret itself rather than a signature made with it.
+func carriesSecret(name string, vc verify.Config) bool {
+	if vc.Header != "" && http.CanonicalHeaderKey(vc.Header) == name {
+		return vc.Scheme == verify.SchemeToken || vc.Scheme == verify.SchemeBasic
+	}
+	lower := strings.ToLower(name)
+	return !strings.Contains(lower, "signature") && !strings.Contains(lower, "hmac")
+}
+
+// setBody keeps body in d as text, or base64 when it is not UTF-8.
+func (d *Delivery) setBody(body []byte, truncated bool) {
+	d.Truncated = truncated
+	if utf8.Valid(body) {
+		d.Body = string(body)
+		return
+	}
+	d.Body, d.BodyBase64 = b64.EncodeToString(body), true
+}
+
+// body returns the recorded body's bytes.
+func (d *Delivery) body() []byte {
+	if d.BodyBase64 {
+		b, _ := b64.DecodeString(d.Body)
+		return b
+	}
+	return []byte(d.Body)
+}
+
+// observe reads what the pipeline logged while serving the request: its
+// request line (the record with a status) says the event, the outcome and
+// the error; every other line is kept as what the function did.
+func (d *Delivery) observe(records []slog.Record, scheme string) {
+	var requestLine bool
+	for _, r := range records {
+		attrs := map[string]string{}
+		var text strings.Builder
+		text.WriteString(r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			v := a.Value.String()
+			attrs[a.Key] = v
+			if v != "" {
+				text.WriteString(" " + a.Key + "=" + v)
+			}
+			return true
+		})
+		if _, ok := attrs["status"]; !ok || requestLine {
+			d.Log = append(d.Log, text.String())
+			continue
+		}
+		requestLine = true
+		if s := attrs["source"]; s != "" {
+			d.Source = s
+		}
+		d.EventID, d.EventType = attrs["event_id"], attrs["event_type"]
+		d.Result, d.Reason = attrs["outcome"], attrs["error"]
+	}
+	d.Verification = verification(d.Status, d.EventID != "", d.Result, scheme)
+}
+
+// verification classifies the pipeline's answer. An event id in the log
+// line means the pipeline built the event, which it does only after
+// verification; a handshake or an acknowledgement is answered without one.
+func verification(status int, event bool, result, scheme string) string {
+	switch {
+	case strings.HasPrefix(result, "handshake"):
+		return VerifyHandshake
+	case event || result == "acknowledged":
+		if scheme == verify.SchemeNone {
+			return VerifyUnsigned
+		}
+		return VerifyPassed
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return VerifyFailed
+	}
+	return VerifyNotChecked
+}
