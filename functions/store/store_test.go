@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -406,6 +408,35 @@ func TestViewNameMatchesTerraform(t *testing.T) {
 	}
 	if !bytes.Contains(tf, []byte(`"${var.bigquery_table}_latest"`)) {
 		t.Error("terraform/store.tf no longer names the view <table>_latest; change ViewName with it")
+	}
+}
+
+// The names the Go code and the terraform share: the table function, the
+// retry horizon's default and the bucket's variable.
+func TestStoreNamesMatchTerraform(t *testing.T) {
+	tf, err := os.ReadFile("../../terraform/store.tf")
+	if err != nil {
+		t.Skipf("terraform not beside the package: %v", err)
+	}
+	vars, err := os.ReadFile("../../terraform/variables.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := TableFunctionName("events"); got != "events_between" {
+		t.Errorf("TableFunctionName(events) = %q", got)
+	}
+	for _, c := range []struct{ file, text []byte }{
+		{tf, []byte(`"${var.bigquery_table}_between"`)},
+		{tf, []byte(EnvPayloadBucket + " = google_storage_bucket.payloads[0].name")},
+		{vars, []byte(fmt.Sprintf("default     = %d\n", RetryHorizonDays))},
+	} {
+		if !bytes.Contains(c.file, c.text) {
+			t.Errorf("the terraform no longer holds %q; change the Go code with it", c.text)
+		}
+	}
+	m := regexp.MustCompile(`variable "store_retry_horizon_days" \{[^}]*?default\s*=\s*(\d+)`).FindSubmatch(vars)
+	if m == nil || string(m[1]) != strconv.Itoa(RetryHorizonDays) {
+		t.Errorf("store_retry_horizon_days defaults to %q, want RetryHorizonDays (%d)", m, RetryHorizonDays)
 	}
 }
 
