@@ -231,10 +231,15 @@ func (b *bucketStore) upload(ctx context.Context, obj *storage.ObjectHandle, ev 
 	w.CRC32C, w.SendCRC32C = crc, true
 	w.Metadata = map[string]string{
 		"source":      ev.Source,
-		"event_id":    ev.ID,
 		"received_at": ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
 	}
-	if ev.Type != "" {
+	// Custom metadata is capped at 8 KiB in all: an id or type longer
+	// than any provider sends is left to the row, rather than failing
+	// the upload on every retry.
+	if len(ev.ID) <= maxMetadataValue {
+		w.Metadata["event_id"] = ev.ID
+	}
+	if ev.Type != "" && len(ev.Type) <= maxMetadataValue {
 		w.Metadata["event_type"] = ev.Type
 	}
 	if _, err := w.Write(ev.Payload); err != nil {
@@ -242,6 +247,8 @@ func (b *bucketStore) upload(ctx context.Context, obj *storage.ObjectHandle, ev 
 	}
 	return w.Close()
 }
+
+const maxMetadataValue = 1024
 
 func isPreconditionFailed(err error) bool {
 	var apiErr *googleapi.Error

@@ -21,6 +21,7 @@ import (
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
 
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/pattern"
@@ -167,6 +168,22 @@ func TestBucketStoreWritesEachPayloadOnce(t *testing.T) {
 	}
 }
 
+// An id longer than object metadata may hold is still stored: its object
+// is named by the id's hash, and the id is left to the row.
+func TestBucketStoreKeepsPayloadsOfVeryLongIDs(t *testing.T) {
+	gcs := newFakeGCS(t)
+	bs := newBucketStore(testBucket, gcs.host)
+	t.Cleanup(func() { _ = bs.close() })
+	ev := largeEvent("github", strings.Repeat("i", 9000), 9<<20)
+	uri, err := bs.put(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readObject(t, gcs, uri); !bytes.Equal(got, ev.Payload) {
+		t.Errorf("%s holds %d bytes, want the payload's %d", uri, len(got), len(ev.Payload))
+	}
+}
+
 func TestBucketStoreDownIsRetryable(t *testing.T) {
 	gcs := newFakeGCS(t)
 	bs := newBucketStore(testBucket, gcs.host)
@@ -245,6 +262,19 @@ func keys[V any](m map[string]V) []string {
 	return ks
 }
 
+// client returns a Cloud Storage client of the fake, reading objects
+// through the JSON API (the fake's XML API wants its own host name).
+func (g *fakeGCS) client(t testing.TB) *storage.Client {
+	t.Helper()
+	c, err := storage.NewClient(context.Background(), option.WithEndpoint("http://"+g.host+"/storage/v1/"),
+		option.WithoutAuthentication(), storage.WithJSONReads())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
 // readObject reads a gs:// URI with the real client, as a user would with
 // `gcloud storage cat`.
 func readObject(t testing.TB, gcs *fakeGCS, uri string) []byte {
@@ -253,13 +283,7 @@ func readObject(t testing.TB, gcs *fakeGCS, uri string) []byte {
 	if !ok || !strings.HasPrefix(uri, "gs://") {
 		t.Fatalf("%q is not a gs:// URI", uri)
 	}
-	bs := newBucketStore(bucket, gcs.host)
-	defer bs.close()
-	c, err := bs.storageClient(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := c.Bucket(bucket).Object(name).NewReader(context.Background())
+	r, err := gcs.client(t).Bucket(bucket).Object(name).NewReader(context.Background())
 	if err != nil {
 		t.Fatalf("read %s: %v", uri, err)
 	}
@@ -274,14 +298,8 @@ func readObject(t testing.TB, gcs *fakeGCS, uri string) []byte {
 // countObjects counts the bucket's objects through the real client.
 func countObjects(t testing.TB, gcs *fakeGCS) int {
 	t.Helper()
-	bs := newBucketStore(testBucket, gcs.host)
-	defer bs.close()
-	c, err := bs.storageClient(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := 0
-	it := c.Bucket(testBucket).Objects(context.Background(), &storage.Query{})
+	it := gcs.client(t).Bucket(testBucket).Objects(context.Background(), &storage.Query{})
 	for {
 		_, err := it.Next()
 		if errors.Is(err, iterator.Done) {
