@@ -69,13 +69,40 @@ load() {
   kill "$pid"
 }
 
-load 18080 "Store to the local sink (make run)"
+# large PORT LABEL [VAR=value...]: a fresh runner (its peak RSS is its own)
+# under 8 concurrent signed 20 MiB events, every body above the 8 MiB a row
+# carries; prints its peak RSS, stops it.
+large() {
+  local port=$1 label=$2
+  shift 2
+  env GOOGLE_CLOUD_PROJECT= PORT="$port" "$@" "$work/local" >"$work/local-$port.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  wait_port "$port" "$pid" "$work/local-$port.log"
+  echo "-- $label: 8 concurrent 20 MiB events"
+  "$work/send" -url "http://127.0.0.1:$port/store" -n "${LARGE_REQUESTS:-16}" -c 8 -size $((20 << 20)) store/github
+  echo "peak RSS of the runner: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+  kill "$pid"
+}
 
-# The same through the Storage Write API, to the BigQuery emulator.
+load 18080 "Store to the local sink (make run)"
+large 18082 "Store to the local sink, payloads to files"
+
+# The same through the Storage Write API, to the BigQuery emulator, with
+# the payload bucket on fake-gcs-server (the module's test dependency, run
+# as its own process: neither is counted in the runner's RSS).
 emulator=$(bash .ci/bigquery-emulator.sh)
 "$emulator" --project=webhooks-bench --host=127.0.0.1 --port=19050 --grpc-port=19060 --log-level=error >"$work/emulator.log" 2>&1 &
 pids+=($!)
 wait_port 19050 $! "$work/emulator.log"
 wait_port 19060 $! "$work/emulator.log"
-load 18081 "Store to BigQuery (emulator) through the Storage Write API" \
-  BIGQUERY_PROJECT=webhooks-bench BIGQUERY_EMULATOR_HOST=127.0.0.1:19050 BIGQUERY_STORAGE_EMULATOR_HOST=127.0.0.1:19060
+go build -o "$work/fake-gcs-server" github.com/fsouza/fake-gcs-server
+"$work/fake-gcs-server" -scheme http -host 127.0.0.1 -port 19070 -backend memory -log-level error >"$work/gcs.log" 2>&1 &
+pids+=($!)
+wait_port 19070 $! "$work/gcs.log"
+curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
+  -d '{"name":"webhooks-bench-payloads"}' 'http://127.0.0.1:19070/storage/v1/b?project=webhooks-bench'
+bigquery=(BIGQUERY_PROJECT=webhooks-bench BIGQUERY_EMULATOR_HOST=127.0.0.1:19050 BIGQUERY_STORAGE_EMULATOR_HOST=127.0.0.1:19060
+  STORE_PAYLOAD_BUCKET=webhooks-bench-payloads STORAGE_EMULATOR_HOST=127.0.0.1:19070)
+load 18081 "Store to BigQuery (emulator) through the Storage Write API" "${bigquery[@]}"
+large 18083 "Store to BigQuery (emulator), payloads to Cloud Storage (fake-gcs-server)" "${bigquery[@]}"

@@ -223,6 +223,52 @@ variable "alert_401_per_minute" {
   default     = 10
 }
 
+variable "payload_bucket" {
+  description = <<-EOT
+    The Store's bucket of payloads above 8 MiB, which a BigQuery row cannot carry (the row holds their payload_uri).
+    location: null is var.region. delete_after_days: objects are deleted that many days after they were written (null: kept);
+    rows outlive their payload then. retention_days: a retention policy, no object can be deleted or replaced sooner
+    (null: none). kms_key_name: a Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for CMEK, null for
+    Google-managed encryption; the Cloud Storage service agent is granted its use.
+  EOT
+  type = object({
+    location          = optional(string)
+    storage_class     = optional(string, "STANDARD")
+    delete_after_days = optional(number)
+    retention_days    = optional(number)
+    kms_key_name      = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = contains(["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"], var.payload_bucket.storage_class)
+    error_message = "payload_bucket.storage_class must be STANDARD, NEARLINE, COLDLINE or ARCHIVE."
+  }
+  validation {
+    condition     = try(var.payload_bucket.delete_after_days >= 1, true) && try(var.payload_bucket.retention_days >= 1, true)
+    error_message = "payload_bucket: delete_after_days and retention_days must be at least 1 day (or null)."
+  }
+  validation {
+    condition     = try(var.payload_bucket.delete_after_days >= var.payload_bucket.retention_days, true)
+    error_message = "payload_bucket: delete_after_days below retention_days would ask to delete objects the retention policy keeps."
+  }
+  validation {
+    condition     = var.payload_bucket.kms_key_name == null || can(regex("^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$", var.payload_bucket.kms_key_name))
+    error_message = "payload_bucket.kms_key_name must be a key's full name: projects/P/locations/L/keyRings/R/cryptoKeys/K."
+  }
+}
+
+variable "store_retry_horizon_days" {
+  description = "How long after an event's first delivery its retries may come (Stripe retries for 3 days). events_between reads this many days before its range to find first deliveries; a retry later than this shows up as its own event."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.store_retry_horizon_days >= 0 && var.store_retry_horizon_days <= 30 && floor(var.store_retry_horizon_days) == var.store_retry_horizon_days
+    error_message = "store_retry_horizon_days must be a whole number of days, 0 to 30."
+  }
+}
+
 variable "labels" {
   description = "Labels added to every resource that takes labels."
   type        = map(string)

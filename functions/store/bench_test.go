@@ -79,7 +79,7 @@ func BenchmarkEncodeRow(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(ev.Payload)))
 	for b.Loop() {
-		if _, err := encodeRow(rs, ev); err != nil {
+		if _, err := encodeRow(rs, ev, ""); err != nil {
 			b.Fatal(err)
 		}
 	}

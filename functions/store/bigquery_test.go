@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -29,14 +30,19 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/testenv"
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-// emulated is a Store sink on an emulator of its own, with a query client.
+// emulated is a Store sink on an emulator of its own and a Cloud Storage
+// fake, with a query client.
 type emulated struct {
 	emu    *testenv.BigQueryEmulator
+	gcs    *fakeGCS
 	sink   *bigQuerySink
 	p      pattern.Pattern
 	client *bigquery.Client
@@ -49,10 +55,13 @@ func newEmulated(t testing.TB, opts writerOptions) *emulated {
 		t.Skip("needs the BigQuery emulator")
 	}
 	emu := testenv.BigQuery(t)
+	gcs := newFakeGCS(t)
 	s, err := settingsFromEnv(mapLookup(map[string]string{
 		EnvProject:             emu.Project,
 		EnvEmulatorHost:        emu.REST,
 		EnvStorageEmulatorHost: emu.GRPC,
+		EnvPayloadBucket:       testBucket,
+		EnvStorageEmulator:     gcs.host,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +77,7 @@ func newEmulated(t testing.TB, opts writerOptions) *emulated {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	return &emulated{emu: emu, sink: sk.(*bigQuerySink), p: newPattern(sk), client: c, s: s}
+	return &emulated{emu: emu, gcs: gcs, sink: sk.(*bigQuerySink), p: newPattern(sk), client: c, s: s}
 }
 
 // query returns the rows of a query, with `events` and `events_latest`
@@ -224,16 +233,141 @@ func TestEmulatorConcurrentHandlesShareAppends(t *testing.T) {
 	}
 }
 
-func TestEmulatorOversizedRowIsUnprocessable(t *testing.T) {
+// A GitHub-signed event of 20 MiB, far above what one append carries, goes
+// through the whole pipeline: 200 once its payload is an object
+// (byte-identical) and its row refers to it. Delivered again, it writes no
+// second object and the view keeps one row.
+func TestEmulatorLargeSignedEventIsStoredAsObjectAndRow(t *testing.T) {
 	e := newEmulated(t, writerOptions{})
-	ev := testEvent("github", "huge")
-	ev.Payload = json.RawMessage(`"` + strings.Repeat("a", MaxBatchBytes) + `"`)
-	out, err := e.p.Handle(context.Background(), ev)
-	if !errors.Is(err, pattern.ErrUnprocessable) || !errors.Is(err, ErrRowTooLarge) {
-		t.Fatalf("Handle() = %+v, %v; want Unprocessable ErrRowTooLarge", out, err)
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	deliver := serveStore(t, e.sink, src, pipeline.Options{})
+	body := string(largePayload(20<<20, 'x'))
+
+	for i := range 2 {
+		w := deliver(signedPush(t, src, "d-20mib", body))
+		if w.Code != http.StatusOK {
+			t.Fatalf("delivery %d: status %d %s, want 200", i+1, w.Code, w.Body)
+		}
 	}
-	if n := e.sink.writer.appends.Load(); n != 0 {
-		t.Errorf("%d appends sent for a row no append can carry", n)
+
+	rows := e.query(t, "SELECT payload, payload_uri, payload_bytes FROM events WHERE event_id = 'd-20mib'")
+	if len(rows) != 2 {
+		t.Fatalf("table holds %d rows of d-20mib, want 2 (one per delivery)", len(rows))
+	}
+	for _, r := range rows {
+		if r["payload"] != nil || r["payload_bytes"] != int64(len(body)) {
+			t.Errorf("row has payload %v bytes=%v; want NULL and %d", r["payload"] != nil, r["payload_bytes"], len(body))
+		}
+	}
+	view := e.query(t, "SELECT payload_uri FROM events_latest WHERE event_id = 'd-20mib'")
+	if len(view) != 1 {
+		t.Fatalf("view holds %d rows of d-20mib, want 1", len(view))
+	}
+	uri, _ := view[0]["payload_uri"].(string)
+	if got := readObject(t, e.gcs, uri); got == nil || string(got) != body {
+		t.Errorf("object %s holds %d bytes, want the %d bytes of the body", uri, len(got), len(body))
+	}
+	if n := countObjects(t, e.gcs); n != 1 {
+		t.Errorf("bucket holds %d objects after two deliveries, want 1", n)
+	}
+}
+
+// With Cloud Storage down, a large event is answered 503 (the provider
+// retries) and leaves no row: nothing is acknowledged that is not stored.
+func TestEmulatorLargeEventWithCloudStorageDownIsRetried(t *testing.T) {
+	e := newEmulated(t, writerOptions{})
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	deliver := serveStore(t, e.sink, src, pipeline.Options{Deadline: 2 * time.Second})
+	// A small event first, so that the table exists to be counted.
+	if w := deliver(signedPush(t, src, "d-small", `{"ref":"refs/heads/main"}`)); w.Code != http.StatusOK {
+		t.Fatalf("small event: status %d", w.Code)
+	}
+	e.gcs.srv.Stop()
+
+	w := deliver(signedPush(t, src, "d-down", string(largePayload(9<<20, 'x'))))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Errorf("status %d (Retry-After %q), want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
+	}
+	if n := e.count(t, "events", "event_id = 'd-down'"); n != 0 {
+		t.Errorf("table holds %d rows of an event answered 503, want 0", n)
+	}
+}
+
+// The table function's query (DedupBetweenSQL, the body terraform gives
+// <table>_between) returns one row per event first received in the range:
+// a retry that crosses midnight counts on the day of its first delivery,
+// and a duplicate of an event first received before the range is left
+// out, although its ranking reads only RetryHorizonDays before the range.
+func TestEmulatorEventsBetweenKeepsFirstDeliveriesInTheRange(t *testing.T) {
+	e := newEmulated(t, writerOptions{})
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	deliveries := []struct {
+		id string
+		at time.Time
+	}{
+		{"midnight", day.Add(-time.Minute)}, // 23:59 the day before, retried after midnight
+		{"midnight", day.Add(2 * time.Minute)},
+		{"older", day.Add(-2 * 24 * time.Hour)}, // first received two days before the range
+		{"older", day.Add(10 * time.Hour)},
+		{"inside", day.Add(time.Hour)},
+		{"inside", day.Add(90 * time.Minute)},
+		{"inside", day.Add(3 * time.Hour)},
+		{"late", day.Add(24*time.Hour + time.Second)}, // after the range
+	}
+	for _, d := range deliveries {
+		ev := testEvent("stripe", d.id)
+		ev.ReceivedAt = d.at
+		if _, err := e.p.Handle(context.Background(), ev); err != nil {
+			t.Fatalf("%s at %v: %v", d.id, d.at, err)
+		}
+	}
+
+	tests := []struct {
+		name       string
+		start, end time.Time
+		want       map[string]time.Time // event id: its first delivery
+	}{
+		{"the day of the range", day, day.Add(24 * time.Hour), map[string]time.Time{"inside": day.Add(time.Hour)}},
+		{"the day before holds the retry that crossed midnight", day.Add(-24 * time.Hour), day,
+			map[string]time.Time{"midnight": day.Add(-time.Minute)}},
+		{"both days hold each event once", day.Add(-24 * time.Hour), day.Add(24 * time.Hour),
+			map[string]time.Time{"midnight": day.Add(-time.Minute), "inside": day.Add(time.Hour)}},
+		{"an empty range", day, day, map[string]time.Time{}},
+	}
+	table := fmt.Sprintf("%s.%s.%s", e.s.Project, e.s.Dataset, e.s.Table)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := e.client.Query(DedupBetweenSQL(table, RetryHorizonDays))
+			q.Parameters = []bigquery.QueryParameter{{Name: "start_ts", Value: tt.start}, {Name: "end_ts", Value: tt.end}}
+			it, err := q.Read(context.Background())
+			if err != nil {
+				t.Fatalf("query: %v", err)
+			}
+			got := map[string]time.Time{}
+			for {
+				var r map[string]bigquery.Value
+				err := it.Next(&r)
+				if errors.Is(err, iterator.Done) {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				id := r["event_id"].(string)
+				if _, dup := got[id]; dup {
+					t.Errorf("%s returned twice", id)
+				}
+				got[id] = r["received_at"].(time.Time)
+			}
+			if len(got) != len(tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+			for id, at := range tt.want {
+				if !got[id].Equal(at) {
+					t.Errorf("%s received at %v, want its first delivery at %v", id, got[id], at)
+				}
+			}
+		})
 	}
 }
 

@@ -16,37 +16,48 @@ import (
 // JSON line, with the table's columns as fields, appended to
 // <dir>/store/<source>.ndjson and fsynced before store returns, so a local
 // run keeps the same promise as production (acknowledged means on disk).
+// Payloads above MaxInlinePayloadBytes go to files under
+// <dir>/store/payloads, named as in the bucket (PayloadObjectName), and
+// the line's payload_uri is their file:// URL.
 type localSink struct {
-	dir string // the store folder, <WEBHOOKS_DATA_DIR>/store
+	dir      string // the store folder, <WEBHOOKS_DATA_DIR>/store
+	payloads dirStore
 
 	mu    sync.Mutex
 	files map[string]*ndjson.File // by source
 }
 
 func newLocalSink(dataDir string) *localSink {
-	return &localSink{dir: filepath.Join(dataDir, "store"), files: map[string]*ndjson.File{}}
+	dir := filepath.Join(dataDir, "store")
+	return &localSink{dir: dir, payloads: dirStore{dir: filepath.Join(dir, "payloads")}, files: map[string]*ndjson.File{}}
 }
 
 func (l *localSink) store(ctx context.Context, ev *event.Event) error {
-	r, err := newRow(ev)
+	f, err := l.file(ev.Source)
 	if err != nil {
 		return err
 	}
-	line, err := json.Marshal(r)
+	// The same bound as one BigQuery append, so that an event is stored
+	// locally as it is in production.
+	line, err := rowWithin(ctx, l.payloads, ev, MaxBatchBytes, func(ev *event.Event, uri string) ([]byte, error) {
+		r, err := newRow(ev, uri)
+		if err != nil {
+			return nil, err
+		}
+		line, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errInvalidEvent, err)
+		}
+		return line, nil
+	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", errInvalidEvent, err)
+		return err
 	}
-	// The same bound as one BigQuery append, so that an event refused in
-	// production is refused locally too.
 	if len(line) > MaxBatchBytes {
 		return fmt.Errorf("%w: %d bytes, at most %d", ErrRowTooLarge, len(line), MaxBatchBytes)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: local sink: %w", err)
-	}
-	f, err := l.file(ev.Source)
-	if err != nil {
-		return err
 	}
 	// A failed sync may or may not have left the line on disk: the caller
 	// answers 503 and the provider's retry may add a second copy, never

@@ -40,16 +40,24 @@ func storeThroughPipeline(t *testing.T, dir string, src config.Source) func(r *h
 	t.Helper()
 	sk := newLocalSink(dir)
 	t.Cleanup(func() { _ = sk.close() })
+	deliver := serveStore(t, sk, src, pipeline.Options{})
+	return func(r *http.Request) int { return deliver(r).Code }
+}
+
+// serveStore serves src with the Store pattern on sk behind the shared
+// pipeline, and returns a function that posts a request to it.
+func serveStore(t *testing.T, sk sink, src config.Source, opts pipeline.Options) func(r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	opts.Logger = logging.New(io.Discard, slog.LevelError)
 	h, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, envSecrets{"env:KEY": githubKey},
-		func(context.Context, config.Source) (pattern.Pattern, error) { return newPattern(sk), nil },
-		pipeline.Options{Logger: logging.New(io.Discard, slog.LevelError)})
+		func(context.Context, config.Source) (pattern.Pattern, error) { return newPattern(sk), nil }, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(r *http.Request) int {
+	return func(r *http.Request) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)
-		return w.Code
+		return w
 	}
 }
 

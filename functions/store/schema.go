@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -33,6 +34,37 @@ var schemaJSON []byte
 //
 //go:embed dedup_view.sql
 var dedupViewSQL string
+
+// dedupBetweenSQL is the body of the time-bounded deduplicated read, the
+// table function TableFunctionName(table); placeholders as DedupBetweenSQL
+// describes.
+//
+//go:embed dedup_between.sql
+var dedupBetweenSQL string
+
+// RetryHorizonDays is how far before a range's start the first delivery of
+// an event in the range may lie: the longest provider retry schedule
+// (Stripe retries for 3 days). The terraform's store_retry_horizon_days
+// defaults to it.
+const RetryHorizonDays = 3
+
+// TableFunctionName returns the name of the time-bounded deduplicated read
+// over table: table + "_between", the routine the terraform creates.
+func TableFunctionName(table string) string { return table + "_between" }
+
+// DedupBetweenSQL returns the table function's body over table (given as
+// project.dataset.table) as a query of its own, with the range as the
+// query parameters @start_ts and @end_ts: the same text the terraform
+// makes the routine of, for the BigQuery emulator, which has no table
+// functions, and for clients that prefer a query.
+func DedupBetweenSQL(table string, retryHorizonDays int) string {
+	return strings.NewReplacer(
+		"${table}", table,
+		"${start_ts}", "@start_ts",
+		"${end_ts}", "@end_ts",
+		"${retry_horizon_days}", strconv.Itoa(retryHorizonDays),
+	).Replace(dedupBetweenSQL)
+}
 
 // Table layout that the terraform declares too; terraform/terraform_test.go
 // is the place to check that both agree.
@@ -179,7 +211,8 @@ type rowSchema struct {
 	msg   protoreflect.MessageDescriptor
 	proto *descriptorpb.DescriptorProto
 
-	source, eventID, eventType, schemaVersion, receivedAt, headers, payload protoreflect.FieldDescriptor
+	source, eventID, eventType, schemaVersion, receivedAt, headers, payload,
+	payloadURI, payloadBytes protoreflect.FieldDescriptor
 }
 
 // loadRowSchema derives the row descriptor from schema.json once per
@@ -211,6 +244,7 @@ var loadRowSchema = sync.OnceValues(func() (*rowSchema, error) {
 		"source": &rs.source, "event_id": &rs.eventID, "event_type": &rs.eventType,
 		"schema_version": &rs.schemaVersion, "received_at": &rs.receivedAt,
 		"headers": &rs.headers, "payload": &rs.payload,
+		"payload_uri": &rs.payloadURI, "payload_bytes": &rs.payloadBytes,
 	}
 	for name, dst := range fields {
 		if *dst = md.Fields().ByName(protoreflect.Name(name)); *dst == nil {
@@ -230,27 +264,24 @@ type row struct {
 	ReceivedAt    string          `json:"received_at"`
 	Headers       json.RawMessage `json:"headers,omitempty"`
 	Payload       json.RawMessage `json:"payload,omitempty"`
+	PayloadURI    string          `json:"payload_uri,omitempty"`
+	PayloadBytes  int64           `json:"payload_bytes,omitempty"`
 }
 
 // errInvalidEvent marks an event that cannot become a row (a required
 // column empty, a payload that is not JSON): no retry can fix it.
 var errInvalidEvent = errors.New("event cannot be stored")
 
-func newRow(ev *event.Event) (row, error) {
-	r := row{
-		Source:        ev.Source,
-		EventID:       ev.ID,
-		EventType:     ev.Type,
-		SchemaVersion: ev.SchemaVersion,
-		ReceivedAt:    ev.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000000Z"),
-	}
+// checkEvent refuses an event that cannot become a row, before anything
+// of it is stored.
+func checkEvent(ev *event.Event) error {
 	switch {
 	case ev.Source == "":
-		return row{}, fmt.Errorf("%w: no source", errInvalidEvent)
+		return fmt.Errorf("%w: no source", errInvalidEvent)
 	case ev.ID == "":
-		return row{}, fmt.Errorf("%w: no event id", errInvalidEvent)
+		return fmt.Errorf("%w: no event id", errInvalidEvent)
 	case ev.ReceivedAt.IsZero():
-		return row{}, fmt.Errorf("%w: no receive time", errInvalidEvent)
+		return fmt.Errorf("%w: no receive time", errInvalidEvent)
 	// The payload is not scanned again, for its JSON syntax or its UTF-8:
 	// the pipeline has refused any other body (400) with the same reading
 	// for every function, and scanning it twice cost about as much as the
@@ -260,7 +291,23 @@ func newRow(ev *event.Event) (row, error) {
 		!utf8.ValidString(ev.SchemaVersion):
 		// BigQuery refuses text that is not UTF-8; refused here, such a row
 		// cannot fail the append that it would share with other events.
-		return row{}, fmt.Errorf("%w: text that is not UTF-8", errInvalidEvent)
+		return fmt.Errorf("%w: text that is not UTF-8", errInvalidEvent)
+	}
+	return nil
+}
+
+// newRow returns the row of ev: with its payload, or, when payloadURI is
+// set, with a reference to where the payload was stored instead.
+func newRow(ev *event.Event, payloadURI string) (row, error) {
+	if err := checkEvent(ev); err != nil {
+		return row{}, err
+	}
+	r := row{
+		Source:        ev.Source,
+		EventID:       ev.ID,
+		EventType:     ev.Type,
+		SchemaVersion: ev.SchemaVersion,
+		ReceivedAt:    ev.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000000Z"),
 	}
 	if len(ev.Headers) > 0 {
 		h, err := json.Marshal(ev.Headers)
@@ -270,17 +317,21 @@ func newRow(ev *event.Event) (row, error) {
 		r.Headers = h
 	}
 	if len(ev.Payload) > 0 {
+		r.PayloadBytes = int64(len(ev.Payload))
 		r.Payload = ev.Payload
+	}
+	if payloadURI != "" {
+		r.Payload, r.PayloadURI = nil, payloadURI
 	}
 	return r, nil
 }
 
-// encodeRow serializes ev as a proto row of schema.json: TIMESTAMP as
-// microseconds since the epoch, JSON columns as their JSON text, as the
-// Storage Write API takes them. (The emulator, v0.6.6, misreads the
+// encodeRow serializes the row of ev (see newRow) as a proto row of
+// schema.json: TIMESTAMP as microseconds since the epoch, JSON columns as
+// their JSON text, as the Storage Write API takes them. (The emulator, v0.6.6, misreads the
 // sub-second part of such a TIMESTAMP; BigQuery does not.)
-func encodeRow(rs *rowSchema, ev *event.Event) ([]byte, error) {
-	r, err := newRow(ev)
+func encodeRow(rs *rowSchema, ev *event.Event, payloadURI string) ([]byte, error) {
+	r, err := newRow(ev, payloadURI)
 	if err != nil {
 		return nil, err
 	}
@@ -299,6 +350,12 @@ func encodeRow(rs *rowSchema, ev *event.Event) ([]byte, error) {
 	}
 	if r.Payload != nil {
 		m.Set(rs.payload, protoreflect.ValueOfString(string(r.Payload)))
+	}
+	if r.PayloadURI != "" {
+		m.Set(rs.payloadURI, protoreflect.ValueOfString(r.PayloadURI))
+	}
+	if r.PayloadBytes > 0 {
+		m.Set(rs.payloadBytes, protoreflect.ValueOfInt64(r.PayloadBytes))
 	}
 	// newRow has checked the REQUIRED columns; AllowPartial skips
 	// proto's own walk over them, a tenth of the encoding.

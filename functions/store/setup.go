@@ -44,6 +44,13 @@ const (
 	// EnvDataDir is the local data folder; the local sink writes under
 	// its store/ folder.
 	EnvDataDir = "WEBHOOKS_DATA_DIR"
+	// EnvPayloadBucket is the Cloud Storage bucket of the payloads above
+	// MaxInlinePayloadBytes; required wherever rows go to BigQuery.
+	EnvPayloadBucket = "STORE_PAYLOAD_BUCKET"
+	// EnvStorageEmulator is a Cloud Storage emulator's address
+	// (host:port or a URL), the Go client's own variable; payloads go
+	// there instead of Cloud Storage.
+	EnvStorageEmulator = "STORAGE_EMULATOR_HOST"
 )
 
 // Defaults of the settings.
@@ -67,6 +74,8 @@ type settings struct {
 	EmulatorHost            string
 	StorageEmulatorHost     string
 	DataDir                 string
+	PayloadBucket           string
+	StorageEmulator         string
 	Writer                  writerOptions
 }
 
@@ -87,6 +96,8 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 		EmulatorHost:        env.String(EnvEmulatorHost, ""),
 		StorageEmulatorHost: env.String(EnvStorageEmulatorHost, ""),
 		DataDir:             env.String(EnvDataDir, DefaultDataDir),
+		PayloadBucket:       env.String(EnvPayloadBucket, ""),
+		StorageEmulator:     env.String(EnvStorageEmulator, ""),
 	}
 	s.Writer.Rows = int(env.Int(EnvBatchRows, 0)) // 0: writerOptions' default
 	// The one setting that may be negative: "-1ns" turns group commit off.
@@ -114,6 +125,14 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	if emulated && (s.EmulatorHost == "" || s.StorageEmulatorHost == "") {
 		env.Fail(fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", EnvEmulatorHost, EnvStorageEmulatorHost))
 	}
+	// Without a bucket an event above 8 MiB could only be refused, and a
+	// refusal (422) is an event lost: a BigQuery sink needs one.
+	switch {
+	case !s.local() && s.PayloadBucket == "":
+		env.Fail(fmt.Errorf("%s is unset: payloads above %d MiB are kept in a Cloud Storage bucket, set it to the bucket's name", EnvPayloadBucket, MaxInlinePayloadBytes>>20))
+	case s.PayloadBucket != "" && !validBucket(s.PayloadBucket):
+		env.Fail(fmt.Errorf("%s=%q: want a bucket name (3-222 lower-case letters, digits, '-', '_' and '.'), not a URL", EnvPayloadBucket, s.PayloadBucket))
+	}
 	if err := env.Err(); err != nil {
 		return settings{}, err
 	}
@@ -127,6 +146,15 @@ func validDataset(id string) bool {
 		}
 	}
 	return id != "" && len(id) <= 1024
+}
+
+func validBucket(name string) bool {
+	for _, r := range name {
+		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z') {
+			return false
+		}
+	}
+	return len(name) >= 3 && len(name) <= 222
 }
 
 // sink stores one event durably before returning.
@@ -147,7 +175,7 @@ func newSink(s settings) (sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &bigQuerySink{settings: s, schema: rs}
+	b := &bigQuerySink{settings: s, schema: rs, payloads: newBucketStore(s.PayloadBucket, s.StorageEmulator)}
 	b.stream = &defaultStream{
 		client:   b.writeClient,
 		table:    managedwriter.TableParentFromParts(s.Project, s.Dataset, s.Table),
@@ -159,12 +187,14 @@ func newSink(s settings) (sink, error) {
 }
 
 // bigQuerySink writes events to the events table through the Storage
-// Write API's default stream, with group commit.
+// Write API's default stream, with group commit, and payloads too large for
+// a row to the payload bucket first.
 type bigQuerySink struct {
 	settings settings
 	schema   *rowSchema
 	stream   *defaultStream
 	writer   *writer
+	payloads *bucketStore
 
 	// mu guards the clients, created on first use: a failed creation is
 	// retried by the next request rather than kept forever.
@@ -173,8 +203,12 @@ type bigQuerySink struct {
 	ready bool // emulator: dataset, table and view exist
 }
 
+// store returns once the row (and, for a large payload, its object
+// before it) is durable.
 func (b *bigQuerySink) store(ctx context.Context, ev *event.Event) error {
-	row, err := encodeRow(b.schema, ev)
+	row, err := rowWithin(ctx, b.payloads, ev, b.writer.opts.Bytes, func(ev *event.Event, uri string) ([]byte, error) {
+		return encodeRow(b.schema, ev, uri)
+	})
 	if err != nil {
 		return err
 	}
@@ -235,7 +269,7 @@ func (b *bigQuerySink) prepareEmulator(ctx context.Context) error {
 }
 
 func (b *bigQuerySink) close() error {
-	err := b.stream.close()
+	err := errors.Join(b.stream.close(), b.payloads.close())
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.mw != nil {

@@ -5,20 +5,27 @@
 // The shared pipeline verifies the request and builds the event; this
 // package turns it into a row of the table schema (schema.go, schema.json)
 // and writes it (writer.go, stream.go) through the Storage Write API's
-// default stream. Concurrent requests share one append (group commit):
-// the first row of a batch waits STORE_BATCH_WAIT (5 ms) for others, then
-// the whole batch is sent, and every request of it returns once that one
-// append is acknowledged.
+// default stream. A payload above MaxInlinePayloadBytes (8 MiB), more than
+// one append can carry, is first written to the Cloud Storage bucket
+// STORE_PAYLOAD_BUCKET as <source>/<yyyy>/<mm>/<dd>/<event id>.json
+// (payloads.go), and its row holds payload_uri instead of payload.
+//
+// Concurrent requests share one append (group commit): the first row of a
+// batch waits STORE_BATCH_WAIT (5 ms) for others, then the whole batch is
+// sent, and every request of it returns once that one append is
+// acknowledged.
 //
 // Delivery is at least once. Providers retry, and a request whose append
 // outcome is unknown (BigQuery slow or unreachable, the stream broken while
 // Cloud Run throttled the CPU) is answered 503 so the provider retries too:
 // the table can hold an event more than once, never zero times. The view
 // <table>_latest (dedup_view.sql, see ViewName) keeps one row per
-// (source, event_id):
+// (source, event_id) but reads the whole table whatever the filter; the
+// table function <table>_between (dedup_between.sql, see
+// TableFunctionName) reads only the partitions of the range asked for:
 //
-//	SELECT source, event_type, payload FROM `project.webhooks.events_latest`
-//	WHERE received_at > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY)
+//	SELECT source, event_type, payload FROM `project.webhooks.events_between`(
+//	  TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY), CURRENT_TIMESTAMP())
 //
 // Sources need no rules, only verification, in shared/config/webhooks.yaml:
 //
@@ -30,9 +37,11 @@
 // The table comes from BIGQUERY_PROJECT (or GOOGLE_CLOUD_PROJECT),
 // BIGQUERY_DATASET and BIGQUERY_TABLE; BIGQUERY_EMULATOR_HOST and
 // BIGQUERY_STORAGE_EMULATOR_HOST point it at the emulator, which gets its
-// dataset, table and view created on first use. With neither a project nor
+// dataset, table and view created on first use; STORAGE_EMULATOR_HOST
+// points the payload bucket at a Cloud Storage emulator. With neither a project nor
 // an emulator the rows go to WEBHOOKS_DATA_DIR/store/<source>.ndjson, one
-// JSON object a line with the table's columns as fields.
+// JSON object a line with the table's columns as fields, and large payloads
+// to files under WEBHOOKS_DATA_DIR/store/payloads.
 package store
 
 import (
@@ -96,11 +105,11 @@ type storePattern struct {
 
 func newPattern(s sink) *storePattern { return &storePattern{sink: s} }
 
-// Handle stores ev and returns once the row is durably stored: 200
-// "stored". An event that can never become a row (no id, a payload that is
-// not JSON, a row above the append limit, a row BigQuery refuses) is
-// Unprocessable (422); any other failure, including not knowing whether the
-// row was written, is Retryable (503).
+// Handle stores ev and returns once the row (and a large payload's object)
+// is durably stored: 200 "stored". An event that can never become a row
+// (no id, a payload that is not JSON, headers above the append limit, a row
+// BigQuery refuses) is Unprocessable (422); any other failure, including
+// not knowing whether the row was written, is Retryable (503).
 func (p *storePattern) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, error) {
 	if err := p.sink.store(ctx, ev); err != nil {
 		return pattern.Outcome{}, classify(err)

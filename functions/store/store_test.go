@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,13 +59,13 @@ func TestSettingsFromEnv(t *testing.T) {
 		},
 		{
 			name: "GOOGLE_CLOUD_PROJECT is the project when BIGQUERY_PROJECT is unset",
-			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1"},
-			want: settings{Project: "p1", Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir},
+			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1", EnvPayloadBucket: "bkt"},
+			want: settings{Project: "p1", Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir, PayloadBucket: "bkt"},
 		},
 		{
 			name: "BIGQUERY_PROJECT wins over GOOGLE_CLOUD_PROJECT",
-			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1", EnvProject: "p2", EnvDataset: "d", EnvTable: "t"},
-			want: settings{Project: "p2", Dataset: "d", Table: "t", DataDir: DefaultDataDir},
+			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1", EnvProject: "p2", EnvDataset: "d", EnvTable: "t", EnvPayloadBucket: "bkt"},
+			want: settings{Project: "p2", Dataset: "d", Table: "t", DataDir: DefaultDataDir, PayloadBucket: "bkt"},
 		},
 		{
 			name: "batch settings are parsed",
@@ -77,8 +79,20 @@ func TestSettingsFromEnv(t *testing.T) {
 		},
 		{
 			name: "an emulator needs both addresses and a project",
-			env:  map[string]string{EnvProject: "p", EnvEmulatorHost: "127.0.0.1:9050", EnvStorageEmulatorHost: "127.0.0.1:9060"},
-			want: settings{Project: "p", Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir, EmulatorHost: "127.0.0.1:9050", StorageEmulatorHost: "127.0.0.1:9060"},
+			env: map[string]string{EnvProject: "p", EnvEmulatorHost: "127.0.0.1:9050", EnvStorageEmulatorHost: "127.0.0.1:9060",
+				EnvPayloadBucket: "bkt", EnvStorageEmulator: "127.0.0.1:4443"},
+			want: settings{Project: "p", Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir, EmulatorHost: "127.0.0.1:9050", StorageEmulatorHost: "127.0.0.1:9060",
+				PayloadBucket: "bkt", StorageEmulator: "127.0.0.1:4443"},
+		},
+		{
+			name:    "BigQuery without a payload bucket is refused: large events would be lost",
+			env:     map[string]string{EnvProject: "p"},
+			wantErr: []string{EnvPayloadBucket},
+		},
+		{
+			name:    "a bucket URL instead of a bucket name is named",
+			env:     map[string]string{EnvProject: "p", EnvPayloadBucket: "gs://b1"},
+			wantErr: []string{EnvPayloadBucket},
 		},
 		{
 			name:    "a wait that is not a duration is named",
@@ -321,7 +335,7 @@ func TestLocalSinkConcurrentHandlesWriteWholeLines(t *testing.T) {
 }
 
 func TestHandleRefusesWhatNoRetryCanStore(t *testing.T) {
-	huge := json.RawMessage(`"` + strings.Repeat("a", MaxBatchBytes) + `"`)
+	huge := map[string]string{"X-Huge": strings.Repeat("a", MaxBatchBytes)}
 	tests := []struct {
 		name  string
 		event func() *event.Event
@@ -332,7 +346,7 @@ func TestHandleRefusesWhatNoRetryCanStore(t *testing.T) {
 		{"an event without a receive time", func() *event.Event { ev := testEvent("github", "x"); ev.ReceivedAt = time.Time{}; return ev }, errInvalidEvent},
 		{"a payload that is not JSON", func() *event.Event { ev := testEvent("github", "x"); ev.Payload = json.RawMessage("a=1"); return ev }, errInvalidEvent},
 		{"a source that is not a file name", func() *event.Event { return testEvent("../etc", "x") }, errInvalidEvent},
-		{"a row larger than one append", func() *event.Event { ev := testEvent("github", "x"); ev.Payload = huge; return ev }, ErrRowTooLarge},
+		{"headers larger than one append", func() *event.Event { ev := largeEvent("github", "x", 9<<20); ev.Headers = huge; return ev }, ErrRowTooLarge},
 	}
 	dir := t.TempDir()
 	sk := newLocalSink(dir)
@@ -397,6 +411,35 @@ func TestViewNameMatchesTerraform(t *testing.T) {
 	}
 }
 
+// The names the Go code and the terraform share: the table function, the
+// retry horizon's default and the bucket's variable.
+func TestStoreNamesMatchTerraform(t *testing.T) {
+	tf, err := os.ReadFile("../../terraform/store.tf")
+	if err != nil {
+		t.Skipf("terraform not beside the package: %v", err)
+	}
+	vars, err := os.ReadFile("../../terraform/variables.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := TableFunctionName("events"); got != "events_between" {
+		t.Errorf("TableFunctionName(events) = %q", got)
+	}
+	for _, c := range []struct{ file, text []byte }{
+		{tf, []byte(`"${var.bigquery_table}_between"`)},
+		{tf, []byte(EnvPayloadBucket + " = google_storage_bucket.payloads[0].name")},
+		{vars, []byte(fmt.Sprintf("default     = %d\n", RetryHorizonDays))},
+	} {
+		if !bytes.Contains(c.file, c.text) {
+			t.Errorf("the terraform no longer holds %q; change the Go code with it", c.text)
+		}
+	}
+	m := regexp.MustCompile(`variable "store_retry_horizon_days" \{[^}]*?default\s*=\s*(\d+)`).FindSubmatch(vars)
+	if m == nil || string(m[1]) != strconv.Itoa(RetryHorizonDays) {
+		t.Errorf("store_retry_horizon_days defaults to %q, want RetryHorizonDays (%d)", m, RetryHorizonDays)
+	}
+}
+
 // FuzzEncodeRow proves that any event either is refused as invalid or
 // becomes a proto row that decodes back to its fields.
 func FuzzEncodeRow(f *testing.F) {
@@ -413,7 +456,7 @@ func FuzzEncodeRow(f *testing.F) {
 			Source: source, ID: id, Type: typ, ReceivedAt: time.Unix(1700000000, 0),
 			Headers: map[string]string{hk: hv}, Payload: json.RawMessage(payload),
 		}
-		b, err := encodeRow(rs, ev)
+		b, err := encodeRow(rs, ev, "")
 		if err != nil {
 			if !errors.Is(err, errInvalidEvent) {
 				t.Fatalf("encodeRow: %v, want errInvalidEvent", err)

@@ -36,7 +36,9 @@ run "all_off" {
       + length(module.store) + length(module.relay) + length(module.trigger) + length(module.trigger_worker)
       + length(google_secret_manager_secret.webhook) + length(google_secret_manager_secret_iam_member.accessor)
       + length(google_logging_metric.requests) + length(google_monitoring_alert_policy.failure_rate)
-    + length(google_firestore_database.claims) + length(google_bigquery_dataset.store) + length(google_pubsub_topic.trigger_jobs)) == 0
+      + length(google_firestore_database.claims) + length(google_bigquery_dataset.store) + length(google_pubsub_topic.trigger_jobs)
+      + length(google_storage_bucket.payloads) + length(google_storage_bucket_iam_member.store_payloads) + length(google_project_iam_custom_role.store_payloads)
+    + length(google_bigquery_routine.events_between) + length(google_kms_crypto_key_iam_member.payloads)) == 0
     error_message = "With every pattern off, the module must create nothing."
   }
 }
@@ -72,6 +74,118 @@ run "store_alone" {
     condition     = !contains(keys(google_project_service.apis), "pubsub.googleapis.com") && !contains(keys(google_project_service.apis), "fcm.googleapis.com")
     error_message = "Store alone enables no Pub/Sub or FCM API."
   }
+}
+
+# The payload bucket with its defaults: private, kept, Google-managed
+# encryption; Store alone may create and read its objects, through a role
+# of exactly those two permissions bound on this bucket. Applied against
+# the mock so that the binding's role (the custom role's id) is known.
+run "store_payload_bucket" {
+  command = apply
+
+  variables {
+    enable_store = true
+  }
+
+  assert {
+    condition     = google_storage_bucket.payloads[0].uniform_bucket_level_access && google_storage_bucket.payloads[0].public_access_prevention == "enforced"
+    error_message = "The payload bucket is private: uniform access, public access prevention enforced."
+  }
+  assert {
+    condition     = google_storage_bucket.payloads[0].location == "europe-west1" && google_storage_bucket.payloads[0].name == "tf-test-webhooks-payloads"
+    error_message = "The payload bucket is named after the project and prefix, in the region."
+  }
+  assert {
+    condition = (length(google_storage_bucket.payloads[0].lifecycle_rule) + length(google_storage_bucket.payloads[0].retention_policy)
+    + length(google_storage_bucket.payloads[0].encryption) + length(google_kms_crypto_key_iam_member.payloads)) == 0
+    error_message = "By default payloads are kept, with no retention policy and Google-managed encryption."
+  }
+  assert {
+    condition     = toset(google_project_iam_custom_role.store_payloads[0].permissions) == toset(["storage.objects.create", "storage.objects.get"])
+    error_message = "Store's payload role holds object create and get only: no list, no delete, no overwrite."
+  }
+  assert {
+    condition = (google_storage_bucket_iam_member.store_payloads[0].bucket == google_storage_bucket.payloads[0].name
+      && google_storage_bucket_iam_member.store_payloads[0].role == google_project_iam_custom_role.store_payloads[0].id
+    && google_storage_bucket_iam_member.store_payloads[0].member == "serviceAccount:${google_service_account.store[0].email}")
+    error_message = "The payload role is bound to Store's service account on the payload bucket only."
+  }
+  assert {
+    condition     = module.store[0].environment_variables["STORE_PAYLOAD_BUCKET"] == google_storage_bucket.payloads[0].name
+    error_message = "Store is told its payload bucket (STORE_PAYLOAD_BUCKET)."
+  }
+  assert {
+    condition = (google_bigquery_routine.events_between[0].routine_id == "events_between"
+      && google_bigquery_routine.events_between[0].routine_type == "TABLE_VALUED_FUNCTION"
+    && [for a in google_bigquery_routine.events_between[0].arguments : a.name] == ["start_ts", "end_ts"])
+    error_message = "The table function events_between(start_ts, end_ts) exists."
+  }
+  assert {
+    condition = (strcontains(google_bigquery_routine.events_between[0].definition_body, "TIMESTAMP_SUB(start_ts, INTERVAL 3 DAY)")
+      && strcontains(google_bigquery_routine.events_between[0].definition_body, "received_at < end_ts")
+    && strcontains(google_bigquery_routine.events_between[0].definition_body, "`tf-test.webhooks.events`"))
+    error_message = "events_between reads the events table from its range's start minus the retry horizon (3 days) to its end."
+  }
+}
+
+run "store_payload_bucket_options" {
+  command = apply
+
+  variables {
+    enable_store             = true
+    store_retry_horizon_days = 7
+    payload_bucket = {
+      location          = "EU"
+      storage_class     = "NEARLINE"
+      delete_after_days = 400
+      retention_days    = 30
+      kms_key_name      = "projects/tf-test/locations/europe/keyRings/webhooks/cryptoKeys/payloads"
+    }
+  }
+
+  assert {
+    condition = (one(google_storage_bucket.payloads[0].lifecycle_rule[0].condition[*].age) == 400
+    && one(google_storage_bucket.payloads[0].lifecycle_rule[0].action[*].type) == "Delete")
+    error_message = "delete_after_days deletes objects that old."
+  }
+  assert {
+    condition     = google_storage_bucket.payloads[0].retention_policy[0].retention_period == tostring(30 * 86400)
+    error_message = "retention_days is the bucket's retention policy, in seconds."
+  }
+  assert {
+    condition = (google_storage_bucket.payloads[0].encryption[0].default_kms_key_name == "projects/tf-test/locations/europe/keyRings/webhooks/cryptoKeys/payloads"
+      && google_kms_crypto_key_iam_member.payloads[0].crypto_key_id == "projects/tf-test/locations/europe/keyRings/webhooks/cryptoKeys/payloads"
+    && google_kms_crypto_key_iam_member.payloads[0].role == "roles/cloudkms.cryptoKeyEncrypterDecrypter")
+    error_message = "CMEK: the bucket encrypts with the key, which the Cloud Storage service agent may use."
+  }
+  assert {
+    condition     = google_storage_bucket.payloads[0].location == "EU" && google_storage_bucket.payloads[0].storage_class == "NEARLINE"
+    error_message = "location and storage_class are the bucket's."
+  }
+  assert {
+    condition     = strcontains(google_bigquery_routine.events_between[0].definition_body, "TIMESTAMP_SUB(start_ts, INTERVAL 7 DAY)")
+    error_message = "store_retry_horizon_days is how far before its range events_between reads."
+  }
+}
+
+run "payload_bucket_refuses_deleting_what_it_retains" {
+  command = plan
+
+  variables {
+    payload_bucket = { delete_after_days = 7, retention_days = 30 }
+  }
+
+  expect_failures = [var.payload_bucket]
+}
+
+run "payload_bucket_refuses_a_key_that_is_not_a_key_name" {
+  command = plan
+
+  variables {
+    payload_bucket = { kms_key_name = "payloads" }
+  }
+
+  expect_failures = [var.payload_bucket]
 }
 
 run "relay_alone" {

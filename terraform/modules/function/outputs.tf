@@ -27,3 +27,8 @@ output "ingress" {
   description = "The function's ingress setting."
   value       = google_cloudfunctions2_function.this.service_config[0].ingress_settings
 }
+
+output "environment_variables" {
+  description = "The environment the function runs with."
+  value       = google_cloudfunctions2_function.this.service_config[0].environment_variables
+}
