@@ -182,10 +182,21 @@ func deployArchives(t *testing.T) string {
 			archivesErr = err
 			return
 		}
+		env := os.Environ()
+		// The providers built from source beside the project, where the
+		// registry is out of reach (../shared/terraform-providers/README.md).
+		if setup := filepath.Join(repoRoot(), "..", "shared", "terraform-providers", "setup.sh"); fileExists(setup) {
+			out, err := exec.Command("bash", setup).Output()
+			if err != nil {
+				archivesErr = fmt.Errorf("%s: %w", setup, err)
+				return
+			}
+			env = append(env, strings.TrimPrefix(strings.TrimSpace(string(out)), "export "))
+		}
 		_ = os.RemoveAll(dir)
 		for _, args := range [][]string{{"get"}, {"test", "-no-color", "-filter=tests/archives.tftest.hcl"}} {
 			cmd := exec.Command("terraform", append([]string{"-chdir=terraform"}, args...)...)
-			cmd.Dir = repoRoot()
+			cmd.Dir, cmd.Env = repoRoot(), env
 			if out, err := cmd.CombinedOutput(); err != nil {
 				archivesErr = fmt.Errorf("terraform %s: %v\n%s\n(providers: TF_CLI_CONFIG_FILE from ../shared/terraform-providers/setup.sh, or terraform init -backend=false)", args[0], err, out)
 				return
@@ -196,6 +207,11 @@ func deployArchives(t *testing.T) string {
 		testenv.Missing(t, "terraform with the google and archive providers", archivesErr)
 	}
 	return dir
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // built is one archive after the buildpack's steps.

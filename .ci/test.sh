@@ -48,7 +48,7 @@ bash .ci/terraform-tools.sh check
 # see its README), through dev_overrides, which need no `terraform init`
 # (`terraform get` installs the local module). The buildpack test in the
 # repository root runs terraform too, so the setting is exported.
-if [ -z "${TF_CLI_CONFIG_FILE:-}" ] && [ -f ../shared/terraform-providers/setup.sh ]; then
+if [ -f ../shared/terraform-providers/setup.sh ]; then
   eval "$(bash ../shared/terraform-providers/setup.sh)"
   terraform -chdir=terraform get >/dev/null
 else
