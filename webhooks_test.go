@@ -35,19 +35,23 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -174,7 +178,7 @@ var (
 
 // deployArchives has terraform write every function's archive, as a plan
 // or apply does, and returns the folder holding <EntryPoint>.zip.
-func deployArchives(t *testing.T) string {
+func deployArchives(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(repoRoot(), "terraform", ".build")
 	archivesOnce.Do(func() {
@@ -216,20 +220,28 @@ func fileExists(path string) bool {
 
 // built is one archive after the buildpack's steps.
 type built struct {
-	bin      string // the server binary
-	source   string // serverless_function_source_code: the unpacked archive
-	template string // "declarative" or "v1.1"
-	files    []string
+	bin      string   // the server binary
+	source   string   // serverless_function_source_code: the unpacked archive
+	template string   // "declarative" or "v1.1"
+	files    []string // the archive's files; nil for a folder
 }
 
-// buildLikeTheBuildpack unpacks archive and runs the buildpack's steps on
+// buildLikeTheBuildpack unpacks source (a deploy archive, or a folder,
+// which is copied as an upload would be) and runs the buildpack's steps on
 // it for target. forceTarget uses the v1.1 template whatever the imports
 // say, as a future buildpack might.
-func buildLikeTheBuildpack(t *testing.T, archive, target string, forceTarget bool) built {
+func buildLikeTheBuildpack(t testing.TB, source, target string, forceTarget bool) built {
 	t.Helper()
 	app := t.TempDir()
 	src := filepath.Join(app, sourceDir)
-	files := unzip(t, archive, src)
+	var files []string
+	if info, err := os.Stat(source); err == nil && info.IsDir() {
+		if err := os.CopyFS(src, os.DirFS(source)); err != nil {
+			t.Fatalf("copy the source folder: %v", err)
+		}
+	} else {
+		files = unzip(t, source, src)
+	}
 
 	env := append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off", "FUNCTION_TARGET="+target)
 	run := func(args ...string) string {
@@ -240,7 +252,7 @@ func buildLikeTheBuildpack(t *testing.T, archive, target string, forceTarget boo
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("%s (in the unpacked %s): %v\n%s", strings.Join(args, " "), filepath.Base(archive), err, stderr.String())
+			t.Fatalf("%s (in the unpacked %s): %v\n%s", strings.Join(args, " "), filepath.Base(source), err, stderr.String())
 		}
 		return strings.TrimSpace(string(out))
 	}
@@ -286,7 +298,7 @@ func buildLikeTheBuildpack(t *testing.T, archive, target string, forceTarget boo
 // rootPackage parses every .go file of dir imports-only, as the
 // buildpack's get_package converter does, and returns the package name
 // and the union of the files' imports.
-func rootPackage(t *testing.T, dir string) (string, map[string]struct{}) {
+func rootPackage(t testing.TB, dir string) (string, map[string]struct{}) {
 	t.Helper()
 	fset := token.NewFileSet()
 	pkgs, err := parser.ParseDir(fset, dir, nil, parser.ImportsOnly) //nolint:staticcheck // the converter's own call
@@ -309,7 +321,7 @@ func rootPackage(t *testing.T, dir string) (string, map[string]struct{}) {
 }
 
 // unzip extracts archive into dir and returns the file names it held.
-func unzip(t *testing.T, archive, dir string) []string {
+func unzip(t testing.TB, archive, dir string) []string {
 	t.Helper()
 	zr, err := zip.OpenReader(archive)
 	if err != nil {
@@ -491,12 +503,11 @@ var devKeys = map[string]string{
 	"standard-webhook-secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte("buildpack-test-standard-key")),
 }
 
-// serves starts bin as Cloud Run starts a function instance (PORT,
-// FUNCTION_TARGET, no Google Cloud project: local sinks) and checks that
-// it serves target: a signed request is accepted and leaves its trace, an
-// unsigned one is refused; TriggerWorker runs a job pushed the way a
-// Pub/Sub push subscription delivers it.
-func serves(t *testing.T, target, bin string) {
+// instanceEnv returns the environment a function binary starts with here:
+// what Cloud Run sets (PORT, FUNCTION_TARGET) and no Google Cloud project,
+// so the functions use their local sinks; the secrets are the development
+// keys as files, and the work lands under dataDir.
+func instanceEnv(t testing.TB, target string, port int) (env []string, dataDir string) {
 	t.Helper()
 	secretsDir, dataDir := t.TempDir(), t.TempDir()
 	for name, key := range devKeys {
@@ -504,39 +515,27 @@ func serves(t *testing.T, target, bin string) {
 			t.Fatal(err)
 		}
 	}
-	port := testenv.FreePort(t)
-	env := []string{"FUNCTION_TARGET=" + target, fmt.Sprintf("PORT=%d", port),
+	return []string{"FUNCTION_TARGET=" + target, fmt.Sprintf("PORT=%d", port),
 		"WEBHOOKS_SECRETS_DIR=" + secretsDir, "WEBHOOKS_DATA_DIR=" + dataDir, "WEBHOOKS_CONFIG=",
 		"GOOGLE_CLOUD_PROJECT=", "BIGQUERY_PROJECT=", "BIGQUERY_EMULATOR_HOST=", "BIGQUERY_STORAGE_EMULATOR_HOST=",
-		"PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST="}
-	proc, err := testenv.Start(t, env, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := testenv.WaitTCP(ctx, testenv.Addr(port), 30*time.Second); err != nil {
-		t.Fatalf("%s did not listen: %v\n%s", target, err, proc.Output())
-	}
-	base := "http://" + testenv.Addr(port)
+		"PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST="}, dataDir
+}
 
-	post := func(path string, body []byte, header http.Header, sign *verify.Config, key string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
-		req.Header = header.Clone()
-		if sign != nil {
-			if err := verify.Sign(*sign, []byte(key), time.Now(), req, body); err != nil {
-				t.Fatal(err)
-			}
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("POST %s: %v\n%s", path, err, proc.Output())
-		}
-		defer resp.Body.Close()
-		answer, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(answer)
-	}
+// delivery is a request an entry point accepts: serves checks it, and the
+// cold-start benchmark sends it first.
+type delivery struct {
+	what   string // for messages
+	path   string
+	body   []byte
+	header http.Header
+	scheme string // the verify scheme that signs it; "" for a Pub/Sub push
+	key    string
+	status int      // the answer when signed
+	traces []string // what its work leaves under WEBHOOKS_DATA_DIR
+}
+
+// deliveryTo returns the request target accepts.
+func deliveryTo(target string) (delivery, bool) {
 	jsonHeader := func(kv ...string) http.Header {
 		h := http.Header{"Content-Type": {"application/json"}}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -544,41 +543,27 @@ func serves(t *testing.T, target, bin string) {
 		}
 		return h
 	}
-	github := &verify.Config{Scheme: "github"}
-	stripe := &verify.Config{Scheme: "stripe"}
-
 	switch target {
 	case "Store":
-		body := []byte(`{"ref":"refs/heads/main","repository":{"full_name":"o/r"}}`)
-		h := jsonHeader("X-GitHub-Event", "push", "X-GitHub-Delivery", "buildpack-store-1")
-		if code, answer := post("/github", body, h, github, devKeys["github-webhook-secret"]); code != http.StatusOK {
-			t.Fatalf("signed push: %d %s\n%s", code, answer, proc.Output())
-		}
-		if stored := readTree(t, dataDir); !strings.Contains(stored, "buildpack-store-1") {
-			t.Fatalf("the event is not in the local sink:\n%s", stored)
-		}
-		if code, _ := post("/github", body, h, nil, ""); code != http.StatusUnauthorized {
-			t.Fatalf("unsigned push: %d, want 401", code)
-		}
+		return delivery{what: "signed push", path: "/github",
+			body:   []byte(`{"ref":"refs/heads/main","repository":{"full_name":"o/r"}}`),
+			header: jsonHeader("X-GitHub-Event", "push", "X-GitHub-Delivery", "buildpack-store-1"),
+			scheme: "github", key: devKeys["github-webhook-secret"],
+			status: http.StatusOK, traces: []string{"buildpack-store-1"}}, true
 	case "Relay":
 		// An event no rule sends for: verified, then answered 200.
-		body := []byte(`{"id":"evt_buildpack_relay","type":"customer.created","data":{"object":{}}}`)
-		if code, answer := post("/stripe", body, jsonHeader(), stripe, devKeys["stripe-webhook-secret"]); code != http.StatusOK {
-			t.Fatalf("signed Stripe event: %d %s\n%s", code, answer, proc.Output())
-		}
-		if code, _ := post("/stripe", body, jsonHeader(), nil, ""); code != http.StatusUnauthorized {
-			t.Fatalf("unsigned Stripe event: %d, want 401", code)
-		}
+		return delivery{what: "signed Stripe event", path: "/stripe",
+			body:   []byte(`{"id":"evt_buildpack_relay","type":"customer.created","data":{"object":{}}}`),
+			header: jsonHeader(),
+			scheme: "stripe", key: devKeys["stripe-webhook-secret"],
+			status: http.StatusOK}, true
 	case "Trigger":
 		// A push to another branch: verified, no rule runs, 200.
-		body := []byte(`{"ref":"refs/heads/feature","deleted":false,"repository":{"full_name":"o/r"}}`)
-		h := jsonHeader("X-GitHub-Event", "push", "X-GitHub-Delivery", "buildpack-trigger-1")
-		if code, answer := post("/github", body, h, github, devKeys["github-webhook-secret"]); code != http.StatusOK {
-			t.Fatalf("signed push: %d %s\n%s", code, answer, proc.Output())
-		}
-		if code, _ := post("/github", body, h, nil, ""); code != http.StatusUnauthorized {
-			t.Fatalf("unsigned push: %d, want 401", code)
-		}
+		return delivery{what: "signed push", path: "/github",
+			body:   []byte(`{"ref":"refs/heads/feature","deleted":false,"repository":{"full_name":"o/r"}}`),
+			header: jsonHeader("X-GitHub-Event", "push", "X-GitHub-Delivery", "buildpack-trigger-1"),
+			scheme: "github", key: devKeys["github-webhook-secret"],
+			status: http.StatusOK}, true
 	case "TriggerWorker":
 		// The job an async rule queues, in the body a Pub/Sub push
 		// subscription posts to <worker url>/projects/P/topics/T; without a
@@ -590,20 +575,84 @@ func serves(t *testing.T, target, bin string) {
 			"message":      map[string]any{"data": job, "messageId": "1", "publishTime": "2026-01-01T00:00:00Z"},
 			"subscription": "projects/p/subscriptions/webhooks-trigger-jobs",
 		})
-		code, answer := post("/projects/p/topics/webhooks-trigger-jobs", push, jsonHeader(), nil, "")
-		if code/100 != 2 {
-			t.Fatalf("pushed job: %d %s\n%s", code, answer, proc.Output())
+		return delivery{what: "pushed job", path: "/projects/p/topics/webhooks-trigger-jobs",
+			body: push, header: jsonHeader(),
+			status: http.StatusOK, traces: []string{"buildpack-worker-1", "deploy-staging"}}, true
+	}
+	return delivery{}, false
+}
+
+// request returns d addressed to base, signed now with its key when signed
+// is set and d has a scheme.
+func (d delivery) request(ctx context.Context, base string, signed bool) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+d.path, bytes.NewReader(d.body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header = d.header.Clone()
+	if signed && d.scheme != "" {
+		if err := verify.Sign(verify.Config{Scheme: d.scheme}, []byte(d.key), time.Now(), req, d.body); err != nil {
+			return nil, err
 		}
-		if ran := readTree(t, dataDir); !strings.Contains(ran, "buildpack-worker-1") || !strings.Contains(ran, "deploy-staging") {
-			t.Fatalf("the job's Cloud Build run is not recorded:\n%s\n%s", ran, proc.Output())
-		}
-	default:
+	}
+	return req, nil
+}
+
+// serves starts bin as Cloud Run starts a function instance and checks
+// that it serves target: its delivery is accepted and leaves its trace, and
+// the same unsigned is refused; TriggerWorker runs a job pushed the way a
+// Pub/Sub push subscription delivers it.
+func serves(t *testing.T, target, bin string) {
+	t.Helper()
+	d, ok := deliveryTo(target)
+	if !ok {
 		t.Fatalf("no check for %s", target)
+	}
+	port := testenv.FreePort(t)
+	env, dataDir := instanceEnv(t, target, port)
+	proc, err := testenv.Start(t, env, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := testenv.WaitTCP(ctx, testenv.Addr(port), 30*time.Second); err != nil {
+		t.Fatalf("%s did not listen: %v\n%s", target, err, proc.Output())
+	}
+	post := func(signed bool) (int, string) {
+		t.Helper()
+		req, err := d.request(ctx, "http://"+testenv.Addr(port), signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v\n%s", d.path, err, proc.Output())
+		}
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(answer)
+	}
+	if code, answer := post(true); code != d.status {
+		t.Fatalf("%s: %d %s, want %d\n%s", d.what, code, answer, d.status, proc.Output())
+	}
+	if len(d.traces) > 0 {
+		left := readTree(t, dataDir)
+		for _, trace := range d.traces {
+			if !strings.Contains(left, trace) {
+				t.Fatalf("the %s left no %q under the data folder:\n%s\n%s", d.what, trace, left, proc.Output())
+			}
+		}
+	}
+	if d.scheme != "" {
+		if code, _ := post(false); code != http.StatusUnauthorized {
+			t.Fatalf("unsigned %s: %d, want 401", d.what, code)
+		}
 	}
 }
 
 // readTree returns the contents of every file under dir.
-func readTree(t *testing.T, dir string) string {
+func readTree(t testing.TB, dir string) string {
 	t.Helper()
 	var b strings.Builder
 	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
@@ -614,4 +663,218 @@ func readTree(t *testing.T, dir string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// BenchmarkColdStart measures what a scale-to-zero function pays at every
+// burst: each entry point built from its deploy archive as the buildpack
+// builds it, beside a hello-world Functions Framework function built the
+// same way (helloWorldSource), started as Cloud Run starts an instance
+// (instanceEnv). Per start: ms/first-answer, from exec until the answer to
+// the first request is read (the request is retried every 250 µs while the
+// port refuses connections); ms/listening, from exec until that request's
+// connection was accepted, so the difference is the request's own work;
+// and MiB-RSS, VmRSS right after the answer; each the median of
+// max(b.N, 10) starts. x-hello-world is the median first answer over
+// hello-world's, measured in the same run with a hello-world start before
+// each start, so that a shared machine's changing load weighs on both
+// alike. MB-binary is the binary's size in 10^6 bytes. The first request is the entry point's delivery, the one
+// serves checks: a signed webhook, verified with a secret read on first
+// use, decoded, and stored (Store's local sink, an fsynced line) or matched
+// against the rules (Relay, Trigger: none sends); TriggerWorker's is a
+// pushed job, run to its recorded Cloud Build action. Hello-world's is a
+// POST / answered "ok".
+//
+//	go test -run '^$' -bench ColdStart -benchtime 10x .
+//
+// With WEBHOOKS_BENCH_BIN set to a folder, the binaries measured are
+// copied there, named by entry point (bench.sh runs its Store load on
+// Store).
+func BenchmarkColdStart(b *testing.B) {
+	archives := deployArchives(b)
+	type subject struct {
+		target, source string
+		first          delivery
+		bin            string
+		size           int64
+	}
+	subjects := []subject{{target: helloTarget, source: helloWorldSource(b),
+		first: delivery{what: "hello-world request", path: "/", status: http.StatusOK}}}
+	for _, ep := range entryPoints {
+		d, ok := deliveryTo(ep.name)
+		if !ok {
+			b.Fatalf("no delivery for %s", ep.name)
+		}
+		subjects = append(subjects, subject{target: ep.name, source: filepath.Join(archives, ep.name+".zip"), first: d})
+	}
+	keep := os.Getenv("WEBHOOKS_BENCH_BIN")
+	for i, s := range subjects {
+		subjects[i].bin = buildLikeTheBuildpack(b, s.source, s.target, false).bin
+		info, err := os.Stat(subjects[i].bin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		subjects[i].size = info.Size()
+		if keep != "" {
+			data, err := os.ReadFile(subjects[i].bin)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(keep, s.target), data, 0o755)
+			}
+			if err != nil {
+				b.Fatalf("keep the %s binary: %v", s.target, err)
+			}
+		}
+	}
+	hello := subjects[0]
+	for _, s := range subjects {
+		b.Run(s.target, func(b *testing.B) {
+			starts := max(b.N, 10)
+			var listening, firsts, rss, helloFirsts []float64
+			for range starts {
+				if s.target != hello.target {
+					helloFirsts = append(helloFirsts, ms(coldStart(b, hello.bin, hello.target, hello.first).answered))
+				}
+				st := coldStart(b, s.bin, s.target, s.first)
+				listening, firsts, rss = append(listening, ms(st.listening)), append(firsts, ms(st.answered)), append(rss, st.rssMiB)
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(median(listening), "ms/listening")
+			b.ReportMetric(median(firsts), "ms/first-answer")
+			if helloFirsts != nil {
+				b.ReportMetric(median(firsts)/median(helloFirsts), "x-hello-world")
+			}
+			b.ReportMetric(median(rss), "MiB-RSS")
+			b.ReportMetric(float64(s.size)/1e6, "MB-binary")
+		})
+	}
+}
+
+// start is one cold start: times since exec, and the resident set after
+// the first answer.
+type start struct {
+	listening, answered time.Duration
+	rssMiB              float64
+}
+
+// coldStart starts bin as an instance serving target and sends d as soon as
+// the port accepts it.
+func coldStart(b *testing.B, bin, target string, d delivery) start {
+	b.Helper()
+	port := testenv.FreePort(b)
+	env, _ := instanceEnv(b, target, port)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var connected time.Time
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{ConnectDone: func(_, _ string, err error) {
+		if err == nil {
+			connected = time.Now()
+		}
+	}})
+	// A new connection per try, so a refused dial is all that is retried.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	base := "http://" + testenv.Addr(port)
+
+	execed := time.Now()
+	proc, err := testenv.Start(b, env, bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer proc.Stop()
+	for {
+		req, err := d.request(ctx, base, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			time.Sleep(250 * time.Microsecond)
+			continue
+		}
+		if err != nil {
+			b.Fatalf("%s to %s: %v\n%s", d.what, target, err, proc.Output())
+		}
+		answer, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered := time.Since(execed)
+		if err != nil || resp.StatusCode != d.status {
+			b.Fatalf("%s to %s: %d %s (%v), want %d\n%s", d.what, target, resp.StatusCode, answer, err, d.status, proc.Output())
+		}
+		return start{listening: connected.Sub(execed), answered: answered, rssMiB: statusMiB(b, proc.Pid(), "VmRSS")}
+	}
+}
+
+// statusMiB reads a memory field of /proc/PID/status (VmRSS, VmHWM) in MiB.
+func statusMiB(tb testing.TB, pid int, field string) float64 {
+	tb.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kB, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err != nil {
+				tb.Fatalf("/proc/%d/status %s: %v", pid, field, err)
+			}
+			return kB / 1024
+		}
+	}
+	tb.Fatalf("/proc/%d/status has no %s", pid, field)
+	return 0
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// helloTarget is the baseline's entry point.
+const helloTarget = "HelloWorld"
+
+// helloWorldSource writes the baseline's upload to a folder: the smallest
+// Functions Framework function (a root package whose init registers an
+// HTTP function answering "ok"), in its own module requiring the framework
+// at this module's version, under this module's go directive.
+func helloWorldSource(tb testing.TB) string {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(), "go.mod"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	i := slices.IndexFunc(f.Require, func(r *modfile.Require) bool { return r.Mod.Path == frameworkModule })
+	if i < 0 || f.Go == nil {
+		tb.Fatalf("go.mod names no go version or no %s", frameworkModule)
+	}
+	dir := tb.TempDir()
+	files := map[string]string{
+		"go.mod": fmt.Sprintf("module example.com/hello\n\ngo %s\n\nrequire %s %s\n", f.Go.Version, frameworkModule, f.Require[i].Mod.Version),
+		"hello.go": `// Package hello is the smallest Functions Framework function.
+package hello
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+)
+
+func init() { functions.HTTP("` + helloTarget + `", helloWorld) }
+
+func helloWorld(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's measurements: `make bench`. Go benchmarks side by side with
-# the peers the issues name, then load runs against the local runner with
-# its peak RSS. Figures vary with the machine; the README records one run
-# on the 2-core CI machine type.
+# the peers the issues name, cold starts of the functions as deployed
+# beside a hello-world function, then load runs against the local runner
+# and the deployed Store binary with their peak RSS. Figures vary with the
+# machine; the README records one run on the 2-core CI machine type.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
@@ -28,10 +29,25 @@ go test ./functions/relay -run '^$' -bench . -benchmem -benchtime "$BENCHTIME"
 step "trigger: rule matching, async acknowledgement"
 go test ./functions/trigger -run '^$' -bench . -benchmem -benchtime "$BENCHTIME"
 
-step "load: the local runner under 80 concurrent 64 KiB Store requests"
 work=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+step "cold start: each function built from its deploy archive as the buildpack builds it, beside hello-world"
+# terraform writes the deploy archives. Providers as in test.sh: the ones
+# built beside this project unless TF_CLI_CONFIG_FILE names a file (some
+# machines set it to a ~/.terraformrc that does not exist), else the
+# registry's; a dev_overrides configuration needs no `terraform init`.
+if [ ! -f "${TF_CLI_CONFIG_FILE:-}" ] && [ -f ../shared/terraform-providers/setup.sh ]; then
+  eval "$(bash ../shared/terraform-providers/setup.sh)"
+fi
+if ! grep -qs dev_overrides "${TF_CLI_CONFIG_FILE:-}"; then
+  terraform -chdir=terraform init -backend=false -input=false >/dev/null
+fi
+mkdir "$work/deployed"
+WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench ColdStart -benchtime 10x .
+
+step "load: 80 concurrent 64 KiB Store requests, the local runner and the deployed Store binary"
 go build -o "$work/local" ./functions/cmd/local
 go build -o "$work/send" ./functions/cmd/send
 export WEBHOOKS_SECRETS_DIR="$work/secrets" WEBHOOKS_DATA_DIR="$work/data" LOG_LEVEL=warn
@@ -52,20 +68,20 @@ wait_port() {
   return 1
 }
 
-# load PORT LABEL [VAR=value...]: start the runner with the given
-# environment, send the 64 KiB and then the sample-sized run, print the
-# runner's peak RSS, stop it.
+# load PORT LABEL BIN URL_PATH [VAR=value...]: start BIN with the given
+# environment, send the 64 KiB and then the sample-sized run to the Store
+# it serves at URL_PATH, print its peak RSS, stop it.
 load() {
-  local port=$1 label=$2
-  shift 2
-  env GOOGLE_CLOUD_PROJECT= PORT="$port" "$@" "$work/local" >"$work/local-$port.log" 2>&1 &
+  local port=$1 label=$2 bin=$3 path=$4
+  shift 4
+  env GOOGLE_CLOUD_PROJECT= PORT="$port" "$@" "$bin" >"$work/server-$port.log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  wait_port "$port" "$pid" "$work/local-$port.log"
+  wait_port "$port" "$pid" "$work/server-$port.log"
   echo "-- $label"
-  "$work/send" -url "http://127.0.0.1:$port/store" -n "${LOAD_REQUESTS:-20000}" -c 80 -size 65536 store/github
-  echo "peak RSS of the runner: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
-  "$work/send" -url "http://127.0.0.1:$port/store" -n "${LOAD_REQUESTS:-20000}" -c 80 store/github
+  "$work/send" -url "http://127.0.0.1:$port$path" -n "${LOAD_REQUESTS:-20000}" -c 80 -size 65536 store/github
+  echo "peak RSS (VmHWM): $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$pid/status)"
+  "$work/send" -url "http://127.0.0.1:$port$path" -n "${LOAD_REQUESTS:-20000}" -c 80 store/github
   kill "$pid"
 }
 
@@ -85,8 +101,11 @@ large() {
   kill "$pid"
 }
 
-load 18080 "Store to the local sink (make run)"
-large 18082 "Store to the local sink, payloads to files"
+# The runner goes first: it writes the development secrets into
+# WEBHOOKS_SECRETS_DIR that the deployed binary then reads.
+load 18080 "Store to the local sink: the local runner (make run)" "$work/local" /store
+load 18082 "Store to the local sink: the deployed Store binary" "$work/deployed/Store" "" FUNCTION_TARGET=Store
+large 18084 "Store to the local sink, payloads to files"
 
 # The same through the Storage Write API, to the BigQuery emulator, with
 # the payload bucket on fake-gcs-server (the module's test dependency, run
@@ -104,5 +123,7 @@ curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
   -d '{"name":"webhooks-bench-payloads"}' 'http://127.0.0.1:19070/storage/v1/b?project=webhooks-bench'
 bigquery=(BIGQUERY_PROJECT=webhooks-bench BIGQUERY_EMULATOR_HOST=127.0.0.1:19050 BIGQUERY_STORAGE_EMULATOR_HOST=127.0.0.1:19060
   STORE_PAYLOAD_BUCKET=webhooks-bench-payloads STORAGE_EMULATOR_HOST=127.0.0.1:19070)
-load 18081 "Store to BigQuery (emulator) through the Storage Write API" "${bigquery[@]}"
-large 18083 "Store to BigQuery (emulator), payloads to Cloud Storage (fake-gcs-server)" "${bigquery[@]}"
+load 18081 "Store to BigQuery (emulator) through the Storage Write API: the local runner" "$work/local" /store "${bigquery[@]}"
+load 18083 "Store to BigQuery (emulator) through the Storage Write API: the deployed Store binary" "$work/deployed/Store" "" \
+  FUNCTION_TARGET=Store "${bigquery[@]}"
+large 18085 "Store to BigQuery (emulator), payloads to Cloud Storage (fake-gcs-server)" "${bigquery[@]}"

@@ -76,10 +76,14 @@ func (p *Process) Output() string {
 	return p.out.String()
 }
 
+// Pid returns the child's process id, to read its /proc files.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Stop ends the child and every process it started (emulator launchers
-// such as gcloud fork the real server).
+// such as gcloud fork the real server). Once the child is stopped, Stop
+// does nothing: its process group id may since belong to another.
 func (p *Process) Stop() {
-	if p.cmd.Process == nil {
+	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
 		return
 	}
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
