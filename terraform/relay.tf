@@ -28,19 +28,11 @@ module "relay" {
   source = "./modules/function"
   count  = var.enable_relay ? 1 : 0
 
-  project_id            = var.project_id
-  region                = var.region
+  deployment            = local.function_deployment
   name                  = "${var.name_prefix}-relay"
   entry_point           = "Relay"
   description           = "Relay: verified webhooks to Firebase Cloud Messaging."
-  labels                = var.labels
-  runtime               = var.go_runtime
-  build_service_account = local.build_service_account
-  source_root           = local.source_root
-  root_files            = local.function_sources.relay.root_files
-  packages              = local.function_sources.relay.packages
-  build_dir             = local.build_dir
-  source_bucket         = google_storage_bucket.source[0].name
+  code                  = local.function_sources.relay
   service_account_email = google_service_account.relay[0].email
   settings              = var.relay_function
   public                = true

@@ -111,8 +111,17 @@ resource "google_project_service" "apis" {
 # repository root builds each archive and fails when a list is short, and
 # fails when an archive holds a file the build does not need.
 locals {
-  source_root = "${path.module}/.."
-  build_dir   = "${path.module}/.build"
+  # What every function shares (modules/function).
+  function_deployment = {
+    project_id            = var.project_id
+    region                = var.region
+    labels                = var.labels
+    runtime               = var.go_runtime
+    build_service_account = local.build_service_account
+    source_root           = "${path.module}/.."
+    build_dir             = "${path.module}/.build"
+    source_bucket         = one(google_storage_bucket.source[*].name)
+  }
 
   shared_packages = [
     "shared/config",

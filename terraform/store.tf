@@ -200,19 +200,11 @@ module "store" {
   source = "./modules/function"
   count  = var.enable_store ? 1 : 0
 
-  project_id            = var.project_id
-  region                = var.region
+  deployment            = local.function_deployment
   name                  = "${var.name_prefix}-store"
   entry_point           = "Store"
   description           = "Store: verified webhooks to BigQuery rows."
-  labels                = var.labels
-  runtime               = var.go_runtime
-  build_service_account = local.build_service_account
-  source_root           = local.source_root
-  root_files            = local.function_sources.store.root_files
-  packages              = local.function_sources.store.packages
-  build_dir             = local.build_dir
-  source_bucket         = google_storage_bucket.source[0].name
+  code                  = local.function_sources.store
   service_account_email = google_service_account.store[0].email
   settings              = var.store_function
   public                = true

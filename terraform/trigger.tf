@@ -223,19 +223,11 @@ module "trigger" {
   source = "./modules/function"
   count  = var.enable_trigger ? 1 : 0
 
-  project_id            = var.project_id
-  region                = var.region
+  deployment            = local.function_deployment
   name                  = "${var.name_prefix}-trigger"
   entry_point           = "Trigger"
   description           = "Trigger: verified webhooks to actions."
-  labels                = var.labels
-  runtime               = var.go_runtime
-  build_service_account = local.build_service_account
-  source_root           = local.source_root
-  root_files            = local.function_sources.trigger.root_files
-  packages              = local.function_sources.trigger.packages
-  build_dir             = local.build_dir
-  source_bucket         = google_storage_bucket.source[0].name
+  code                  = local.function_sources.trigger
   service_account_email = google_service_account.trigger[0].email
   settings              = var.trigger_function
   public                = true
@@ -253,19 +245,11 @@ module "trigger_worker" {
   source = "./modules/function"
   count  = var.enable_trigger ? 1 : 0
 
-  project_id            = var.project_id
-  region                = var.region
+  deployment            = local.function_deployment
   name                  = "${var.name_prefix}-trigger-worker"
   entry_point           = "TriggerWorker"
   description           = "TriggerWorker: runs async trigger jobs pushed by Pub/Sub."
-  labels                = var.labels
-  runtime               = var.go_runtime
-  build_service_account = local.build_service_account
-  source_root           = local.source_root
-  root_files            = local.function_sources.trigger.root_files
-  packages              = local.function_sources.trigger.packages
-  build_dir             = local.build_dir
-  source_bucket         = google_storage_bucket.source[0].name
+  code                  = local.function_sources.trigger
   service_account_email = google_service_account.trigger_worker[0].email
   settings              = var.trigger_worker_function
   public                = false

@@ -6,20 +6,20 @@ locals {
   # Every package folder of the module; the archive drops those this
   # function does not compile, so a change to another pattern changes
   # neither this archive nor this function.
-  package_dirs = toset([for f in fileset(var.source_root, "{functions,shared}/**/*.go") : dirname(f)])
-  keep_files   = toset(concat(["go.mod", "go.sum"], var.root_files))
+  package_dirs = toset([for f in fileset(var.deployment.source_root, "{functions,shared}/**/*.go") : dirname(f)])
+  keep_files   = toset(concat(["go.mod", "go.sum"], var.code.root_files))
 
   excludes = concat(
-    [for d in setsubtract(local.package_dirs, var.packages) : "${d}/*"],
-    [for f in fileset(var.source_root, "*") : f if !contains(local.keep_files, f)],
+    [for d in setsubtract(local.package_dirs, var.code.packages) : "${d}/*"],
+    [for f in fileset(var.deployment.source_root, "*") : f if !contains(local.keep_files, f)],
     ["**/*_test.go", "**/testdata/**", ".git/**", ".ci/**", ".local/**", "terraform/**"],
   )
 }
 
 data "archive_file" "source" {
   type        = "zip"
-  source_dir  = var.source_root
-  output_path = "${var.build_dir}/${var.entry_point}.zip"
+  source_dir  = var.deployment.source_root
+  output_path = "${var.deployment.build_dir}/${var.entry_point}.zip"
   excludes    = local.excludes
 }
 
@@ -28,7 +28,7 @@ data "archive_file" "source" {
 # its lifecycle rule deletes them, and the function pins the generation it
 # was built from.
 resource "google_storage_bucket_object" "source" {
-  bucket = var.source_bucket
+  bucket = var.deployment.source_bucket
   name   = "${var.entry_point}.zip"
   source = data.archive_file.source.output_path
 }
@@ -38,19 +38,19 @@ resource "terraform_data" "grants" {
 }
 
 resource "google_cloudfunctions2_function" "this" {
-  project     = var.project_id
+  project     = var.deployment.project_id
   name        = var.name
-  location    = var.region
+  location    = var.deployment.region
   description = var.description
-  labels      = var.labels
+  labels      = var.deployment.labels
 
   build_config {
-    runtime         = var.runtime
+    runtime         = var.deployment.runtime
     entry_point     = var.entry_point
-    service_account = var.build_service_account
+    service_account = var.deployment.build_service_account
     source {
       storage_source {
-        bucket     = var.source_bucket
+        bucket     = var.deployment.source_bucket
         object     = google_storage_bucket_object.source.name
         generation = google_storage_bucket_object.source.generation
       }
@@ -77,7 +77,7 @@ resource "google_cloudfunctions2_function" "this" {
 # function's own verification (signatures, tokens) is the authentication.
 # Private: only the named invoker.
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
-  project  = var.project_id
+  project  = var.deployment.project_id
   location = google_cloudfunctions2_function.this.location
   name     = google_cloudfunctions2_function.this.service_config[0].service
   role     = "roles/run.invoker"

@@ -1,11 +1,23 @@
-variable "project_id" {
-  description = "Project of the function."
-  type        = string
+variable "deployment" {
+  description = "What every function of the deployment shares: project, region, labels, runtime (go126), the build's service account (projects/P/serviceAccounts/EMAIL), the Go module's root folder, the folder archives are written to (<build_dir>/<entry_point>.zip, read by the buildpack test) and the versioned bucket they are uploaded to."
+  type = object({
+    project_id            = string
+    region                = string
+    labels                = map(string)
+    runtime               = string
+    build_service_account = string
+    source_root           = string
+    build_dir             = string
+    source_bucket         = string
+  })
 }
 
-variable "region" {
-  description = "Region of the function."
-  type        = string
+variable "code" {
+  description = "What the function compiles: root_files, the files at the module root its archive holds besides go.mod and go.sum (webhooks.go and its own, store.go); packages, the folders of every package of this module it compiles, as `go list -deps` says. The archive holds these and nothing else."
+  type = object({
+    root_files = list(string)
+    packages   = list(string)
+  })
 }
 
 variable "name" {
@@ -20,47 +32,6 @@ variable "entry_point" {
 
 variable "description" {
   description = "Function description."
-  type        = string
-}
-
-variable "labels" {
-  description = "Labels of the function."
-  type        = map(string)
-  default     = {}
-}
-
-variable "runtime" {
-  description = "Cloud Run functions runtime id (go126)."
-  type        = string
-}
-
-variable "build_service_account" {
-  description = "Full resource name (projects/P/serviceAccounts/EMAIL) of the service account the build runs as."
-  type        = string
-}
-
-variable "source_root" {
-  description = "The Go module's root folder (the repository root)."
-  type        = string
-}
-
-variable "root_files" {
-  description = "Files at the module root that this function's archive holds besides go.mod and go.sum: the root package's shared file and the function's own (webhooks.go, store.go)."
-  type        = list(string)
-}
-
-variable "packages" {
-  description = "Folders (relative to source_root) of every package of this module the function compiles, as `go list -deps` says; the archive holds these and nothing else of functions/ and shared/."
-  type        = list(string)
-}
-
-variable "build_dir" {
-  description = "Folder the archive is written to (<build_dir>/<entry_point>.zip), for the upload and the buildpack test."
-  type        = string
-}
-
-variable "source_bucket" {
-  description = "Versioned bucket the archive is uploaded to."
   type        = string
 }
 
