@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,9 +21,9 @@ import (
 	"sync"
 	"time"
 
-	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+	storage "google.golang.org/api/storage/v1"
 
 	"github.com/cloudhooks/webhooks/shared/event"
 )
@@ -115,15 +119,20 @@ func sha256Hex(b []byte) string {
 // bytes, after the conflict name was tried too.
 var errPayloadConflict = errors.New("payload object exists with other bytes")
 
-// bucketStore writes payloads to a Cloud Storage bucket.
+// bucketStore writes payloads to a Cloud Storage bucket through the JSON
+// API's generated client (google.golang.org/api/storage/v1). Not
+// cloud.google.com/go/storage: that package also carries its gRPC
+// transport, and with it gRPC's xDS and OpenTelemetry, which nearly
+// doubled the Store binary and its memory at start (README, cold start);
+// Store needs two calls, an insert and a get.
 type bucketStore struct {
 	bucket string
 	// endpoint is a storage emulator's base URL (STORAGE_EMULATOR_HOST);
 	// empty in production.
 	endpoint string
 
-	mu     sync.Mutex
-	client *storage.Client
+	mu      sync.Mutex
+	service *storage.Service
 }
 
 func newBucketStore(bucket, emulatorHost string) *bucketStore {
@@ -142,35 +151,35 @@ func hasScheme(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
 }
 
-// storageClient returns the Cloud Storage client, creating it on first use;
-// a failed creation is retried by the next call.
-func (b *bucketStore) storageClient(ctx context.Context) (*storage.Client, error) {
+// objects returns the Cloud Storage objects service, creating it on first
+// use; a failed creation is retried by the next call.
+func (b *bucketStore) objects(ctx context.Context) (*storage.ObjectsService, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.client != nil {
-		return b.client, nil
+	if b.service != nil {
+		return b.service.Objects, nil
 	}
-	var opts []option.ClientOption
+	opts := []option.ClientOption{option.WithScopes(storage.DevstorageReadWriteScope)}
 	if b.endpoint != "" {
-		opts = append(opts, option.WithEndpoint(b.endpoint+"/storage/v1/"), option.WithoutAuthentication())
+		opts = []option.ClientOption{option.WithEndpoint(b.endpoint + "/storage/v1/"), option.WithoutAuthentication()}
 	}
-	c, err := storage.NewClient(context.WithoutCancel(ctx), opts...)
+	svc, err := storage.NewService(context.WithoutCancel(ctx), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("store: storage.NewClient: %w", err)
+		return nil, fmt.Errorf("store: storage.NewService: %w", err)
 	}
-	b.client = c
-	return c, nil
+	b.service = svc
+	return svc.Objects, nil
 }
 
 func (b *bucketStore) put(ctx context.Context, ev *event.Event) (string, error) {
-	c, err := b.storageClient(ctx)
+	objects, err := b.objects(ctx)
 	if err != nil {
 		return "", err
 	}
 	name := PayloadObjectName(ev)
 	crc := crc32.Checksum(ev.Payload, castagnoli)
 	for _, n := range []string{name, conflictName(name, crc)} {
-		same, err := b.create(ctx, c.Bucket(b.bucket).Object(n), ev, crc)
+		same, err := b.create(ctx, objects, n, ev, crc)
 		if err != nil {
 			return "", fmt.Errorf("store: payload gs://%s/%s: %w", b.bucket, n, err)
 		}
@@ -181,32 +190,32 @@ func (b *bucketStore) put(ctx context.Context, ev *event.Event) (string, error) 
 	return "", fmt.Errorf("store: payload gs://%s/%s: %w", b.bucket, name, errPayloadConflict)
 }
 
-// create writes the payload to obj unless it exists, retrying what Cloud
-// Storage calls transient until ctx ends. It reports whether obj now holds
-// exactly the payload: written now, or by an earlier attempt or delivery
-// (same size and CRC32C).
+// create writes the payload as object name unless it exists, retrying
+// what Cloud Storage calls transient until ctx ends. It reports whether
+// the object now holds exactly the payload: written now, or by an earlier
+// attempt or delivery (same size and CRC32C).
 //
 // Every attempt uploads in one request straight from the payload
-// (ChunkSize 0): the client then holds no second copy of a 25 MiB body, and
-// gives up on the first error instead of retrying from a buffer of its
-// own; the payload is in memory anyway, so the retry is done here. The
-// DoesNotExist precondition makes an attempt safe to repeat, and makes an
-// object immutable for Store: no attempt can replace what a row points to.
-func (b *bucketStore) create(ctx context.Context, obj *storage.ObjectHandle, ev *event.Event, crc uint32) (bool, error) {
+// (ChunkSize 0, a multipart upload): the client then holds no second copy
+// of a 25 MiB body; the payload is in memory anyway, so the retry is done
+// here. The ifGenerationMatch=0 precondition makes an attempt safe to
+// repeat, and makes an object immutable for Store: no attempt can replace
+// what a row points to.
+func (b *bucketStore) create(ctx context.Context, objects *storage.ObjectsService, name string, ev *event.Event, crc uint32) (bool, error) {
 	delay := 100 * time.Millisecond
 	for {
-		err := b.upload(ctx, obj, ev, crc)
+		err := b.upload(ctx, objects, name, ev, crc)
 		if err == nil {
 			return true, nil
 		}
 		if isPreconditionFailed(err) {
-			attrs, err := obj.Attrs(ctx)
+			obj, err := objects.Get(b.bucket, name).Context(ctx).Do()
 			if err != nil {
 				return false, fmt.Errorf("read the existing object: %w", err)
 			}
-			return attrs.Size == int64(len(ev.Payload)) && attrs.CRC32C == crc, nil
+			return obj.Size == uint64(len(ev.Payload)) && obj.Crc32c == crc32cString(crc), nil
 		}
-		if !storage.ShouldRetry(err) {
+		if !transient(err) {
 			return false, err
 		}
 		select {
@@ -218,34 +227,38 @@ func (b *bucketStore) create(ctx context.Context, obj *storage.ObjectHandle, ev 
 	}
 }
 
-func (b *bucketStore) upload(ctx context.Context, obj *storage.ObjectHandle, ev *event.Event, crc uint32) error {
-	// Cancelling the writer's context is the only way to abandon an
-	// upload: Close would finish it.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ChunkSize = 0
-	w.ContentType = PayloadContentType
-	// Cloud Storage checks the bytes against the checksum: an object
-	// exists only if it holds exactly the payload.
-	w.CRC32C, w.SendCRC32C = crc, true
-	w.Metadata = map[string]string{
-		"source":      ev.Source,
-		"received_at": ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
+func (b *bucketStore) upload(ctx context.Context, objects *storage.ObjectsService, name string, ev *event.Event, crc uint32) error {
+	obj := &storage.Object{
+		Name:        name,
+		ContentType: PayloadContentType,
+		// Cloud Storage checks the bytes against the checksum: an object
+		// exists only if it holds exactly the payload.
+		Crc32c: crc32cString(crc),
+		Metadata: map[string]string{
+			"source":      ev.Source,
+			"received_at": ev.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		},
 	}
 	// Custom metadata is capped at 8 KiB in all: an id or type longer
 	// than any provider sends is left to the row, rather than failing
 	// the upload on every retry.
 	if len(ev.ID) <= maxMetadataValue {
-		w.Metadata["event_id"] = ev.ID
+		obj.Metadata["event_id"] = ev.ID
 	}
 	if ev.Type != "" && len(ev.Type) <= maxMetadataValue {
-		w.Metadata["event_type"] = ev.Type
+		obj.Metadata["event_type"] = ev.Type
 	}
-	if _, err := w.Write(ev.Payload); err != nil {
-		return err
-	}
-	return w.Close()
+	_, err := objects.Insert(b.bucket, obj).
+		IfGenerationMatch(0).
+		Media(bytes.NewReader(ev.Payload), googleapi.ContentType(PayloadContentType), googleapi.ChunkSize(0)).
+		Context(ctx).Do()
+	return err
+}
+
+// crc32cString is a CRC32C as the JSON API writes it: base64 of its four
+// big-endian bytes.
+func crc32cString(crc uint32) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc))
 }
 
 const maxMetadataValue = 1024
@@ -255,15 +268,24 @@ func isPreconditionFailed(err error) bool {
 	return errors.As(err, &apiErr) && apiErr.Code == http.StatusPreconditionFailed
 }
 
+// transient reports whether an upload may succeed when tried again, by
+// Cloud Storage's retry guidance: 408, 429 and 5xx answers, and a
+// connection that failed or broke.
+func transient(err error) bool {
+	var apiErr *googleapi.Error
+	if errors.As(err, &apiErr) {
+		return apiErr.Code == http.StatusRequestTimeout || apiErr.Code == http.StatusTooManyRequests || apiErr.Code >= 500
+	}
+	var netErr net.Error
+	var urlErr *url.Error
+	return errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
 func (b *bucketStore) close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.client == nil {
-		return nil
-	}
-	err := b.client.Close()
-	b.client = nil
-	return err
+	b.service = nil
+	return nil
 }
 
 // dirStore keeps payloads as files of a local folder, named as in the
