@@ -111,6 +111,23 @@ func (f *File) locate(prefix string, err error) error {
 	return errors.Join(errs...)
 }
 
+// JoinOnce joins the problems of errs (each flattened out of its
+// errors.Join tree), every message once: a problem that several sources
+// share, such as a bad environment variable, is reported once.
+func JoinOnce(errs ...error) error {
+	seen := map[string]bool{}
+	var out []error
+	for _, err := range errs {
+		for _, leaf := range leaves(err) {
+			if leaf != nil && !seen[leaf.Error()] {
+				seen[leaf.Error()] = true
+				out = append(out, leaf)
+			}
+		}
+	}
+	return errors.Join(out...)
+}
+
 // leaves flattens the errors.Join tree of err.
 func leaves(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -207,14 +224,7 @@ func checkShape(node *yaml.Node, path string, t reflect.Type) []error {
 		if node.Kind != yaml.MappingNode {
 			return wrongKind("a mapping of " + strings.Join(jsonFields(t), ", "))
 		}
-		fields := map[string]reflect.Type{}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if f.IsExported() && name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		fields := fieldTypes(t)
 		var errs []error
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			k, v := node.Content[i], node.Content[i+1]

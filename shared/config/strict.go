@@ -48,14 +48,7 @@ func unknownFields(path string, data []byte, t reflect.Type) []error {
 		if json.Unmarshal(data, &obj) != nil {
 			return nil
 		}
-		fields := make(map[string]reflect.Type, t.NumField())
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if f.IsExported() && name != "" && name != "-" {
-				fields[name] = f.Type
-			}
-		}
+		fields := fieldTypes(t)
 		var errs []error
 		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			ft, ok := fields[k]
@@ -88,4 +81,18 @@ func unknownFields(path string, data []byte, t reflect.Type) []error {
 		return errs
 	}
 	return nil
+}
+
+// fieldTypes maps the JSON names of struct type t's exported fields, the
+// keys a configuration may use, to their types.
+func fieldTypes(t reflect.Type) map[string]reflect.Type {
+	fields := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.IsExported() && name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	return fields
 }

@@ -83,25 +83,18 @@ func New(ctx context.Context, fn *config.Function, secrets verify.SecretSource, 
 		return h, nil
 	}
 	var errs []error
-	seen := map[string]bool{}
 	for i, sc := range fn.Sources {
 		s, err := newSource(ctx, sc, secrets, newPattern, opts)
 		if err != nil {
-			// A bad environment variable fails every source that reads
-			// it: it is reported once.
-			for _, e := range leaves(fn.Located(i, err)) {
-				if !seen[e.Error()] {
-					seen[e.Error()] = true
-					errs = append(errs, e)
-				}
-			}
+			errs = append(errs, fn.Located(i, err))
 			continue
 		}
 		h.sources[sc.Name] = s
 	}
 	// Each message already names its file, line and field: a prefix would
-	// only push that off the start of the line.
-	if err := errors.Join(errs...); err != nil {
+	// only push that off the start of the line. A bad environment variable
+	// fails every source that reads it: it is reported once.
+	if err := config.JoinOnce(errs...); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -384,18 +377,6 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		ev.ID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return ev, nil
-}
-
-// leaves flattens the errors.Join tree of err.
-func leaves(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, leaves(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 // mediaType is the lower-case media type of a Content-Type value, without
