@@ -48,7 +48,7 @@ func TestSignedDeliveryThroughThePipelineSendsOnce(t *testing.T) {
 		handler.ServeHTTP(w, r)
 		return w.Code
 	}
-	if code := deliver("whsec_forged"); code != http.StatusUnauthorized {
+	if code := deliver("whsec_forged_0123456789abcdef"); code != http.StatusUnauthorized {
 		t.Fatalf("forged delivery: status %d, want 401", code)
 	}
 	for i := range 2 {
@@ -78,7 +78,7 @@ func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
   notification: {title: Push, body: "{{.payload.ref}}"}
 `, nil)
 	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
-	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "k"},
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "relay-test-key-0123456789"},
 		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("X-GitHub-Event", "push")
 		r.Header.Set("X-GitHub-Delivery", id)
-		if err := verify.Sign(src.Verify, []byte("k"), time.Now(), r, []byte(body)); err != nil {
+		if err := verify.Sign(src.Verify, []byte("relay-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 		w := httptest.NewRecorder()

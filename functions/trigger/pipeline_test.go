@@ -23,7 +23,7 @@ func TestBodiesWithTwoReadingsRunNothing(t *testing.T) {
 	d, _ := testDeps(t)
 	tr := newTrigger(t, httpRule(rcv.srv.URL, "      body: '{\"ref\":{{json .payload.ref}}}'\n"), d)
 	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
-	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "k"},
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "trigger-test-key-0123456789"},
 		func(context.Context, config.Source) (pattern.Pattern, error) { return tr, nil }, pipeline.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestBodiesWithTwoReadingsRunNothing(t *testing.T) {
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("X-GitHub-Event", "push")
 		r.Header.Set("X-GitHub-Delivery", id)
-		if err := verify.Sign(src.Verify, []byte("k"), time.Now(), r, []byte(body)); err != nil {
+		if err := verify.Sign(src.Verify, []byte("trigger-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 		w := httptest.NewRecorder()

@@ -74,7 +74,7 @@ func keyedHandshakeSources(f *testing.F) map[string]http.Handler {
 		}
 		for _, kind := range []string{"crc", "zoom"} {
 			vc := verify.Config{Scheme: scheme, Secret: "env:K", Handshakes: []string{kind}, AllowCIDRs: []string{"192.0.2.0/24"}}
-			key := "fuzz-key"
+			key := "fuzz-key-0123456789"
 			switch scheme {
 			case verify.SchemeHMAC:
 				vc.Header = "X-Signature"
@@ -83,7 +83,7 @@ func keyedHandshakeSources(f *testing.F) map[string]http.Handler {
 			case verify.SchemeStandardWebhooks, verify.SchemeSvix:
 				key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 			case verify.SchemeBasic:
-				key = "user:fuzz-key"
+				key = "user:fuzz-key-0123456789"
 			}
 			fn := &config.Function{Sources: []config.Source{{Name: "src", Verify: vc}}}
 			h, err := New(context.Background(), fn, memSecrets{"env:K": key},

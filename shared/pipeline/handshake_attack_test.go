@@ -77,15 +77,15 @@ func TestCRCHandshakeIsNoSigningOracle(t *testing.T) {
 				r.Header.Set("X-GitHub-Event", "push")
 				r.Header.Set("X-GitHub-Delivery", "forged-1")
 			}},
-		{name: "hmac sha256", verify: verify.Config{Scheme: "hmac", Header: "X-Signature"}, key: "k", body: forgedEvent,
+		{name: "hmac sha256", verify: verify.Config{Scheme: "hmac", Header: "X-Signature"}, key: "attack-key-0123456789", body: forgedEvent,
 			signed: func(b string) string { return b },
 			forge:  func(r *http.Request, mac []byte) { r.Header.Set("X-Signature", hex.EncodeToString(mac)) }},
-		{name: "shopify", verify: verify.Config{Scheme: "shopify"}, key: "shpss_k", body: forgedEvent,
+		{name: "shopify", verify: verify.Config{Scheme: "shopify"}, key: "shpss_attack-key-0123456789", body: forgedEvent,
 			signed: func(b string) string { return b },
 			forge: func(r *http.Request, mac []byte) {
 				r.Header.Set("X-Shopify-Hmac-Sha256", base64.StdEncoding.EncodeToString(mac))
 			}},
-		{name: "stripe", verify: verify.Config{Scheme: "stripe"}, key: "whsec_k", body: `{"id":"evt_forged","type":"payment_intent.succeeded"}`,
+		{name: "stripe", verify: verify.Config{Scheme: "stripe"}, key: "whsec_attack-key-0123456789", body: `{"id":"evt_forged","type":"payment_intent.succeeded"}`,
 			signed: func(b string) string { return ts + "." + b },
 			forge: func(r *http.Request, mac []byte) {
 				r.Header.Set("Stripe-Signature", "t="+ts+",v1="+hex.EncodeToString(mac))
@@ -104,13 +104,13 @@ func TestCRCHandshakeIsNoSigningOracle(t *testing.T) {
 				r.Header.Set("Webhook-Timestamp", ts)
 				r.Header.Set("Webhook-Signature", "v1,"+base64.StdEncoding.EncodeToString(mac))
 			}},
-		{name: "twitter: a forged JSON event is no CRC token", verify: verify.Config{Scheme: "twitter"}, key: "consumer-secret",
+		{name: "twitter: a forged JSON event is no CRC token", verify: verify.Config{Scheme: "twitter"}, key: "consumer-secret-0123456789",
 			body: `{"for_user_id":"2244994945","tweet_create_events":[]}`, starts: true,
 			signed: func(b string) string { return b },
 			forge: func(r *http.Request, mac []byte) {
 				r.Header.Set("X-Twitter-Webhooks-Signature", "sha256="+base64.StdEncoding.EncodeToString(mac))
 			}},
-		{name: "twitter: a body that is a CRC token is never an event", verify: verify.Config{Scheme: "twitter"}, key: "consumer-secret",
+		{name: "twitter: a body that is a CRC token is never an event", verify: verify.Config{Scheme: "twitter"}, key: "consumer-secret-0123456789",
 			body: "ZXZpbA", starts: true, signs: true,
 			signed: func(b string) string { return b },
 			forge: func(r *http.Request, mac []byte) {

@@ -23,7 +23,7 @@ import (
 // never the signature, the secret or the payload.
 func TestARefusedRequestLogsTheCheckThatRefusedIt(t *testing.T) {
 	const (
-		stripeKey = "whsec_log-test-key"
+		stripeKey = "whsec_log-test-key-0123456789"
 		payload   = `{"id":"evt_1","type":"payment_intent.succeeded","marker":"PAYLOAD-MARKER"}`
 	)
 	now := time.Unix(1_700_000_000, 0)
@@ -60,7 +60,7 @@ func TestARefusedRequestLogsTheCheckThatRefusedIt(t *testing.T) {
 			return r
 		}, "github", "malformed_header", `X-Hub-Signature-256 does not start with "sha256="`},
 		{"a signature under another key", func() *http.Request {
-			return stripe(now, "whsec_someone-else")
+			return stripe(now, "whsec_someone-else-0123456789")
 		}, "stripe", "signature", "no key of 1 matched"},
 		{"a stale timestamp", func() *http.Request {
 			return stripe(now.Add(-7*time.Minute), stripeKey)

@@ -75,7 +75,7 @@ type fixture struct {
 func newFixture(t *testing.T, fn *config.Function) *fixture {
 	t.Helper()
 	f := &fixture{p: &recorder{out: pattern.Outcome{Result: "stored"}}, logs: &bytes.Buffer{}, now: time.Unix(1_700_000_000, 0)}
-	secrets := memSecrets{"env:GITHUB": githubKey, "env:STRIPE": "whsec_test"}
+	secrets := memSecrets{"env:GITHUB": githubKey, "env:STRIPE": "whsec_test_0123456789abcdef"}
 	h, err := New(context.Background(), fn, secrets, func(context.Context, config.Source) (pattern.Pattern, error) { return f.p, nil },
 		Options{MaxBodyBytes: 1 << 10, Logger: logging.New(f.logs, slog.LevelDebug), Now: func() time.Time { return f.now }, Project: "p"})
 	if err != nil {
@@ -232,7 +232,7 @@ func TestEventWithoutProviderIDGetsAContentHash(t *testing.T) {
 // yet) is 503 with Retry-After, never 401: the provider retries, and the
 // retry succeeds once the secret is readable.
 func TestUnreadableSecretIs503NotUnauthorized(t *testing.T) {
-	const key = "whsec_unreadable_test"
+	const key = "whsec_unreadable_test_0123"
 	src := config.Source{Name: "stripe", Verify: verify.Config{Scheme: "stripe", Secret: "sm:stripe-webhook-secret"}}
 	body := `{"id":"evt_1","type":"charge.succeeded"}`
 	for _, code := range []codes.Code{codes.Unavailable, codes.PermissionDenied, codes.NotFound} {
@@ -272,7 +272,7 @@ func TestUnreadableSecretIs503NotUnauthorized(t *testing.T) {
 // from its cached key without waiting, even past the cache's TTL, and a
 // cold one answers 503 within the secrets bound, before REQUEST_DEADLINE.
 func TestSecretManagerOutageWarmInstanceAnswersColdOneGets503InTime(t *testing.T) {
-	const key = "whsec_outage_test"
+	const key = "whsec_outage_test_0123456"
 	src := config.Source{Name: "stripe", Verify: verify.Config{Scheme: "stripe", Secret: "sm:stripe-webhook-secret"}}
 	body := `{"id":"evt_1","type":"charge.succeeded"}`
 	tests := []struct {
@@ -496,7 +496,7 @@ func TestStripeEventIdentityComesFromThePayload(t *testing.T) {
 	body := `{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{}}}`
 	r := httptest.NewRequest(http.MethodPost, "/stripe", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json; charset=utf-8")
-	if err := verify.Sign(src.Verify, []byte("whsec_test"), f.now, r, []byte(body)); err != nil {
+	if err := verify.Sign(src.Verify, []byte("whsec_test_0123456789abcdef"), f.now, r, []byte(body)); err != nil {
 		t.Fatal(err)
 	}
 	w := httptest.NewRecorder()

@@ -55,6 +55,8 @@ func refusedBy(err error) string {
 		return "timestamp_tolerance"
 	case errors.Is(err, verify.ErrUnknownKey):
 		return "unknown_signing_key"
+	case errors.Is(err, verify.ErrUntrustedKeyURL):
+		return "untrusted_key_url"
 	case errors.Is(err, verify.ErrBadSignature):
 		return "signature"
 	case errors.Is(err, ErrReadBody), errors.Is(err, ErrMalformedBody):
@@ -92,7 +94,7 @@ func (h *Handler) status(err error) (int, time.Duration, string) {
 		return http.StatusServiceUnavailable, h.opts.RetryAfter, "temporarily unavailable"
 	case errors.Is(err, verify.ErrMissingHeader), errors.Is(err, verify.ErrMalformedHeader),
 		errors.Is(err, verify.ErrBadSignature), errors.Is(err, verify.ErrTooOld),
-		errors.Is(err, verify.ErrTooNew), errors.Is(err, verify.ErrUnknownKey):
+		errors.Is(err, verify.ErrTooNew), errors.Is(err, verify.ErrUnknownKey), errors.Is(err, verify.ErrUntrustedKeyURL):
 		return http.StatusUnauthorized, 0, "verification failed"
 	case errors.Is(err, ErrReadBody), errors.Is(err, ErrMalformedBody), errors.Is(err, handshake.ErrMalformed):
 		return http.StatusBadRequest, 0, "malformed request"

@@ -24,6 +24,10 @@ type Config struct {
 	// Prefix is stripped from the signature header before decoding
 	// ("sha256=").
 	Prefix string `json:"prefix,omitempty"`
+	// URL is the public URL the provider was configured to call, which
+	// URL-bound schemes (Twilio, Square, HubSpot, Trello…) sign: from
+	// configuration, never rebuilt from the request's Host.
+	URL string `json:"url,omitempty"`
 	// Field is the JSON payload field that carries a shared token, for the
 	// token scheme.
 	Field string `json:"field,omitempty"`

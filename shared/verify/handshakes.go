@@ -21,6 +21,15 @@ var keyedHandshakes = map[string]string{
 	handshake.Zoom: SchemeZoom,
 }
 
+// providerHandshakes are handshakes of one provider's own format, answered
+// only with that provider's preset: under another scheme they would be an
+// echo that no sender of that scheme ever asks for.
+var providerHandshakes = map[string]string{
+	handshake.Discord: "discord",
+	handshake.Twitch:  "twitch",
+	handshake.Front:   "front",
+}
+
 // HandshakeScheme returns the scheme that a handshake replying with an
 // HMAC under the source's key must be paired with, and whether kind is such
 // a handshake. Package config uses it to keep that key out of every source
@@ -41,6 +50,10 @@ func checkHandshakes(cfg Config) error {
 			} else {
 				errs = append(errs, fmt.Errorf("verify.handshakes: unknown handshake %q (known: %s)", kind, strings.Join(handshake.Kinds(), ", ")))
 			}
+			continue
+		}
+		if owner, ok := providerHandshakes[kind]; ok && cfg.Scheme != owner {
+			errs = append(errs, fmt.Errorf("verify.handshakes: %q is %s's handshake; it is answered only with scheme %q", kind, owner, owner))
 			continue
 		}
 		scheme, keyed := keyedHandshakes[kind]

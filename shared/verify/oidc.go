@@ -45,14 +45,16 @@ func newOIDC(cfg Config) (scheme, error) {
 	return &oidcScheme{audience: cfg.Audience, email: cfg.Email}, nil
 }
 
-func (*oidcScheme) needsSecret() bool                     { return false }
-func (*oidcScheme) decodeKey(line []byte) ([]byte, error) { return line, nil }
+func (s *oidcScheme) useClient(c *http.Client) { s.client = c }
+
+func (*oidcScheme) needsSecret() bool                  { return false }
+func (*oidcScheme) decodeKey(line []byte) (key, error) { return key{secret: line}, nil }
 
 func (*oidcScheme) sign(*http.Request, []byte, []byte, time.Time) error {
 	return errors.New("verify: oidc tokens are minted by Google, not signed with a secret")
 }
 
-func (s *oidcScheme) verify(in *input, _ [][]byte) (Identity, error) {
+func (s *oidcScheme) verify(in *input, _ []key) (Identity, error) {
 	v, err := in.header("Authorization")
 	if err != nil {
 		return Identity{}, err

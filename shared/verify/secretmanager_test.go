@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -40,15 +41,15 @@ func githubRequest(tb testing.TB, key string, body []byte) *http.Request {
 // Verifications with a warm secret cache make no Secret Manager call, and
 // a secret holding two keys (one per line, mid-rotation) accepts both.
 func TestWarmSecretCacheMakesNoSecretManagerCall(t *testing.T) {
-	v, sm := smVerifier(t, "old-key\nnew-key\n")
+	v, sm := smVerifier(t, "old-key-0123456789\nnew-key-0123456789\n")
 	body := []byte(`{"zen":"Keep it logically awesome."}`)
 	for i := range 100 {
-		key := []string{"old-key", "new-key"}[i%2]
+		key := []string{"old-key-0123456789", "new-key-0123456789"}[i%2]
 		if _, err := v.Verify(context.Background(), githubRequest(t, key, body), body); err != nil {
 			t.Fatalf("verification %d with %s: %v", i, key, err)
 		}
 	}
-	if _, err := v.Verify(context.Background(), githubRequest(t, "retired-key", body), body); err == nil {
+	if _, err := v.Verify(context.Background(), githubRequest(t, "retired-key-0123456789", body), body); err == nil {
 		t.Fatal("a key not in the secret verified")
 	}
 	if calls := sm.Calls(); calls != 1 {
@@ -66,7 +67,7 @@ func TestSecretManagerOutageIsSecretUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := []byte(`{}`)
-	_, err = v.Verify(context.Background(), githubRequest(t, "k", body), body)
+	_, err = v.Verify(context.Background(), githubRequest(t, "some-key-0123456789", body), body)
 	if err == nil || !strings.Contains(err.Error(), "never-added") {
 		t.Fatalf("Verify with a missing secret: %v", err)
 	}
@@ -78,9 +79,9 @@ func TestSecretManagerOutageIsSecretUnavailable(t *testing.T) {
 // BenchmarkVerifyWarmSecretCache reports the Secret Manager calls per
 // verification once the cache is warm (0).
 func BenchmarkVerifyWarmSecretCache(b *testing.B) {
-	v, sm := smVerifier(b, "k")
+	v, sm := smVerifier(b, "bench-key-0123456789")
 	body := benchPayload(1 << 10)
-	r := githubRequest(b, "k", body)
+	r := githubRequest(b, "bench-key-0123456789", body)
 	if _, err := v.Verify(context.Background(), r, body); err != nil {
 		b.Fatal(err)
 	}
@@ -92,4 +93,12 @@ func BenchmarkVerifyWarmSecretCache(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(sm.Calls()-before)/float64(b.N), "sm-calls/op")
+}
+
+// benchPayload is a JSON body of n bytes.
+func benchPayload(n int) []byte {
+	b := bytes.Repeat([]byte("x"), n)
+	copy(b, `{"type":"bench","pad":"`)
+	b[n-2], b[n-1] = '"', '}'
+	return b
 }

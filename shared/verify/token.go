@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -19,43 +20,38 @@ import (
 // It proves less than a signature, since the secret travels with the
 // request, but it is what many providers offer.
 type tokenScheme struct {
-	rawKey
+	p      Provider
 	header string
 	field  []string
-	// identity reads the provider's headers (GitLab); nil for plain tokens.
-	identity func(*http.Request) Identity
 }
 
-func newToken(cfg Config) (scheme, error) {
+func newToken(p Provider, cfg Config) (scheme, error) {
 	if cfg.Field != "" {
 		if cfg.Header != "" {
 			return nil, errors.New("verify.field: a token is in a header or in a payload field, not both")
 		}
-		path := strings.Split(cfg.Field, ".")
-		for _, p := range path {
-			if p == "" {
-				return nil, fmt.Errorf("verify.field: %q is not a dotted path of field names", cfg.Field)
+		p.Header = ""
+	}
+	field := orDefault(cfg.Field, p.TokenField)
+	if field != "" && cfg.Header == "" && p.Header == "" {
+		path := strings.Split(field, ".")
+		for _, part := range path {
+			if part == "" {
+				return nil, fmt.Errorf("verify.field: %q is not a dotted path of field names", field)
 			}
 		}
-		return tokenScheme{field: path}, nil
+		return tokenScheme{p: p, field: path}, nil
 	}
-	return tokenScheme{header: orDefault(cfg.Header, HeaderToken)}, nil
+	return tokenScheme{p: p, header: textproto.CanonicalMIMEHeaderKey(orDefault(cfg.Header, orDefault(p.Header, HeaderToken)))}, nil
 }
 
-// newGitLab: "X-Gitlab-Token: <the token set on the webhook>". GitLab's
-// Idempotency-Key is the same on every retry of one event; older GitLab
-// versions send only X-Gitlab-Event-UUID.
-func newGitLab(cfg Config) (scheme, error) {
-	return tokenScheme{header: orDefault(cfg.Header, HeaderGitLabToken), identity: func(r *http.Request) Identity {
-		id := r.Header.Get(HeaderIdempotencyKey)
-		if id == "" {
-			id = r.Header.Get(HeaderGitLabEventUUID)
-		}
-		return Identity{ID: id, Type: r.Header.Get(HeaderGitLabEvent)}
-	}}, nil
+func (s tokenScheme) needsSecret() bool { return true }
+
+func (s tokenScheme) decodeKey(line []byte) (key, error) {
+	return decodeKeyFormat(KeyRaw, line, s.p.MinKeyLen)
 }
 
-func (s tokenScheme) verify(in *input, keys [][]byte) (Identity, error) {
+func (s tokenScheme) verify(in *input, keys []key) (Identity, error) {
 	var got []byte
 	if s.field != nil {
 		var err error
@@ -72,17 +68,18 @@ func (s tokenScheme) verify(in *input, keys [][]byte) (Identity, error) {
 	if !anyEqual(got, keys) {
 		return Identity{}, ErrBadSignature
 	}
-	if s.identity == nil {
-		return Identity{}, nil
-	}
-	return s.identity(in.r), nil
+	return headerIdentity(in.r, s.p)
 }
 
-func (s tokenScheme) sign(r *http.Request, _, key []byte, _ time.Time) error {
+func (s tokenScheme) sign(r *http.Request, _, line []byte, _ time.Time) error {
 	if s.field != nil {
 		return fmt.Errorf("verify: the token is read from payload field %q: put it in the payload", strings.Join(s.field, "."))
 	}
-	r.Header.Set(s.header, string(key))
+	k, err := s.decodeKey(line)
+	if err != nil {
+		return err
+	}
+	r.Header.Set(s.header, string(k.secret))
 	return nil
 }
 
@@ -105,21 +102,29 @@ func jsonField(body []byte, path []string) ([]byte, error) {
 // anyEqual compares got with every key in constant time. Comparing
 // digests keeps the comparison's time independent of the keys' lengths
 // too.
-func anyEqual(got []byte, keys [][]byte) bool {
+func anyEqual(got []byte, keys []key) bool {
 	g := sha256.Sum256(got)
 	match := 0
 	for _, k := range keys {
-		d := sha256.Sum256(k)
+		d := sha256.Sum256(k.secret)
 		match |= subtle.ConstantTimeCompare(g[:], d[:])
 	}
 	return match == 1
 }
 
 // basicScheme is HTTP Basic authentication; each key line is
-// "user:password".
-type basicScheme struct{ rawKey }
+// "user:password", neither empty.
+type basicScheme struct{ p Provider }
 
-func (basicScheme) verify(in *input, keys [][]byte) (Identity, error) {
+func newBasic(p Provider, _ Config) (scheme, error) { return basicScheme{p: p}, nil }
+
+func (basicScheme) needsSecret() bool { return true }
+
+func (basicScheme) decodeKey(line []byte) (key, error) {
+	return decodeKeyFormat(KeyUserPassword, line, 0)
+}
+
+func (s basicScheme) verify(in *input, keys []key) (Identity, error) {
 	v, err := in.header("Authorization")
 	if err != nil {
 		return Identity{}, err
@@ -135,17 +140,35 @@ func (basicScheme) verify(in *input, keys [][]byte) (Identity, error) {
 	if !anyEqual(creds, keys) {
 		return Identity{}, ErrBadSignature
 	}
-	return Identity{}, nil
+	return headerIdentity(in.r, s.p)
 }
 
-func (basicScheme) decodeKey(line []byte) ([]byte, error) {
-	if !strings.Contains(string(line), ":") {
-		return nil, errors.New("a basic key is user:password")
+func (s basicScheme) sign(r *http.Request, _, line []byte, _ time.Time) error {
+	k, err := s.decodeKey(line)
+	if err != nil {
+		return err
 	}
-	return line, nil
+	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString(k.secret))
+	return nil
 }
 
-func (basicScheme) sign(r *http.Request, _, key []byte, _ time.Time) error {
-	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString(key))
-	return nil
+// headerIdentity reads a row's id and type headers, for the schemes whose
+// identity is not part of what they check.
+func headerIdentity(r *http.Request, p Provider) (Identity, error) {
+	id := Identity{IDField: p.IDField, TypeField: p.TypeField}
+	for _, h := range p.IDHeaders {
+		vs := r.Header.Values(h)
+		if len(vs) > 1 {
+			return Identity{}, fmt.Errorf("%w: %s is repeated", ErrMalformedHeader, h)
+		}
+		if len(vs) == 1 && vs[0] != "" {
+			id.ID = vs[0]
+			break
+		}
+	}
+	if p.TypeHeader != "" {
+		id.Type = r.Header.Get(p.TypeHeader)
+	}
+	id.Acknowledge = p.PingType != "" && id.Type == p.PingType
+	return id, nil
 }

@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"sort"
 	"strings"
@@ -18,56 +18,63 @@ import (
 
 // twilioScheme: "X-Twilio-Signature: <base64 HMAC-SHA1>" keyed with the
 // account's auth token, over the full URL Twilio called followed by the
-// form parameters sorted by name, each as name+value. JSON bodies are
-// signed over the URL alone, which then carries a bodySHA256 query
-// parameter with the hex SHA-256 of the body; a body that is not
-// form-encoded is refused without one.
+// form parameters sorted by name, each as name+value (Mandrill signs the
+// same way under its own header). JSON bodies are signed over the URL
+// alone, which then carries a bodySHA256 query parameter with the hex
+// SHA-256 of the body; a body that is not form-encoded is refused without
+// one.
 //
-// Twilio signs the https URL it called. Behind Cloud Run's front end the
-// request arrives as plain HTTP on an internal address, so the URL is
-// rebuilt as "https://" + Host + path and query; both the form with and
-// without ":443" are tried, as Twilio's own libraries do.
-type twilioScheme struct{ rawKey }
-
-// twilioURL is the URL Twilio signed, as seen behind a TLS-terminating
-// front end.
-func twilioURL(r *http.Request) string {
-	return "https://" + r.Host + requestURI(r)
+// The URL is verify.url, the one configured at Twilio, with the query the
+// request arrived with: never rebuilt from Host or X-Forwarded-*, since an
+// auth token is account-wide and a request Twilio signed for another
+// endpoint of the account would otherwise replay here with that Host. The
+// form with and without the default port is tried, as Twilio's own
+// libraries do.
+type twilioScheme struct {
+	p      Provider
+	header string
+	base   string
 }
 
-// requestURI is the path and query that the client asked for: the request
-// line as received (a server request's RequestURI), which a router that
-// strips a prefix before the handler (the local runner's /store/…) leaves
-// alone; r.URL's for a request being built (signing).
-func requestURI(r *http.Request) string {
-	if strings.HasPrefix(r.RequestURI, "/") {
-		return r.RequestURI
+func newTwilio(p Provider, cfg Config) (scheme, error) {
+	if err := checkPublicURL(cfg.URL); err != nil {
+		return nil, fmt.Errorf("verify.url: scheme %s signs the URL it calls: %w", p.Name, err)
 	}
-	return r.URL.RequestURI()
+	return twilioScheme{p: p, header: textproto.CanonicalMIMEHeaderKey(orDefault(cfg.Header, p.Header)), base: cfg.URL}, nil
 }
 
-// twilioURLs are the spellings of the URL that Twilio may have signed.
-func twilioURLs(r *http.Request) []string {
-	u := twilioURL(r)
-	host, port, err := net.SplitHostPort(r.Host)
-	switch {
-	case err != nil: // no port: Twilio may have signed it with :443
-		return []string{u, "https://" + r.Host + ":443" + requestURI(r)}
-	case port == "443":
-		return []string{u, "https://" + host + requestURI(r)}
+func (twilioScheme) needsSecret() bool { return true }
+
+func (s twilioScheme) decodeKey(line []byte) (key, error) {
+	return decodeKeyFormat(KeyRaw, line, s.p.MinKeyLen)
+}
+
+// urls are the spellings of the URL that Twilio may have signed: as
+// configured, and with the default port added or removed.
+func (s twilioScheme) urls(r *http.Request) []string {
+	signed := signedURL(s.base, r)
+	u, err := url.Parse(signed)
+	if err != nil {
+		return []string{signed}
 	}
-	return []string{u}
+	other := *u
+	def := map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	if u.Port() == "" {
+		other.Host = u.Host + ":" + def
+	} else if u.Port() == def {
+		other.Host = u.Hostname()
+	} else {
+		return []string{signed}
+	}
+	return []string{signed, other.String()}
 }
 
 // twilioContent returns what Twilio appended to the URL it signed: the
 // form parameters, sorted, of a form-encoded body; nothing when the body is
 // bound to the URL by a bodySHA256 parameter, which then must match.
-//
-// A body that is not form-encoded (JSON, text, no Content-Type) is signed
-// only through bodySHA256: without it, or with it empty, the signature
-// covers the URL alone and any body would pass, so it is refused.
 func twilioContent(r *http.Request, body []byte) ([]byte, error) {
-	if sums, present := r.URL.Query()["bodySHA256"]; present {
+	q, _ := url.ParseQuery(rawQuery(r))
+	if sums, present := q["bodySHA256"]; present {
 		if len(sums) != 1 || sums[0] == "" {
 			return nil, fmt.Errorf("%w: bodySHA256 must be given once, not empty", ErrMalformedHeader)
 		}
@@ -102,40 +109,45 @@ func twilioContent(r *http.Request, body []byte) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-func (twilioScheme) verify(in *input, keys [][]byte) (Identity, error) {
-	v, err := in.header(HeaderTwilioSignature)
+func (s twilioScheme) verify(in *input, keys []key) (Identity, error) {
+	v, err := in.header(s.header)
 	if err != nil {
 		return Identity{}, err
 	}
 	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 	if err != nil || len(sig) != sha1.Size {
-		return Identity{}, fmt.Errorf("%w: %s is not base64 HMAC-SHA1", ErrMalformedHeader, HeaderTwilioSignature)
+		return Identity{}, fmt.Errorf("%w: %s is not base64 HMAC-SHA1", ErrMalformedHeader, s.header)
 	}
 	content, err := twilioContent(in.r, in.body)
 	if err != nil {
 		return Identity{}, err
 	}
-	for _, u := range twilioURLs(in.r) {
+	for _, u := range s.urls(in.r) {
 		for _, k := range keys {
-			if hmac.Equal(mac(sha1.New, k, []byte(u), content), sig) {
-				return Identity{ID: in.r.Header.Get(HeaderTwilioIdempo)}, nil
+			if hmac.Equal(hmacSum(sha1.New, k.secret, []byte(u), content), sig) {
+				return headerIdentity(in.r, s.p)
 			}
 		}
 	}
 	return Identity{}, ErrBadSignature
 }
 
-func (twilioScheme) sign(r *http.Request, body, key []byte, _ time.Time) error {
+func (s twilioScheme) sign(r *http.Request, body, line []byte, _ time.Time) error {
+	k, err := s.decodeKey(line)
+	if err != nil {
+		return err
+	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		sum := sha256.Sum256(body)
 		q := r.URL.Query()
 		q.Set("bodySHA256", hex.EncodeToString(sum[:]))
 		r.URL.RawQuery = q.Encode()
+		r.RequestURI = ""
 	}
 	content, err := twilioContent(r, body)
 	if err != nil {
 		return err
 	}
-	r.Header.Set(HeaderTwilioSignature, base64.StdEncoding.EncodeToString(mac(sha1.New, key, []byte(twilioURL(r)), content)))
+	r.Header.Set(s.header, base64.StdEncoding.EncodeToString(hmacSum(sha1.New, k.secret, []byte(signedURL(s.base, r)), content)))
 	return nil
 }

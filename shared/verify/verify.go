@@ -92,6 +92,9 @@ type Identity struct {
 	IDField string
 	// Type is the provider's event type when a header carries it.
 	Type string
+	// TypeField names the top-level payload field that holds the event
+	// type when no header does.
+	TypeField string
 	// Timestamp is the signed send time, zero when the scheme signs none.
 	Timestamp time.Time
 	// Acknowledge means the request is a provider's liveness check
@@ -118,7 +121,7 @@ type Verifier struct {
 // cached secret costs a comparison instead of a parse per request.
 type parsedKeys struct {
 	raw  []byte
-	keys [][]byte
+	keys []key
 }
 
 // Option adjusts a Verifier.
@@ -201,7 +204,7 @@ func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Veri
 // Verify checks r, whose body has been read into body, and returns what
 // the provider's headers say about the event.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Identity, error) {
-	var keys [][]byte
+	var keys []key
 	if v.scheme.needsSecret() {
 		var err error
 		if keys, err = v.keys(ctx, v.cfg.Secret); err != nil {
@@ -221,12 +224,14 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Id
 	return id, nil
 }
 
-// Keys returns the source's keys, one per line of its secret.
+// Keys returns the source's secret keys, one per line of its secret
+// (public keys, which sign nothing, are left out).
 func (v *Verifier) Keys(ctx context.Context) ([][]byte, error) {
 	if v.cfg.Secret == "" {
 		return nil, nil
 	}
-	return v.keys(ctx, v.cfg.Secret)
+	keys, err := v.keys(ctx, v.cfg.Secret)
+	return secretBytes(keys), err
 }
 
 // HandshakeKeys returns the keys that ownership handshakes are checked
@@ -234,13 +239,15 @@ func (v *Verifier) Keys(ctx context.Context) ([][]byte, error) {
 // is not its app secret), the signing keys otherwise.
 func (v *Verifier) HandshakeKeys(ctx context.Context) ([][]byte, error) {
 	if v.cfg.HandshakeSecret != "" {
-		return v.keys(ctx, v.cfg.HandshakeSecret)
+		keys, err := v.keys(ctx, v.cfg.HandshakeSecret)
+		return secretBytes(keys), err
 	}
 	return v.Keys(ctx)
 }
 
-// keys reads ref and decodes its lines with the scheme's key format.
-func (v *Verifier) keys(ctx context.Context, ref string) ([][]byte, error) {
+// keys reads ref and decodes its entries with the scheme's key format.
+// The handshake secret's lines are tokens compared as they are.
+func (v *Verifier) keys(ctx context.Context, ref string) ([]key, error) {
 	raw, err := v.secrets.Secret(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrSecretUnavailable, ref, err)
@@ -251,19 +258,20 @@ func (v *Verifier) keys(ctx context.Context, ref string) ([][]byte, error) {
 	if ok && bytes.Equal(p.raw, raw) {
 		return p.keys, nil
 	}
-	var keys [][]byte
-	for i, line := range bytes.Split(raw, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
+	var keys []key
+	for i, entry := range secretEntries(raw) {
+		var k key
+		if ref == v.cfg.HandshakeSecret && ref != v.cfg.Secret {
+			k, err = key{secret: entry}, nil
+		} else {
+			k, err = v.scheme.decodeKey(entry)
 		}
-		key, err := decodeKey(v.scheme, line)
 		if err != nil {
-			// The key's text stays out of the log: only its line number.
-			v.logger.Warn("secret key does not decode; skipped", "source", v.source, "secret", ref, "line", i+1, "error", err.Error())
+			// The key's text stays out of the log: only its position.
+			v.logger.Warn("secret key does not decode or is too weak; skipped", "source", v.source, "secret", ref, "entry", i+1, "error", err.Error())
 			continue
 		}
-		keys = append(keys, key)
+		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: %s holds no usable key", ErrSecretUnavailable, ref)
@@ -272,20 +280,6 @@ func (v *Verifier) keys(ctx context.Context, ref string) ([][]byte, error) {
 	v.parsed[ref] = parsedKeys{raw: bytes.Clone(raw), keys: keys}
 	v.mu.Unlock()
 	return keys, nil
-}
-
-// decodeKey decodes one line of a secret with the scheme's key format and
-// refuses a key of zero bytes ("whsec_" alone): an HMAC keyed with nothing
-// is one that anyone can compute.
-func decodeKey(s scheme, line []byte) ([]byte, error) {
-	key, err := s.decodeKey(line)
-	if err != nil {
-		return nil, err
-	}
-	if len(key) == 0 {
-		return nil, errors.New("the key decodes to zero bytes")
-	}
-	return key, nil
 }
 
 // input is one request as the schemes see it.
@@ -297,13 +291,43 @@ type input struct {
 	tolerance time.Duration
 }
 
-// header returns the named header or ErrMissingHeader.
+// header returns the named header (canonical name) or ErrMissingHeader;
+// a repeated one is ErrMalformedHeader: which copy a proxy puts first must
+// not decide the answer.
 func (in *input) header(name string) (string, error) {
-	v := in.r.Header.Get(name)
-	if v == "" {
-		return "", fmt.Errorf("%w: %s", ErrMissingHeader, name)
+	v, err := in.optionalHeader(name)
+	if err == nil && v == "" {
+		err = fmt.Errorf("%w: %s", ErrMissingHeader, name)
 	}
-	return v, nil
+	return v, err
+}
+
+// optionalHeader is header for a header that may be absent ("").
+func (in *input) optionalHeader(name string) (string, error) {
+	vs := in.r.Header[name]
+	if vs == nil {
+		vs = in.r.Header.Values(name)
+	}
+	switch len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", fmt.Errorf("%w: %s is repeated", ErrMalformedHeader, name)
+}
+
+// firstHeader returns the first of the named headers that is present
+// (Standard Webhooks' webhook-* or svix-*), ErrMissingHeader naming the
+// first when none is.
+func (in *input) firstHeader(names ...string) (string, error) {
+	for _, n := range names {
+		v, err := in.optionalHeader(n)
+		if err != nil || v != "" {
+			return v, err
+		}
+	}
+	return "", fmt.Errorf("%w: %s", ErrMissingHeader, names[0])
 }
 
 // fresh checks a signed timestamp against the tolerance, both ways.
@@ -317,12 +341,14 @@ func (in *input) fresh(t time.Time) error {
 	return nil
 }
 
-// WithHTTPClient sets the client that fetches Google's token signing keys
-// for the oidc scheme; tests point it at a local key server.
+// WithHTTPClient sets the client that fetches keys: Google's token signing
+// keys for the oidc scheme, the signing certificates of the fetched-key
+// families (SNS, PayPal). Tests give it a transport that answers for the
+// providers' real host names; the host checks stay in force.
 func WithHTTPClient(c *http.Client) Option {
 	return func(v *Verifier) {
-		if o, ok := v.scheme.(*oidcScheme); ok && c != nil {
-			o.client = c
+		if f, ok := v.scheme.(fetching); ok && c != nil {
+			f.useClient(c)
 		}
 	}
 }

@@ -30,7 +30,7 @@ store:
     - {name: shopify, verify: {scheme: shopify, secret: sm:shopify-api-secret}}
     - {name: logto,   verify: {scheme: logto, secret: sm:logto-webhook-secret}}
     - {name: x,       verify: {scheme: twitter, secret: sm:x-consumer-secret, handshakes: [crc], allow_cidrs: [127.0.0.0/8, "::1/128"]}}
-    - {name: twilio,  verify: {scheme: twilio, secret: sm:twilio-auth-token}}
+    - {name: twilio,  verify: {scheme: twilio, secret: sm:twilio-auth-token, url: "http://127.0.0.1:PORT/store/twilio"}}
     - {name: custom,  verify: {scheme: hmac, secret: sm:custom, header: X-Signature, algorithm: sha512, encoding: base64, prefix: "sha512="}}
     - {name: guide,   verify: {scheme: token, secret: sm:shared-token, handshakes: [challenge]}}
     - {name: inbody,  verify: {scheme: token, secret: sm:body-token, field: auth.token}}

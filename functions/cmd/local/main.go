@@ -23,9 +23,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -265,23 +262,18 @@ func devSecret(dir, refText, scheme string) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
 	}
-	return os.WriteFile(path, []byte(devKey(scheme)+"\n"), 0o600)
-}
-
-// devKey makes a random key in the form the scheme's provider issues, so
-// that `send` signs with it and the verifier decodes it.
-func devKey(scheme string) string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	switch scheme {
-	case verify.SchemeStandardWebhooks, verify.SchemeSvix:
-		return "whsec_" + base64.StdEncoding.EncodeToString(b)
-	case verify.SchemeStripe:
-		return "whsec_" + hex.EncodeToString(b)
-	case verify.SchemeBasic:
-		return "dev:" + hex.EncodeToString(b)
+	secret, signing, err := verify.DevKeys(scheme)
+	if err != nil {
+		return fmt.Errorf("a development key for %s: %w", refText, err)
 	}
-	return hex.EncodeToString(b)
+	if signing != secret {
+		// An asymmetric scheme: the verifier reads the public key, send
+		// signs with the private one, as the provider would.
+		if err := os.WriteFile(path+verify.SigningSuffix, []byte(signing+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
 }
 
 func setDefault(key, value string) {

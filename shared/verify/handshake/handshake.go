@@ -108,6 +108,23 @@ const (
 	// POST ?validationToken=X, answered within 10 seconds with X, URL-decoded,
 	// as text/plain. Unsigned, so answered before verification.
 	Graph = "graph"
+	// Discord is the PING of Discord's interactions endpoint
+	// (https://discord.com/developers/docs/interactions/receiving-and-responding#receiving-an-interaction):
+	// POST {"type": 1, …}, answered with JSON {"type": 1}. Discord signs it
+	// (X-Signature-Ed25519), so it is answered after verification; Discord
+	// also sends it with a bad signature and expects a 401.
+	Discord = "discord"
+	// Twitch is EventSub's webhook_callback_verification
+	// (https://dev.twitch.tv/docs/eventsub/handling-webhook-events/#responding-to-a-challenge-request):
+	// Twitch-Eventsub-Message-Type: webhook_callback_verification with
+	// {"challenge": "…"} in the body, answered with the challenge as
+	// text/plain. Signed like any notification, answered after verification.
+	Twitch = "twitch"
+	// Front is the challenge of Front's application webhooks
+	// (https://dev.frontapp.com/docs/webhooks-1#validating-application-webhooks):
+	// a signed POST with an X-Front-Challenge header, answered with the
+	// header's value as text/plain, after verification.
+	Front = "front"
 )
 
 // MaxEcho is the longest value a handshake echoes, in bytes. Providers send
@@ -180,6 +197,9 @@ var kinds = map[string]kind{
 	Zoom:      {early: false, answer: answerZoom},
 	Dropbox:   {early: true, answer: answerDropbox},
 	Graph:     {early: true, answer: answerGraph},
+	Discord:   {early: false, answer: answerDiscord},
+	Twitch:    {early: false, answer: answerTwitch},
+	Front:     {early: false, answer: answerFront},
 }
 
 // Kinds returns every handshake kind, sorted, for messages and docs.
@@ -360,6 +380,45 @@ func answerGraph(r *http.Request, _ []byte, _ [][]byte) (*Reply, error) {
 		return nil, err
 	}
 	return textReply(token), nil
+}
+
+func answerDiscord(r *http.Request, body []byte, _ [][]byte) (*Reply, error) {
+	if r.Method != http.MethodPost {
+		return nil, nil
+	}
+	obj, ok := jsonObject(body)
+	if !ok || string(obj["type"]) != "1" {
+		return nil, nil
+	}
+	return &Reply{Status: http.StatusOK, Header: safeHeader("application/json"), Body: []byte(`{"type":1}`)}, nil
+}
+
+func answerTwitch(r *http.Request, body []byte, _ [][]byte) (*Reply, error) {
+	if r.Method != http.MethodPost || r.Header.Get("Twitch-Eventsub-Message-Type") != "webhook_callback_verification" {
+		return nil, nil
+	}
+	obj, ok := jsonObject(body)
+	if !ok {
+		return nil, fmt.Errorf("%w: the verification body is not a JSON object", ErrMalformed)
+	}
+	challenge, err := echoField(obj, "challenge")
+	if err != nil {
+		return nil, err
+	}
+	return textReply(challenge), nil
+}
+
+func answerFront(r *http.Request, _ []byte, _ [][]byte) (*Reply, error) {
+	vs := r.Header.Values("X-Front-Challenge")
+	switch {
+	case r.Method != http.MethodPost || len(vs) == 0:
+		return nil, nil
+	case len(vs) > 1 || vs[0] == "":
+		return nil, fmt.Errorf("%w: X-Front-Challenge given %d times", ErrMalformed, len(vs))
+	case len(vs[0]) > MaxEcho:
+		return nil, fmt.Errorf("%w: X-Front-Challenge longer than %d bytes", ErrMalformed, MaxEcho)
+	}
+	return textReply(vs[0]), nil
 }
 
 // param returns the single value of a query parameter; present is false

@@ -35,6 +35,9 @@ func TestValidAndBeforeVerification(t *testing.T) {
 		{handshake.Zoom, true, false, "Zoom signs endpoint.url_validation"},
 		{handshake.Dropbox, true, true, "Dropbox's verification GET is unsigned"},
 		{handshake.Graph, true, true, "Graph's validation POST is unsigned"},
+		{handshake.Discord, true, false, "Discord signs its PING"},
+		{handshake.Twitch, true, false, "Twitch signs webhook_callback_verification"},
+		{handshake.Front, true, false, "Front signs its challenge"},
 		{"github", false, false, "unknown kinds are not valid"},
 		{"", false, false, "the empty kind is not valid"},
 		{"Slack", false, false, "kinds are case-sensitive, as in the YAML"},
@@ -49,8 +52,8 @@ func TestValidAndBeforeVerification(t *testing.T) {
 			}
 		})
 	}
-	if got := len(handshake.Kinds()); got != 7 {
-		t.Errorf("Kinds() has %d kinds, want 7: %v", got, handshake.Kinds())
+	if got := len(handshake.Kinds()); got != 10 {
+		t.Errorf("Kinds() has %d kinds, want 10: %v", got, handshake.Kinds())
 	}
 }
 
@@ -109,6 +112,7 @@ func TestAnswer(t *testing.T) {
 		target   string
 		body     string
 		keys     [][]byte
+		header   map[string]string
 		wantErr  error  // nil: no error
 		wantNil  bool   // (nil, nil): not this handshake
 		wantType string // Content-Type of the reply
@@ -245,10 +249,30 @@ func TestAnswer(t *testing.T) {
 			target: "/graph", body: `{"value":[]}`, wantNil: true},
 		{name: "graph: a GET is not Graph's handshake", kind: "graph", method: "GET",
 			target: "/graph?validationToken=x", wantNil: true},
+
+		// discord, twitch, front: answered after verification
+		{name: "discord PING is answered with a PONG", kind: "discord", method: "POST", target: "/discord",
+			body: `{"id":"1","type":1,"application_id":"2"}`, wantType: js, wantBody: `{"type":1}`},
+		{name: "discord: an application command is not a handshake", kind: "discord", method: "POST", target: "/discord",
+			body: `{"id":"1","type":2}`, wantNil: true},
+		{name: "twitch verification is answered with its challenge as text", kind: "twitch", method: "POST", target: "/twitch",
+			header: map[string]string{"Twitch-Eventsub-Message-Type": "webhook_callback_verification"},
+			body:   `{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"id":"f1c2"}}`, wantType: text, wantBody: "pogchamp-kappa-360noscope-vohiyo"},
+		{name: "twitch: a notification is not a handshake", kind: "twitch", method: "POST", target: "/twitch",
+			header: map[string]string{"Twitch-Eventsub-Message-Type": "notification"}, body: `{"challenge":"x"}`, wantNil: true},
+		{name: "twitch verification without a challenge is malformed", kind: "twitch", method: "POST", target: "/twitch",
+			header: map[string]string{"Twitch-Eventsub-Message-Type": "webhook_callback_verification"}, body: `{}`, wantErr: handshake.ErrMalformed},
+		{name: "front challenge header is echoed", kind: "front", method: "POST", target: "/front",
+			header: map[string]string{"X-Front-Challenge": "abc123"}, body: `{}`, wantType: text, wantBody: "abc123"},
+		{name: "front: an event without the header is not a handshake", kind: "front", method: "POST", target: "/front",
+			body: `{"type":"inbound"}`, wantNil: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(tt.method, "https://hooks.example"+tt.target, strings.NewReader(tt.body))
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
 			reply, err := handshake.Answer(tt.kind, r, []byte(tt.body), tt.keys)
 			switch {
 			case tt.wantErr != nil:

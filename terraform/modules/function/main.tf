@@ -8,9 +8,14 @@ locals {
   # neither this archive nor this function.
   package_dirs = toset([for f in fileset(var.deployment.source_root, "{functions,shared}/**/*.go") : dirname(f)])
   keep_files   = toset(concat(["go.mod", "go.sum"], var.code.root_files))
+  # Folders with a go.mod of their own (shared/verify/interop, the tests
+  # against the providers' SDKs) are other modules: no function builds
+  # from them, so nothing under them is uploaded.
+  nested_modules = toset([for f in fileset(var.deployment.source_root, "{functions,shared}/**/go.mod") : dirname(f)])
 
   excludes = concat(
     [for d in setsubtract(local.package_dirs, var.code.packages) : "${d}/*"],
+    [for d in local.nested_modules : "${d}/**"],
     [for f in fileset(var.deployment.source_root, "*") : f if !contains(local.keep_files, f)],
     ["**/*_test.go", "**/testdata/**", ".git/**", ".ci/**", ".local/**", "terraform/**"],
   )

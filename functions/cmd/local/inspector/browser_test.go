@@ -153,7 +153,7 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	forged, _ := http.NewRequest(http.MethodPost, srv.URL+"/store/github", bytes.NewReader(body))
 	forged.Header.Set("Content-Type", "application/json")
 	forged.Header.Set("X-GitHub-Event", "push")
-	if err := verify.Sign(src.Verify, []byte("not-the-key"), time.Now(), forged, body); err != nil {
+	if err := verify.Sign(src.Verify, []byte("not-the-key-0123456789"), time.Now(), forged, body); err != nil {
 		t.Fatal(err)
 	}
 	if resp, err := http.DefaultClient.Do(forged); err != nil || resp.Body.Close() != nil || resp.StatusCode != http.StatusUnauthorized {

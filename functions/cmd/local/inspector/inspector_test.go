@@ -224,7 +224,7 @@ func TestRecordsWhatThePipelineDidWithEachDelivery(t *testing.T) {
 		wantLog          string // substring of a log line
 	}{
 		{"signed github push", "/store/github", ghPush, githubKey, gh, 200, VerifyPassed, "", "d-1", "stored", "row written table=github"},
-		{"wrong key", "/store/github", ghPush, "not-the-key", gh, 401, VerifyFailed, "signature does not match", "", "", ""},
+		{"wrong key", "/store/github", ghPush, "not-the-key-0123456789", gh, 401, VerifyFailed, "signature does not match", "", "", ""},
 		{"no signature", "/store/stripe", stripeEvent, "", nil, 401, VerifyFailed, "missing header", "", "", ""},
 		{"token in a custom header", "/store/ci", `{"id":"ci-1"}`, ciToken, nil, 200, VerifyPassed, "", "sha256:", "stored", ""},
 		{"unsigned source", "/store/open", `{"id":"o-1"}`, "", nil, 200, VerifyUnsigned, "", "sha256:", "stored", ""},
