@@ -33,6 +33,14 @@ func TestParseNamesTheBadField(t *testing.T) {
 				"relay:\n  sources:\n    - name: gh\n      verify: {scheme: github, secret: sm:x}\n",
 			`relay.sources[0].verify.secret: sm:x is the key that store.sources[0]'s "crc" handshake signs with`},
 	}
+	// The same attack with the secret written another way: a reference is
+	// compared as the secret it names, not as text.
+	for _, other := range []string{"sm:x@latest", "sm:x@2", "projects/p/secrets/x", "projects/p/secrets/x/versions/latest"} {
+		tests = append(tests, struct{ name, yaml, want string }{"the crc source's key written as " + other,
+			"store:\n  sources:\n    - name: x\n      verify: {scheme: twitter, secret: sm:x, handshakes: [crc], allow_cidrs: [192.0.2.0/24]}\n" +
+				"relay:\n  sources:\n    - name: gh\n      verify: {scheme: github, secret: \"" + other + "\"}\n",
+			"relay.sources[0].verify.secret: " + other + " is the key that store.sources[0]'s \"crc\" handshake signs with"})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.yaml))

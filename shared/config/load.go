@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	sigsyaml "sigs.k8s.io/yaml"
 
+	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -141,6 +143,26 @@ func (f *File) Validate() error {
 	return errors.Join(errs...)
 }
 
+// secretIdentity names the key material a reference reads, however it is
+// written: sm:S, sm:S@3, projects/P/secrets/S and .../versions/latest are
+// all secret S (every version of a secret is the same key's lineage, and
+// the default project is not known here, so a Secret Manager secret is
+// named by its id alone: two projects' secrets of one name count as one,
+// which errs on the safe side). An unparsable reference is itself.
+func secretIdentity(ref string) string {
+	r, err := secrets.ParseRef(ref)
+	if err != nil {
+		return ref
+	}
+	switch r.Kind {
+	case secrets.SecretManager:
+		return "sm:" + r.Secret
+	case secrets.File:
+		return "file:" + filepath.Clean(r.Name)
+	}
+	return r.String()
+}
+
 // checkKeyedHandshakeSecrets keeps the secret of a source that answers a
 // handshake replying with an HMAC under its key (crc, zoom) away from
 // sources of every other scheme, in any function: the handshake signs with
@@ -161,14 +183,14 @@ func (f *File) checkKeyedHandshakeSecrets() []error {
 	each(func(field string, s Source) {
 		for _, kind := range s.Verify.Handshakes {
 			if scheme, keyed := verify.HandshakeScheme(kind); keyed && s.Verify.Secret != "" {
-				owners[s.Verify.Secret] = owner{field, scheme, kind}
+				owners[secretIdentity(s.Verify.Secret)] = owner{field, scheme, kind}
 			}
 		}
 	})
 	var errs []error
 	each(func(field string, s Source) {
 		for _, use := range []struct{ key, ref string }{{"secret", s.Verify.Secret}, {"handshake_secret", s.Verify.HandshakeSecret}} {
-			if o, ok := owners[use.ref]; ok && use.ref != "" && s.Verify.Scheme != o.scheme {
+			if o, ok := owners[secretIdentity(use.ref)]; ok && use.ref != "" && s.Verify.Scheme != o.scheme {
 				errs = append(errs, fmt.Errorf("%s.verify.%s: %s is the key that %s's %q handshake signs with for anyone who asks; "+
 					"only %q sources may use it", field, use.key, use.ref, o.field, o.kind, o.scheme))
 			}
