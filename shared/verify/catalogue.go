@@ -73,12 +73,18 @@ type Provider struct {
 	Prefix     string
 	Encoding   string
 	Hash       string
+	// SigParam names the query parameter that carries the signature when
+	// no header does (PandaDoc's ?signature=).
+	SigParam string
 	// Layout of the signature header and its separators and keys.
 	Layout                            string
 	PairSep, SigKey, TimeKey, ListSep string
 	// Content is the signed bytes as a template: {body}, {timestamp} (as
 	// sent), {id}, {url} (verify.url), {method}, {header:Name}.
 	Content string
+	// KeyedHash: the signature is Hash(key ‖ content), not an HMAC
+	// (HubSpot v1 and v2, Recharge).
+	KeyedHash bool
 	// Padding is "pss" for RSASSA-PSS; PKCS #1 v1.5 otherwise.
 	Padding string
 	// Key is the secret's key format (KeyRaw…), MinKeyLen a documented

@@ -291,6 +291,14 @@ func parsePrivateKey(line []byte) (crypto.Signer, error) {
 // `send` signs with, as the provider would.
 const SigningSuffix = "-signing"
 
+// SignsWithPrivateKey reports whether scheme's provider signs with a
+// private key whose public half is the source's secret (Ed25519, ECDSA,
+// RSA): Sign then takes the private key.
+func SignsWithPrivateKey(scheme string) bool {
+	p, _ := Lookup(scheme)
+	return p.Family == FamilyEd25519 || p.Family == FamilyECDSA || p.Family == FamilyRSA
+}
+
 // DevKeys makes a fresh key for scheme in the form its provider issues:
 // secret is what the source's secret holds, signing what Sign takes (the
 // same for HMAC and token schemes, the private half for asymmetric ones).

@@ -380,4 +380,87 @@ var catalogue = []Provider{
 	// fetches from the user's token URL, which no static secret checks).
 	{Name: "sparkpost", Title: "SparkPost", Family: FamilyBasic, IDHeaders: []string{"X-MessageSystems-Batch-ID"}, Batch: true,
 		Source: "https://developers.sparkpost.com/api/webhooks/ and https://support.sparkpost.com/docs/tech-resources/webhook-authentication"},
+
+	// Further providers.
+	// the providers' official SDK sources and fuller doc pages. Each row was
+	// confirmed from the page or official SDK file in its Source.
+	// Pusher Channels: X-Pusher-Key names the app whose secret signed
+	// the body; one delivery carries several events (events[]).
+	// Attio sends the same signature under X-Attio-Signature for legacy
+	// middleware; Idempotency-Key is the same across retries.
+	{Name: "attio", Title: "Attio", Family: FamilyHMAC, Header: "Attio-Signature", AltHeaders: []string{"X-Attio-Signature"},
+		Encoding: "hex", Hash: "sha256", Key: KeyRaw, IDHeaders: []string{"Idempotency-Key"},
+		Source: "https://docs.attio.com/rest-api/how-to/webhooks"},
+	// Trigger.dev alert webhooks (project alerts of type webhook).
+	{Name: "trigger-dev", Title: "Trigger.dev (alert webhooks)", Family: FamilyHMAC, Header: "X-Trigger-Signature-Hmacsha256",
+		Encoding: "hex", Hash: "sha256", Key: KeyRaw, IDField: "id", TypeField: "type",
+		Source: "github.com/triggerdotdev/trigger.dev/packages/trigger-sdk/src/v3/webhooks.ts (constructEvent, verifySignature)"},
+	// Knock outbound webhooks: Stripe's layout under "s=", but the
+	// timestamp is in milliseconds.
+	{Name: "knock", Title: "Knock", Family: FamilyHMAC, Header: "X-Knock-Signature", Layout: LayoutPairs, TimeKey: "t", SigKey: "s",
+		Content: "{timestamp}.{body}", Encoding: "base64", Hash: "sha256", Key: KeyRaw, TimeUnit: UnitMillis,
+		TypeHeader: "X-Knock-Event", TypeField: "type",
+		Source: "github.com/knocklabs/docs/content/developer-tools/outbound-webhooks/overview.mdx (docs.knock.app/developer-tools/outbound-webhooks/overview)"},
+	// Courier outbound webhooks: the doc's prose lists the timestamp and
+	// the body with no separator, its code sample (the recipe followed
+	// here) joins them with ".".
+	{Name: "courier", Title: "Courier", Family: FamilyHMAC, Header: "Courier-Signature", Layout: LayoutPairs, TimeKey: "t", SigKey: "signature",
+		Content: "{timestamp}.{body}", Encoding: "hex", Hash: "sha256", Key: KeyRaw, TimeUnit: UnitMillis, TypeField: "type",
+		Source: "github.com/trycourier/docs/docs/guides/getting-started/outbound-webhooks.mdx (courier.com/docs outbound webhooks, Verifying signature)"},
+	// Checkly alert webhooks: the body is the user's own template;
+	// X-Checkly-Timestamp is sent but not signed.
+	{Name: "checkly", Title: "Checkly (alert webhooks)", Family: FamilyHMAC, Header: "X-Checkly-Signature", Encoding: "hex", Hash: "sha256",
+		Key: KeyRaw, Source: "github.com/checkly/docs/integrations/alerts/webhooks.mdx (Webhook Secrets)"},
+	// Render: Standard Webhooks under webhook-* headers, per Render's
+	// own example receiver linked from render.com/docs/webhooks.
+	{Name: "render", Title: "Render", Family: FamilyStandard, Header: HeaderWebhookSig, Key: KeyWhsec,
+		IDHeaders: []string{HeaderWebhookID}, TimeHeader: HeaderWebhookTime, TimeUnit: UnitSeconds, TypeField: "type",
+		Source: "github.com/render-examples/webhook-receiver/app.ts (standardwebhooks Webhook.verify, linked from https://render.com/docs/webhooks)"},
+	// SparkPost event webhooks are not signed: auth_type basic sends
+	// auth_credentials as HTTP Basic (oauth2 mode, a bearer token
+	// SparkPost fetches from your token URL, is not this row).
+	// Mailjet Event API: unsigned; the docs recommend HTTPS with basic
+	// authentication in the callback URL.
+	{Name: "mailjet", Title: "Mailjet (Event API)", Family: FamilyBasic,
+		Protects: "HTTP Basic credentials written into the event callback URL (https://user:password@host/path), TLS only; no signature",
+		Source:   "github.com/mailjet/api-documentation/guides/_event-api.md (dev.mailjet.com Event API, Endpoint URL)"},
+
+	// Svix Ingest sources signed by Svix, and more of the HMAC families.
+	{Name: "beehiiv", Title: "beehiiv", Family: FamilyStandard, Header: HeaderSvixSig, Key: KeyWhsec,
+		IDHeaders: []string{HeaderSvixID}, TimeHeader: HeaderSvixTime, TimeUnit: UnitSeconds,
+		Source: "github.com/svix/svix-webhooks/javascript/src/models/ingestSourceIn.ts (Svix Ingest: type beehiiv, config SvixConfig: signed by Svix)"},
+	{Name: "brex", Title: "Brex", Family: FamilyStandard, Header: HeaderSvixSig, Key: KeyWhsec,
+		IDHeaders: []string{HeaderSvixID}, TimeHeader: HeaderSvixTime, TimeUnit: UnitSeconds,
+		Source: "github.com/svix/svix-webhooks/javascript/src/models/ingestSourceIn.ts (Svix Ingest: type brex, config SvixConfig: signed by Svix)"},
+	{Name: "guesty", Title: "Guesty", Family: FamilyStandard, Header: HeaderSvixSig, Key: KeyWhsec,
+		IDHeaders: []string{HeaderSvixID}, TimeHeader: HeaderSvixTime, TimeUnit: UnitSeconds,
+		Source: "github.com/svix/svix-webhooks/javascript/src/models/ingestSourceIn.ts (Svix Ingest: type guesty, config SvixConfig: signed by Svix)"},
+	{Name: "nash", Title: "Nash", Family: FamilyStandard, Header: HeaderSvixSig, Key: KeyWhsec,
+		IDHeaders: []string{HeaderSvixID}, TimeHeader: HeaderSvixTime, TimeUnit: UnitSeconds,
+		Source: "github.com/svix/svix-webhooks/javascript/src/models/ingestSourceIn.ts (Svix Ingest: type nash, config SvixConfig: signed by Svix)"},
+	{Name: "safebase", Title: "SafeBase", Family: FamilyStandard, Header: HeaderSvixSig, Key: KeyWhsec,
+		IDHeaders: []string{HeaderSvixID}, TimeHeader: HeaderSvixTime, TimeUnit: UnitSeconds,
+		Source: "github.com/svix/svix-webhooks/javascript/src/models/ingestSourceIn.ts (Svix Ingest: type safebase, config SvixConfig: signed by Svix)"},
+	{Name: "whatsapp", Title: "WhatsApp Business Platform (Cloud API)", Family: FamilyHMAC,
+		Header: "X-Hub-Signature-256", Prefix: "sha256=", Encoding: "hex", Hash: "sha256", Handshakes: []string{"meta"}, Batch: true,
+		Source: "https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks (the Meta Webhooks signature and verification request)"},
+	{Name: "vercel-log-drains", Title: "Vercel Drains", Family: FamilyHMAC, Header: "X-Vercel-Signature", Encoding: "hex", Hash: "sha1", Batch: true,
+		Source: "https://vercel.com/docs/drains/security"},
+	{Name: "gitea", Title: "Gitea", Family: FamilyHMAC, Header: "X-Gitea-Signature", Encoding: "hex", Hash: "sha256",
+		IDHeaders: []string{"X-Gitea-Delivery"}, TypeHeader: "X-Gitea-Event",
+		Source: "github.com/go-gitea/gitea/services/webhook/deliver.go (hex HMAC-SHA256 of the payload)"},
+	{Name: "forgejo", Title: "Forgejo", Family: FamilyHMAC, Header: "X-Forgejo-Signature", Encoding: "hex", Hash: "sha256",
+		IDHeaders: []string{"X-Forgejo-Delivery"}, TypeHeader: "X-Forgejo-Event",
+		Source: "codeberg.org/forgejo/forgejo/services/webhook/deliver.go (hex HMAC-SHA256 of the payload)"},
+	// Keyed hashes: the hash of the key and the content, not an HMAC.
+	{Name: "hubspot-v1", Title: "HubSpot (signature v1)", Family: FamilyHMAC, KeyedHash: true, Header: "X-HubSpot-Signature", Encoding: "hex", Hash: "sha256",
+		Batch: true, Source: "https://developers.hubspot.com/docs/api/webhooks/validating-requests (v1: SHA-256 of client secret + body)"},
+	{Name: "hubspot-v2", Title: "HubSpot (signature v2)", Family: FamilyHMAC, KeyedHash: true, Header: "X-HubSpot-Signature", Encoding: "hex", Hash: "sha256",
+		Content: "{method}{url}{body}", Batch: true,
+		Source: "https://developers.hubspot.com/docs/api/webhooks/validating-requests (v2: SHA-256 of client secret + method + URI + body)"},
+	{Name: "recharge", Title: "Recharge", Family: FamilyHMAC, KeyedHash: true, Header: "X-Recharge-Hmac-Sha256", Encoding: "hex", Hash: "sha256",
+		TypeHeader: "X-Recharge-Topic",
+		Source:     "https://docs.getrecharge.com/docs/webhooks-overview#validating-webhooks (SHA-256 of client secret + body)"},
+	{Name: "pandadoc", Title: "PandaDoc", Family: FamilyHMAC, SigParam: "signature", Encoding: "hex", Hash: "sha256", Batch: true,
+		Source: "https://developers.pandadoc.com/docs/webhook-verification (hex HMAC-SHA256 of the body in ?signature=)"},
 }

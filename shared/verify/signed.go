@@ -112,7 +112,7 @@ func newSigned(p Provider, cfg Config) (scheme, error) {
 	for _, a := range p.AltHeaders {
 		s.alt = append(s.alt, textproto.CanonicalMIMEHeaderKey(a))
 	}
-	if s.header == "" {
+	if s.header == "" && p.SigParam == "" {
 		return nil, fmt.Errorf("verify.header: scheme %s needs the signature header's name", p.Name)
 	}
 	var ok bool
@@ -130,6 +130,9 @@ func newSigned(p Provider, cfg Config) (scheme, error) {
 	switch p.Family {
 	case FamilyHMAC:
 		s.alg = hmacAlg{s.newHash}
+		if p.KeyedHash {
+			s.alg = keyedHashAlg{s.newHash}
+		}
 	case FamilyEd25519:
 		s.alg = ed25519Alg{}
 	case FamilyECDSA:
@@ -262,6 +265,17 @@ func (s *signedScheme) sigValues(in *input) ([]string, error) {
 			return nil, fmt.Errorf("%w: %s-1", ErrMissingHeader, s.header)
 		}
 		return vs, nil
+	}
+	if s.p.SigParam != "" {
+		// PandaDoc: the signature is a query parameter of the URL it calls.
+		vs := in.r.URL.Query()[s.p.SigParam]
+		switch len(vs) {
+		case 0:
+			return nil, fmt.Errorf("%w: query parameter %s", ErrMissingHeader, s.p.SigParam)
+		case 1:
+			return vs, nil
+		}
+		return nil, fmt.Errorf("%w: query parameter %s is repeated", ErrMalformedHeader, s.p.SigParam)
 	}
 	v, err := in.optionalHeader(s.header)
 	if err != nil {
@@ -513,7 +527,11 @@ func (s *signedScheme) sign(r *http.Request, body, line []byte, now time.Time) e
 			return err
 		}
 		pre, post := s.render(r, ts, id, s.url)
-		sig = hmacSum(s.newHash, k.secret, pre, body, post)
+		if p.KeyedHash {
+			sig = keyedHash(s.newHash, k.secret, pre, body, post)
+		} else {
+			sig = hmacSum(s.newHash, k.secret, pre, body, post)
+		}
 	} else {
 		signer, err := parsePrivateKey(line)
 		if err != nil {
@@ -538,6 +556,13 @@ func (s *signedScheme) sign(r *http.Request, body, line []byte, now time.Time) e
 	case LayoutMulti:
 		r.Header.Set(s.header+"-1", enc)
 	default:
+		if p.SigParam != "" {
+			q := r.URL.Query()
+			q.Set(p.SigParam, enc)
+			r.URL.RawQuery = q.Encode()
+			r.RequestURI = r.URL.RequestURI()
+			return nil
+		}
 		r.Header.Set(s.header, enc)
 	}
 	return nil
@@ -634,6 +659,41 @@ func (a hmacAlg) match(keys []key, pre, body, post []byte, sigs [][]byte) bool {
 
 func (a hmacAlg) sign(crypto.Signer, []byte, []byte, []byte) ([]byte, error) {
 	return nil, errors.New("verify: an HMAC is keyed with a secret, not a private key")
+}
+
+// keyedHashAlg is the plain hash of the key followed by the signed bytes,
+// which some providers use instead of an HMAC (HubSpot v1 and v2,
+// Recharge). Length extension does not help a forger here: the key comes
+// first and the message's end is the body, which the verifier reads whole.
+type keyedHashAlg struct{ h func() hash.Hash }
+
+func (a keyedHashAlg) fits(k key) bool { return k.secret != nil }
+
+func (a keyedHashAlg) sizeOK(n int) bool { return n == a.h().Size() }
+
+func (a keyedHashAlg) match(keys []key, pre, body, post []byte, sigs [][]byte) bool {
+	for _, k := range keys {
+		sum := keyedHash(a.h, k.secret, pre, body, post)
+		for _, sig := range sigs {
+			if hmac.Equal(sum, sig) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (a keyedHashAlg) sign(crypto.Signer, []byte, []byte, []byte) ([]byte, error) {
+	return nil, errors.New("verify: a keyed hash is keyed with a secret, not a private key")
+}
+
+func keyedHash(h func() hash.Hash, secret []byte, parts ...[]byte) []byte {
+	d := h()
+	d.Write(secret)
+	for _, p := range parts {
+		d.Write(p)
+	}
+	return d.Sum(nil)
 }
 
 // join returns the signed message in one slice, copying only when the

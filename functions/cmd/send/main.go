@@ -245,6 +245,18 @@ func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err
 	if key, err = read(src.Verify.Secret); err != nil {
 		return nil, nil, err
 	}
+	if verify.SignsWithPrivateKey(src.Verify.Scheme) || bytes.HasPrefix(key, []byte("whpk_")) {
+		// The source's secret holds the provider's public key; the local
+		// loop keeps the private half beside it (make run writes both).
+		ref, err := secrets.ParseRef(src.Verify.Secret)
+		if err != nil || ref.Kind != secrets.SecretManager {
+			return nil, nil, fmt.Errorf("%s signs with a private key, which send reads from sm:NAME%s beside the source's sm:NAME", src.Verify.Scheme, verify.SigningSuffix)
+		}
+		ref.Secret += verify.SigningSuffix
+		if key, err = read(ref.String()); err != nil {
+			return nil, nil, fmt.Errorf("the private key of %s: %w", src.Verify.Secret, err)
+		}
+	}
 	if handshakeKey, err = read(src.Verify.HandshakeSecret); err != nil {
 		return nil, nil, err
 	}
@@ -412,26 +424,21 @@ func findSource(cfg *config.File, function, name string) (config.Source, error) 
 // beside its signature. Providers that put the id in the payload get it
 // there from the sample (Stripe's "id", Slack's "event_id").
 func providerHeaders(req *http.Request, scheme, eventType, id string) {
-	switch scheme {
-	case verify.SchemeGitHub:
-		req.Header.Set(verify.HeaderGitHubEvent, eventType)
-		req.Header.Set(verify.HeaderGitHubDelivery, id)
-	case verify.SchemeGitLab:
-		req.Header.Set(verify.HeaderGitLabEvent, eventType)
-		req.Header.Set(verify.HeaderGitLabEventUUID, id)
-		req.Header.Set(verify.HeaderIdempotencyKey, id)
-	case verify.SchemeShopify:
-		req.Header.Set(verify.HeaderShopifyTopic, eventType)
-		req.Header.Set(verify.HeaderShopifyEventID, id)
-		req.Header.Set(verify.HeaderShopifyWebhook, id)
-	case verify.SchemeStandardWebhooks:
-		req.Header.Set(verify.HeaderWebhookID, "msg_"+id)
-	case verify.SchemeSvix:
-		// Svix signs with the id of its own header family (verify.Sign),
-		// and the verifier reads webhook-id first: one family only.
-		req.Header.Set(verify.HeaderSvixID, "msg_"+id)
-	case verify.SchemeTwilio:
-		req.Header.Set(verify.HeaderTwilioIdempo, id)
+	p, ok := verify.Lookup(scheme)
+	if !ok {
+		return
+	}
+	if p.TypeHeader != "" && eventType != "" {
+		req.Header.Set(p.TypeHeader, eventType)
+	}
+	for _, h := range p.IDHeaders {
+		if p.Family == verify.FamilyStandard {
+			// Standard Webhooks signs the id: one header family only,
+			// the one the scheme signs with (verify.Sign).
+			req.Header.Set(h, "msg_"+id)
+			break
+		}
+		req.Header.Set(h, id)
 	}
 }
 

@@ -17,7 +17,7 @@ locals {
     [for d in setsubtract(local.package_dirs, var.code.packages) : "${d}/*"],
     [for d in local.nested_modules : "${d}/**"],
     [for f in fileset(var.deployment.source_root, "*") : f if !contains(local.keep_files, f)],
-    ["**/*_test.go", "**/testdata/**", ".git/**", ".ci/**", ".local/**", "terraform/**"],
+    ["**/*_test.go", "**/testdata/**", ".git/**", ".ci/**", ".local/**", "terraform/**", "docs/**"],
   )
 }
 
