@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cloudhooks/webhooks/shared/secrets"
 )
 
 // Key formats, the values of Provider.Key: how one line (or PEM block) of
@@ -297,6 +299,23 @@ const SigningSuffix = "-signing"
 func SignsWithPrivateKey(scheme string) bool {
 	p, _ := Lookup(scheme)
 	return p.Family == FamilyEd25519 || p.Family == FamilyECDSA || p.Family == FamilyRSA
+}
+
+// SigningRef returns, for a source whose secret's first entry is first,
+// the reference of the key Sign takes when that entry is a public key (an
+// Ed25519, ECDSA or RSA preset, or a Standard Webhooks whpk_ key): the
+// local loop keeps the private half in NAME-signing beside sm:NAME. ok is
+// false when the secret itself signs.
+func SigningRef(cfg Config, first []byte) (ref string, ok bool) {
+	if !SignsWithPrivateKey(cfg.Scheme) && !bytes.HasPrefix(first, []byte("whpk_")) {
+		return "", false
+	}
+	r, err := secrets.ParseRef(cfg.Secret)
+	if err != nil || r.Kind != secrets.SecretManager {
+		return "", false
+	}
+	r.Secret += SigningSuffix
+	return r.String(), true
 }
 
 // DevKeys makes a fresh key for scheme in the form its provider issues:

@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 // everySource is a sources file with one source of every scheme the
@@ -39,6 +44,10 @@ store:
     - {name: meta,    verify: {scheme: github, secret: sm:meta-app-secret, handshakes: [meta], handshake_secret: sm:meta-verify-token}}
     - {name: open,    verify: {scheme: none, handshakes: [dropbox, graph]}}
     - {name: inbox,   verify: {scheme: none}}
+    - {name: discord, verify: {scheme: discord, secret: sm:discord-public-key, handshakes: [discord]}}
+    - {name: sendgrid, verify: {scheme: sendgrid, secret: sm:sendgrid-verification-key}}
+    - {name: twitch,  verify: {scheme: twitch, secret: sm:twitch-secret, handshakes: [twitch]}}
+    - {name: v1a,     verify: {scheme: standardwebhooks, secret: sm:v1a-public-key}}
 relay:
   sources:
     - name: stripe
@@ -77,6 +86,22 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		build := exec.Command("go", "build", "-o", filepath.Join(bin, cmd), "github.com/cloudhooks/webhooks/functions/cmd/"+cmd)
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", cmd, err, out)
+		}
+	}
+	// Standard Webhooks v1a: the user brings the whpk_ public key their
+	// sender shows; the local loop keeps the whsk_ private key beside it.
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretsDir := filepath.Join(dir, ".local", "secrets")
+	for name, key := range map[string]string{"v1a-public-key": "whpk_" + base64.StdEncoding.EncodeToString(pub),
+		"v1a-public-key" + verify.SigningSuffix: "whsk_" + base64.StdEncoding.EncodeToString(priv.Seed())} {
+		if err := os.MkdirAll(secretsDir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(secretsDir, name), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
 	port := freePort(t)
@@ -133,6 +158,12 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		{"handshake challenge", []string{"-handshake", "store/guide"}, []string{"handshake challenge", "ok"}, false},
 		{"handshake meta", []string{"-handshake", "store/meta"}, []string{"handshake meta", "ok"}, false},
 		{"handshakes dropbox and graph", []string{"-handshake", "store/open"}, []string{"handshake dropbox", "handshake graph"}, false},
+		{"discord (Ed25519)", []string{"store/discord"}, []string{`"result":"stored"`}, false},
+		{"handshake discord", []string{"-handshake", "store/discord"}, []string{"handshake discord", "ok"}, false},
+		{"sendgrid (ECDSA P-256)", []string{"store/sendgrid"}, []string{`"result":"stored"`}, false},
+		{"twitch", []string{"store/twitch"}, []string{`"result":"stored"`}, false},
+		{"handshake twitch", []string{"-handshake", "store/twitch"}, []string{"handshake twitch", "ok"}, false},
+		{"standard webhooks v1a (Ed25519)", []string{"store/v1a"}, []string{`"result":"stored"`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +198,8 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		return out
 	}
 	wantRows := map[string]int{"github": 2, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
-		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 1}
+		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 1,
+		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1}
 	for source, want := range wantRows {
 		got := rows(source)
 		if len(got) != want {

@@ -80,7 +80,7 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	defer insp.Close()
-	h, urls, err := routes(ctx, baseURL(l.Addr()), router{strings.Trim(inspector.Path, "/"): insp.Page()})
+	h, urls, err := routes(ctx, baseURL(l.Addr()), router{strings.Trim(inspector.Path, "/"): insp.Page()}, schemeLabels(cfg))
 	if err != nil {
 		l.Close()
 		return err
@@ -137,7 +137,27 @@ func baseURL(addr net.Addr) string {
 // routes mounts each HTTP function under its lower-case name, the way each
 // is its own service (and URL) when deployed, beside the runner's own pages
 // in fns, all behind frontEnd.
-func routes(ctx context.Context, base string, fns router) (http.Handler, []string, error) {
+// schemeLabels names each source's provider for the banner, by
+// "function/source": the catalogue's title, or the generic scheme.
+func schemeLabels(cfg *config.File) map[string]string {
+	labels := map[string]string{}
+	for _, fn := range []string{"store", "relay", "trigger"} {
+		f := cfg.Function(fn)
+		if f == nil {
+			continue
+		}
+		for _, src := range f.Sources {
+			label := src.Verify.Scheme
+			if p, ok := verify.Lookup(label); ok {
+				label = p.Title
+			}
+			labels[fn+"/"+src.Name] = label
+		}
+	}
+	return labels
+}
+
+func routes(ctx context.Context, base string, fns router, labels map[string]string) (http.Handler, []string, error) {
 	var urls []string
 	for _, name := range pipeline.Registered() {
 		h, err := pipeline.Lookup(ctx, name)
@@ -149,7 +169,7 @@ func routes(ctx context.Context, base string, fns router) (http.Handler, []strin
 		sources := h.Sources()
 		sort.Strings(sources)
 		for _, s := range sources {
-			urls = append(urls, fmt.Sprintf("  %-8s %s/%s/%s", name, base, prefix, s))
+			urls = append(urls, fmt.Sprintf("  %-8s %s/%s/%s  %s", name, base, prefix, s, labels[prefix+"/"+s]))
 		}
 	}
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {

@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 // runner serves the runner's routes on a loopback test server.
 func runner(t *testing.T) *httptest.Server {
 	t.Helper()
-	h, _, err := routes(context.Background(), "http://localhost", router{})
+	h, _, err := routes(context.Background(), "http://localhost", router{}, nil)
 	if err != nil {
 		t.Fatalf("routes: %v", err)
 	}

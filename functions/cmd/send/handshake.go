@@ -50,6 +50,7 @@ func (s *sender) handshake(ctx context.Context, kind string) error {
 		query  = url.Values{}
 		body   []byte
 		signed bool // sent signed like an event (the provider signs it)
+		header = http.Header{}
 		want   func(reply []byte) error
 	)
 	echo := func(reply []byte) error {
@@ -93,6 +94,21 @@ func (s *sender) handshake(ctx context.Context, kind string) error {
 	case handshake.Graph:
 		query.Set("validationToken", token)
 		want = echo
+	case handshake.Discord:
+		body, signed = mustJSON(map[string]any{"type": 1, "id": token, "application_id": "send"}), true
+		want = func(reply []byte) error {
+			if string(reply) != `{"type":1}` {
+				return fmt.Errorf("reply %q, want the PONG {\"type\":1}", truncate(reply))
+			}
+			return nil
+		}
+	case handshake.Twitch:
+		body, signed, want = mustJSON(map[string]any{"challenge": token, "subscription": map[string]string{"type": "channel.follow"}}), true, echo
+		header.Set("Twitch-Eventsub-Message-Type", "webhook_callback_verification")
+		header.Set("Twitch-Eventsub-Message-Id", token[:16])
+	case handshake.Front:
+		body, signed, want = []byte(`{}`), true, echo
+		header.Set("X-Front-Challenge", token)
 	default:
 		return fmt.Errorf("send does not know handshake %q", kind)
 	}
@@ -103,6 +119,9 @@ func (s *sender) handshake(ctx context.Context, kind string) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	req.Header.Set("User-Agent", "cloudhooks-send/1")
 	if body != nil {

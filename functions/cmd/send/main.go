@@ -245,17 +245,14 @@ func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err
 	if key, err = read(src.Verify.Secret); err != nil {
 		return nil, nil, err
 	}
-	if verify.SignsWithPrivateKey(src.Verify.Scheme) || bytes.HasPrefix(key, []byte("whpk_")) {
+	if ref, ok := verify.SigningRef(src.Verify, key); ok {
 		// The source's secret holds the provider's public key; the local
 		// loop keeps the private half beside it (make run writes both).
-		ref, err := secrets.ParseRef(src.Verify.Secret)
-		if err != nil || ref.Kind != secrets.SecretManager {
-			return nil, nil, fmt.Errorf("%s signs with a private key, which send reads from sm:NAME%s beside the source's sm:NAME", src.Verify.Scheme, verify.SigningSuffix)
-		}
-		ref.Secret += verify.SigningSuffix
-		if key, err = read(ref.String()); err != nil {
+		if key, err = read(ref); err != nil {
 			return nil, nil, fmt.Errorf("the private key of %s: %w", src.Verify.Secret, err)
 		}
+	} else if verify.SignsWithPrivateKey(src.Verify.Scheme) {
+		return nil, nil, fmt.Errorf("%s signs with a private key, which send reads from sm:NAME%s beside the source's sm:NAME", src.Verify.Scheme, verify.SigningSuffix)
 	}
 	if handshakeKey, err = read(src.Verify.HandshakeSecret); err != nil {
 		return nil, nil, err

@@ -45,6 +45,9 @@ type Delivery struct {
 	Remote   string    `json:"remote"`
 	Function string    `json:"function"` // the first path segment: store, relay, trigger
 	Source   string    `json:"source"`
+	// Provider is the catalogue's name for the source's scheme
+	// ("Discord (interactions)"), empty for the generic schemes.
+	Provider string `json:"provider,omitempty"`
 
 	Status       int     `json:"status"`
 	LatencyMS    float64 `json:"latency_ms"`
@@ -194,6 +197,9 @@ func (d *Delivery) observe(records []slog.Record, scheme string) {
 		d.Result, d.Reason = attrs["outcome"], attrs["error"]
 	}
 	d.Verification = verification(d.Status, d.EventID != "", d.Result, scheme)
+	if p, ok := verify.Lookup(scheme); ok {
+		d.Provider = p.Title
+	}
 }
 
 // verification classifies the pipeline's answer. An event id in the log

@@ -33,7 +33,7 @@ function render(d) {
   const s = el("summary");
   s.append(
     el("span", "mono", new Date(d.time).toLocaleTimeString()),
-    el("span", "source", d.function + "/" + d.source),
+    el("span", "source", d.function + "/" + d.source + (d.provider ? " (" + d.provider + ")" : "")),
     el("span", "status " + statusClass(d), String(d.status)),
     el("span", "verification " + verifyClass(d.verification), d.verification + (d.reason ? ": " + d.reason : "")),
     el("span", "event mono", [d.event_type, d.event_id].filter(Boolean).join(" · ") || "—"),

@@ -93,6 +93,13 @@ func (i *Inspector) resign(ctx context.Context, d *Delivery, r *http.Request, bo
 	// The first key is the one a provider signs with (later lines are
 	// older keys still accepted).
 	first, _, _ := strings.Cut(strings.TrimSpace(string(value)), "\n")
+	if ref, ok := verify.SigningRef(src.Verify, []byte(first)); ok {
+		// A public key: the local loop keeps the private half beside it.
+		if value, err = i.opts.Secrets.Secret(ctx, ref); err != nil {
+			return fmt.Errorf("%w: the private key of %s/%s: %w", ErrCannotReplay, d.Function, d.Source, err)
+		}
+		first, _, _ = strings.Cut(strings.TrimSpace(string(value)), "\n")
+	}
 	for _, h := range d.Headers {
 		if h.Masked {
 			r.Header.Del(h.Name)
