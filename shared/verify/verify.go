@@ -167,6 +167,11 @@ func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Veri
 		logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		parsed:    map[string]parsedKeys{},
 	}
+	if p, ok := Lookup(cfg.Scheme); ok && p.Tolerance > 0 {
+		// The provider's documented window (Paddle's SDK: 5 s), unless
+		// verify.tolerance says otherwise.
+		v.tolerance = p.Tolerance
+	}
 	for _, o := range opts {
 		o(v)
 	}

@@ -470,3 +470,29 @@ func TestTwilioBodyThatIsNotAFormIsNeverUnsigned(t *testing.T) {
 		})
 	}
 }
+
+// The Why's replay: through the generic hmac scheme a ten-minute-old
+// Linear delivery passed. The linear preset reads the signed body's
+// webhookTimestamp (milliseconds) and holds it to Linear's SDK window of
+// one minute.
+func TestLinearDeliveryOlderThanItsWindowIsRefused(t *testing.T) {
+	cfg := verify.Config{Scheme: "linear", Secret: "env:K"}
+	const key = "lin_wh_0123456789abcdef"
+	v, err := verify.New("linear", cfg, memSecrets{"env:K": key}, verify.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		age  time.Duration
+		want error
+	}{{30 * time.Second, nil}, {10 * time.Minute, verify.ErrTooOld}} {
+		body := fmt.Sprintf(`{"action":"create","type":"Issue","webhookTimestamp":%d}`, now.Add(-tt.age).UnixMilli())
+		r := httptest.NewRequest(http.MethodPost, "/linear", strings.NewReader(body))
+		if err := verify.Sign(cfg, []byte(key), now, r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(context.Background(), r, []byte(body)); !errors.Is(err, tt.want) {
+			t.Errorf("a delivery signed %s ago: got %v, want %v", tt.age, err, tt.want)
+		}
+	}
+}
