@@ -47,6 +47,10 @@ type Source struct {
 	Name string `json:"name"`
 	// Verify says how requests to this source are proven genuine.
 	Verify verify.Config `json:"verify"`
+	// PayloadField names the form field that carries the JSON payload when
+	// the provider posts application/x-www-form-urlencoded; a preset
+	// names its own (GitHub's and Slack's "payload").
+	PayloadField string `json:"payload_field,omitempty"`
 	// Rules are the pattern's rules for this source (relay, trigger), kept
 	// raw here and decoded and validated by the pattern at start-up.
 	Rules json.RawMessage `json:"rules,omitempty"`

@@ -87,7 +87,7 @@ func TestErrorsPointAtTheLine(t *testing.T) {
 		{"misspelt section", "stroe:\n  sources: []\n", `w.yaml:1:1: stroe: unknown field; did you mean "store"?`},
 		{"a key of any characters", "store:\n  sources: []\nmy key.2: x\n", "w.yaml:3:1: my key.2: unknown field (known: relay, store, trigger)"},
 		{"nothing like any key", "store:\n  sources:\n    - name: a\n      colour: red\n",
-			"w.yaml:4:7: store.sources[0].colour: unknown field (known: name, rules, verify)"},
+			"w.yaml:4:7: store.sources[0].colour: unknown field (known: name, payload_field, rules, verify)"},
 		{"a string where a list belongs", "store:\n  sources:\n    - name: a\n      verify: {scheme: none, handshakes: graph}\n",
 			`w.yaml:4:30: store.sources[0].verify.handshakes: want a list, got "graph"`},
 		{"a number where a string belongs", "store:\n  sources:\n    - name: 123\n      verify: {scheme: none}\n",

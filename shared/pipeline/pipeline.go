@@ -65,7 +65,11 @@ type source struct {
 	// scheme's verify.field): credentials never kept in an event.
 	secretHeader string
 	secretField  []string
-	pattern      pattern.Pattern
+	// formField is the form field that carries the JSON payload when the
+	// provider posts a form (GitHub's form content type, Slack's
+	// interactive requests): the source's payload_field, or its preset's.
+	formField string
+	pattern   pattern.Pattern
 }
 
 // New builds the handler of one function from its configuration section.
@@ -115,6 +119,10 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 	}
 	if sc.Verify.Field != "" {
 		s.secretField = strings.Split(sc.Verify.Field, ".")
+	}
+	s.formField = sc.PayloadField
+	if p, ok := verify.Lookup(sc.Verify.Scheme); ok && s.formField == "" {
+		s.formField = p.FormField
 	}
 	for _, kind := range sc.Verify.Handshakes {
 		if handshake.BeforeVerification(kind) {
@@ -316,54 +324,25 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		if err != nil {
 			return ev, fmt.Errorf("%w: form: %w", ErrMalformedBody, err)
 		}
-		ev.Payload = formJSON(form)
-	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
-		// One strict reading for every function (package strictjson): a
-		// body that encoding/json would read differently from its bytes
-		// (duplicate names, text that is not UTF-8) is refused here, in
-		// the same pass that checks the syntax and finds the top-level
-		// fields, before any function acts on it.
-		var top struct{ id, eventID, typ, event, version []byte }
-		err := strictjson.Validate(body, func(name, value []byte) {
-			switch string(name) {
-			case "id":
-				top.id = value
-			case "event_id":
-				top.eventID = value
-			case "type":
-				top.typ = value
-			case "event":
-				top.event = value
-			case "version":
-				top.version = value
-			}
-		})
-		if err != nil {
-			return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
-		}
-		if s.secretField != nil {
-			// The token has done its work: what is stored and what rules
-			// see is the payload without it (and a content-hash id is not
-			// a hash of the secret).
-			if body, _, err = strictjson.Remove(body, s.secretField); err != nil {
-				return ev, fmt.Errorf("%w: %w", ErrMalformedBody, err)
-			}
-		}
-		ev.Payload = body
+		vs, carried := form[s.formField]
 		switch {
-		case ev.ID != "":
-		case id.IDField == "id":
-			ev.ID = scalar(top.id)
-		case id.IDField == "event_id":
-			ev.ID = scalar(top.eventID)
+		case s.formField == "" || !carried:
+			// A plain form (Slack's slash commands, Twilio): its fields.
+			ev.Payload = formJSON(form)
+		case len(vs) != 1:
+			return ev, fmt.Errorf("%w: form field %s given %d times", ErrMalformedBody, s.formField, len(vs))
+		default:
+			// The provider's JSON in a form field (GitHub's form content
+			// type, Slack's interactive payload): verified as received
+			// above, read as the JSON event it carries from here on.
+			if err := s.jsonPayload(ev, []byte(vs[0]), id); err != nil {
+				return ev, fmt.Errorf("form field %s: %w", s.formField, err)
+			}
 		}
-		if ev.Type == "" {
-			ev.Type = scalar(top.typ)
+	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+		if err := s.jsonPayload(ev, body, id); err != nil {
+			return ev, err
 		}
-		if ev.Type == "" {
-			ev.Type = scalar(top.event)
-		}
-		ev.SchemaVersion = scalar(top.version)
 	default:
 		return ev, fmt.Errorf("%w: %q", ErrContentType, mediaType)
 	}
@@ -373,10 +352,74 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 	if ev.ID == "" {
 		// A provider that sends no delivery id gets a content hash: its
 		// retries carry the same bytes, so they share the id.
-		sum := sha256.Sum256(body)
+		hashed := body
+		if s.secretField != nil {
+			hashed = ev.Payload // without the token
+		}
+		sum := sha256.Sum256(hashed)
 		ev.ID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return ev, nil
+}
+
+// jsonPayload reads a JSON payload into ev: one strict reading for every
+// function (package strictjson): a body that encoding/json would read
+// differently from its bytes (duplicate names, text that is not UTF-8) is
+// refused here, in the same pass that checks the syntax and finds the
+// top-level fields (the id and type fields the preset names, or the usual
+// ones), before any function acts on it.
+func (s *source) jsonPayload(ev *event.Event, body []byte, id verify.Identity) error {
+	idField, typeField := orDefault(id.IDField, "id"), id.TypeField
+	var top struct{ id, eventID, typ, event, version, presetType []byte }
+	err := strictjson.Validate(body, func(name, value []byte) {
+		switch string(name) {
+		case idField:
+			top.id = value
+		case "event_id":
+			top.eventID = value
+		case typeField:
+			top.presetType = value
+		case "type":
+			top.typ = value
+		case "event":
+			top.event = value
+		case "version":
+			top.version = value
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformedBody, err)
+	}
+	if s.secretField != nil {
+		// The token has done its work: what is stored and what rules see
+		// is the payload without it (and a content-hash id is not a hash
+		// of the secret).
+		if body, _, err = strictjson.Remove(body, s.secretField); err != nil {
+			return fmt.Errorf("%w: %w", ErrMalformedBody, err)
+		}
+	}
+	ev.Payload = body
+	switch {
+	case ev.ID != "":
+	case id.IDField == "event_id":
+		ev.ID = scalar(top.eventID)
+	case id.IDField != "":
+		ev.ID = scalar(top.id)
+	}
+	for _, t := range [][]byte{top.presetType, top.typ, top.event} {
+		if ev.Type == "" {
+			ev.Type = scalar(t)
+		}
+	}
+	ev.SchemaVersion = scalar(top.version)
+	return nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // mediaType is the lower-case media type of a Content-Type value, without

@@ -57,6 +57,13 @@ relay:
           types: [payment_intent.succeeded]
           to: {topic: payments}
           notification: {title: Paid, body: "{{.payload.data.object.amount}}"}
+    - name: github
+      verify: {scheme: github, secret: sm:github-webhook-secret}
+      rules:
+        - name: pushed
+          types: [push]
+          to: {topic: pushes}
+          notification: {title: Pushed, body: "{{.payload.ref}}"}
 trigger:
   sources:
     - name: github
@@ -158,6 +165,10 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		{"handshake challenge", []string{"-handshake", "store/guide"}, []string{"handshake challenge", "ok"}, false},
 		{"handshake meta", []string{"-handshake", "store/meta"}, []string{"handshake meta", "ok"}, false},
 		{"handshakes dropbox and graph", []string{"-handshake", "store/open"}, []string{"handshake dropbox", "handshake graph"}, false},
+		{"github's form content type, stored as the JSON one", []string{"-form", "store/github"}, []string{`"result":"stored"`}, false},
+		{"github's form content type, relayed", []string{"-form", "relay/github"}, []string{`"result":"sent"`}, false},
+		{"github's JSON, relayed", []string{"relay/github"}, []string{`"result":"sent"`}, false},
+		{"github's form content type runs the action", []string{"-form", "trigger/github"}, []string{"200 OK"}, false},
 		{"discord (Ed25519)", []string{"store/discord"}, []string{`"result":"stored"`}, false},
 		{"handshake discord", []string{"-handshake", "store/discord"}, []string{"handshake discord", "ok"}, false},
 		{"sendgrid (ECDSA P-256)", []string{"store/sendgrid"}, []string{`"result":"stored"`}, false},
@@ -197,8 +208,8 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		}
 		return out
 	}
-	wantRows := map[string]int{"github": 2, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
-		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 1,
+	wantRows := map[string]int{"github": 3, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
+		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 2,
 		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1}
 	for source, want := range wantRows {
 		got := rows(source)
@@ -215,6 +226,15 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 	if types := []any{rows("stripe")[0]["event_type"], rows("stripe")[1]["event_type"]}; types[0] != "payment_intent.succeeded" || types[1] != "charge.refunded" {
 		t.Errorf("store/stripe types %v, want the default sample then -type charge.refunded", types)
 	}
+	// GitHub's form content type: the same row as the JSON delivery, its
+	// payload the JSON object, not the form's string.
+	if gh := rows("github"); len(gh) == 3 {
+		form := gh[2]
+		payload, _ := form["payload"].(map[string]any)
+		if form["event_type"] != "push" || payload["ref"] != "refs/heads/main" {
+			t.Errorf("store/github form delivery stored as type %v payload %.80v, want push and the JSON object", form["event_type"], form["payload"])
+		}
+	}
 	if got := rows("github")[0]["event_type"]; got != "push" {
 		t.Errorf("store/github type %v, want push", got)
 	}
@@ -222,8 +242,11 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		t.Errorf("store/inbody kept the token field in the payload: %v", inbody[0]["payload"])
 	}
 	relayed, err := os.ReadFile(filepath.Join(dir, ".local", "data", "relay", "messages.ndjson"))
-	if n := bytes.Count(relayed, []byte("\n")); err != nil || n != 2 {
-		t.Errorf("relay recorded %d messages (%v), want 2: one per new event, none for the duplicate", n, err)
+	if n := bytes.Count(relayed, []byte("\n")); err != nil || n != 4 {
+		t.Errorf("relay recorded %d messages (%v), want 4: one per new event, none for the duplicate", n, err)
+	}
+	if n := bytes.Count(relayed, []byte("refs/heads/main")); n != 2 {
+		t.Errorf("relay/github: %d notifications carry the pushed ref, want 2 (JSON and form)", n)
 	}
 
 	// The development keys are in each scheme's own format, and the

@@ -74,6 +74,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	c := fs.Int("c", 80, "concurrent requests of a load run (Cloud Run's default concurrency per instance)")
 	size := fs.Int("size", 0, "pad a JSON payload to this many bytes (load runs with large bodies)")
 	bearer := fs.String("bearer", "", "Google ID token for oidc sources, e.g. $(gcloud auth print-identity-token --audiences=AUDIENCE)")
+	asForm := fs.Bool("form", false, "post the JSON payload inside the source's form field (payload=…), as GitHub's form content type and Slack's interactive requests do")
 	handshakes := fs.Bool("handshake", false, "perform the source's ownership handshakes, as the provider does when the URL is registered, and check the replies")
 	fs.SetOutput(out)
 	fs.Usage = func() {
@@ -141,6 +142,18 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 		s.body, s.template, s.eventType, s.contentType = text, true, smp.typ, smp.contentType()
+	}
+	if *asForm {
+		if s.formField = src.PayloadField; s.formField == "" {
+			p, _ := verify.Lookup(src.Verify.Scheme)
+			s.formField = p.FormField
+		}
+		switch {
+		case s.formField == "":
+			return fmt.Errorf("-form: %s/%s names no form field (payload_field, or a preset that posts forms such as github or slack)", t.function, t.source)
+		case s.contentType != "application/json":
+			return errors.New("-form wraps a JSON payload")
+		}
 	}
 	if s.padTo = *size; s.padTo > 0 && s.contentType != "application/json" {
 		return errors.New("-size pads JSON payloads only")
@@ -281,6 +294,7 @@ type sender struct {
 	template    bool   // body is a sample: fill in the event id
 	padTo       int    // pad a JSON body to this many bytes
 	contentType string // of the body
+	formField   string // post the JSON inside this form field
 	eventType   string
 	id          string // "": a fresh id per request
 }
@@ -314,11 +328,16 @@ func (s *sender) send(ctx context.Context, client *http.Client) (result, error) 
 	if body, err = pad(body, s.padTo); err != nil {
 		return result{}, err
 	}
+	contentType := s.contentType
+	if s.formField != "" {
+		body = []byte(url.Values{s.formField: {string(body)}}.Encode())
+		contentType = "application/x-www-form-urlencoded"
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return result{}, err
 	}
-	req.Header.Set("Content-Type", s.contentType)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", "cloudhooks-send/1")
 	providerHeaders(req, s.src.Verify.Scheme, s.eventType, id)
 	if err := s.sign(req, body); err != nil {
