@@ -718,8 +718,23 @@ func (ed25519Alg) fits(k key) bool { _, ok := k.public.(ed25519.PublicKey); retu
 
 func (ed25519Alg) sizeOK(n int) bool { return n == ed25519.SignatureSize }
 
+// msgBufs hold the joined message Ed25519 needs whole (it hashes R, A
+// and the message in one SHA-512): a 64 KiB body is copied into a reused
+// buffer instead of a fresh one per request.
+var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
 func (ed25519Alg) match(keys []key, pre, body, post []byte, sigs [][]byte) bool {
-	msg := join(pre, body, post)
+	msg := body
+	if len(pre) > 0 || len(post) > 0 {
+		bp := msgBufs.Get().(*[]byte)
+		msg = append(append(append((*bp)[:0], pre...), body...), post...)
+		defer func() {
+			if cap(msg) <= 1<<20 {
+				*bp = msg[:0]
+				msgBufs.Put(bp)
+			}
+		}()
+	}
 	for _, k := range keys {
 		for _, sig := range sigs {
 			if ed25519.Verify(k.public.(ed25519.PublicKey), msg, sig) {
