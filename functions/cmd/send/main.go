@@ -166,11 +166,19 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	case *fixedID != "":
 		s.id = *fixedID
 	case *repeat:
+		// A provider's retry: the same bytes under the same headers; only
+		// a scheme that signs a timestamp gets a fresh signature (Sign
+		// writes the same one again for the others).
 		b, err := os.ReadFile(last)
+		var prev sent
+		if err == nil {
+			err = json.Unmarshal(b, &prev)
+		}
 		if err != nil {
 			return fmt.Errorf("-repeat: no previous send to %s/%s recorded (%s)", t.function, t.source, last)
 		}
-		s.id = strings.TrimSpace(string(b))
+		s.id, s.body, s.contentType, s.eventType = prev.ID, prev.Body, prev.ContentType, prev.EventType
+		s.template, s.padTo, s.formField = false, 0, ""
 	}
 	if *n > 1 {
 		return s.load(ctx, *n, min(*c, *n), out)
@@ -179,8 +187,10 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(last), 0o700); err == nil {
-		_ = os.WriteFile(last, []byte(res.id+"\n"), 0o600)
+	if b, err := json.Marshal(sent{ID: res.id, Body: res.body, ContentType: res.contentType, EventType: s.eventType}); err == nil {
+		if err := os.MkdirAll(filepath.Dir(last), 0o700); err == nil {
+			_ = os.WriteFile(last, b, 0o600)
+		}
 	}
 	fmt.Fprintf(out, "POST %s → %d %s\n%s", t.url, res.status, http.StatusText(res.status), res.answer)
 	if res.status >= 300 {
@@ -234,10 +244,17 @@ func parseTarget(arg, base, port string) (target, error) {
 // functionNames are the configuration's sections, one per function.
 var functionNames = []string{"store", "relay", "trigger"}
 
-// lastIDFile is where the id of the last event sent to t is kept, for
-// -repeat.
+// sent is the last request sent to a source, kept for -repeat.
+type sent struct {
+	ID          string `json:"id"`
+	Body        []byte `json:"body"`
+	ContentType string `json:"content_type"`
+	EventType   string `json:"event_type,omitempty"`
+}
+
+// lastIDFile is where the last request sent to t is kept, for -repeat.
 func lastIDFile(t target) string {
-	return filepath.Join(".local", "send", t.function+"."+t.source+".last-id")
+	return filepath.Join(".local", "send", t.function+"."+t.source+".last.json")
 }
 
 // keys reads the source's signing key and handshake key: the first line
@@ -302,10 +319,13 @@ type sender struct {
 // result is one response: its status, the event id sent and what the
 // function said it did.
 type result struct {
-	status  int
-	id      string
-	outcome string // the reply's result or error
-	answer  []byte
+	status int
+	id     string
+	// body and contentType are what was sent, for -repeat.
+	body        []byte
+	contentType string
+	outcome     string // the reply's result or error
+	answer      []byte
 }
 
 // send posts one freshly signed request (new timestamp; new event id
@@ -349,7 +369,7 @@ func (s *sender) send(ctx context.Context, client *http.Client) (result, error) 
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	res := result{status: resp.StatusCode, id: id, answer: answer}
+	res := result{status: resp.StatusCode, id: id, answer: answer, body: body, contentType: contentType}
 	var r struct{ ID, Result, Error string }
 	if json.Unmarshal(answer, &r) == nil {
 		res.outcome = r.Result + r.Error

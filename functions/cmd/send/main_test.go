@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -133,5 +138,51 @@ func TestSamplesAreTheTypesTheyAreListedAs(t *testing.T) {
 	}
 	if len(entries) != listed {
 		t.Errorf("%d sample files, %d listed in the catalogue: list every file", len(entries), listed)
+	}
+}
+
+// -repeat is a provider's retry: the same bytes under the same headers.
+// It resent the id with a fresh default sample, so a repeated
+// pull_request arrived as a push under the same delivery id.
+func TestRepeatResendsTheSameBytes(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.MkdirAll(filepath.Join(".local", "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(".local", "secrets", "gh"), []byte("repeat-test-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("webhooks.yaml", []byte("store:\n  sources:\n    - {name: github, verify: {scheme: github, secret: sm:gh}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WEBHOOKS_CONFIG", filepath.Join(dir, "webhooks.yaml"))
+	t.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(dir, ".local", "secrets"))
+	type got struct {
+		body          []byte
+		event, sig    string
+		delivery, typ string
+	}
+	var seen []got
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen = append(seen, got{b, r.Header.Get("X-GitHub-Event"), r.Header.Get("X-Hub-Signature-256"), r.Header.Get("X-GitHub-Delivery"), r.Header.Get("Content-Type")})
+		w.Write([]byte(`{"result":"stored"}`))
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{{"-type", "pull_request", srv.URL + "/store/github"}, {"-repeat", srv.URL + "/store/github"}} {
+		var out bytes.Buffer
+		if err := realMain(context.Background(), args, &out); err != nil {
+			t.Fatalf("send %v: %v\n%s", args, err, out.String())
+		}
+	}
+	if len(seen) != 2 {
+		t.Fatalf("the receiver saw %d requests, want 2", len(seen))
+	}
+	first, again := seen[0], seen[1]
+	if !bytes.Equal(first.body, again.body) || first.event != again.event || first.delivery != again.delivery ||
+		first.sig != again.sig || first.typ != again.typ {
+		t.Errorf("-repeat sent event %q delivery %q (%d bytes), the first %q %q (%d bytes): want the same request",
+			again.event, again.delivery, len(again.body), first.event, first.delivery, len(first.body))
 	}
 }

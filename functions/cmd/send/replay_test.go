@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
+	"github.com/cloudhooks/webhooks/functions/trigger"
 	"github.com/cloudhooks/webhooks/shared/testenv"
 )
 
@@ -87,4 +89,37 @@ func pull(t *testing.T, client *pubsub.Client, subscription string, want int) []
 		}
 	}
 	return got
+}
+
+// The README's recovery command, pasted during an incident, must reach the
+// topics terraform created: it defaulted to the local loop's names.
+func TestReplayDefaultsToTheNamesTerraformCreates(t *testing.T) {
+	tf, err := os.ReadFile(filepath.Join("..", "..", "..", "terraform", "trigger.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"-trigger-jobs", "-trigger-dead-letter"} {
+		if !strings.Contains(string(tf), `"${var.name_prefix}`+suffix+`"`) {
+			t.Fatalf("terraform/trigger.tf names no ${var.name_prefix}%s", suffix)
+		}
+	}
+	tests := []struct {
+		args      []string
+		env       map[string]string
+		sub, jobs string
+	}{
+		{[]string{"-project", "p"}, nil, "webhooks-trigger-dead-letter", "webhooks-trigger-jobs"},
+		{[]string{"-project", "p", "-prefix", "hooks"}, nil, "hooks-trigger-dead-letter", "hooks-trigger-jobs"},
+		{nil, map[string]string{"PUBSUB_EMULATOR_HOST": "localhost:8085"}, trigger.DefaultDeadLetterTopic, trigger.DefaultJobsTopic},
+		{[]string{"-subscription", "s", "-topic", "t"}, nil, "s", "t"},
+	}
+	for _, tt := range tests {
+		got, err := replayNames(tt.args, func(k string) string { return tt.env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.subscription != tt.sub || got.topic != tt.jobs {
+			t.Errorf("send replay %v: %s -> %s, want %s -> %s", tt.args, got.subscription, got.topic, tt.sub, tt.jobs)
+		}
+	}
 }
