@@ -19,7 +19,9 @@ resource "google_service_account" "relay" {
 resource "google_project_iam_member" "relay_fcm" {
   count = var.enable_relay ? 1 : 0
 
-  project = var.project_id
+  # In the Firebase project the messages go to: the deployment's unless
+  # firebase_project names another.
+  project = local.firebase_project
   role    = "roles/firebasecloudmessaging.admin"
   member  = "serviceAccount:${google_service_account.relay[0].email}"
 }
@@ -39,10 +41,15 @@ module "relay" {
   environment_variables = merge(local.common_env, {
     FIRESTORE_DATABASE     = google_firestore_database.claims[0].name
     IDEMPOTENCY_COLLECTION = var.idempotency_collection
+    FIREBASE_PROJECT       = local.firebase_project
   })
   wait_for = concat(
     local.build_grant_ids,
     [google_project_iam_member.relay_fcm[0].id, google_project_iam_member.claims_user["relay"].id],
     local.secret_grant_ids.relay,
   )
+}
+
+locals {
+  firebase_project = coalesce(var.firebase_project, var.project_id)
 }

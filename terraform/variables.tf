@@ -296,3 +296,9 @@ variable "log_metric_wait_seconds" {
     error_message = "log_metric_wait_seconds must be a whole number of seconds, 0-1800."
   }
 }
+
+variable "firebase_project" {
+  description = "Firebase project whose FCM topics and tokens Relay sends to, when it is not project_id (a team's existing Firebase app). Relay's service account is granted roles/firebasecloudmessaging.admin there, so the deployer needs resourcemanager.projectIamAdmin in that project too."
+  type        = string
+  default     = null
+}

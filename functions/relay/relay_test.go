@@ -491,6 +491,7 @@ func TestSettings(t *testing.T) {
 	}{
 		{"no project is a dry run", nil, true, ""},
 		{"a project sends", map[string]string{EnvProject: "p"}, false, ""},
+		{"FIREBASE_PROJECT alone sends too", map[string]string{EnvFirebaseProject: "fb"}, false, ""},
 		{"RELAY_DRY_RUN=1 overrides the project", map[string]string{EnvProject: "p", EnvDryRun: "1"}, true, ""},
 		{"bad dry run value is named", map[string]string{EnvDryRun: "yes"}, false, EnvDryRun},
 		{"bad send timeout is named", map[string]string{EnvSendTimeout: "0s"}, false, EnvSendTimeout},
@@ -509,6 +510,24 @@ func TestSettings(t *testing.T) {
 				t.Fatalf("settings = %+v, %v; want dry run %v", s, err, tc.dryRun)
 			}
 		})
+	}
+}
+
+// A team whose topics and tokens live in an existing Firebase project
+// sent to the deployment's project instead, with no setting and no
+// warning.
+func TestFirebaseProjectIsWhereMessagesGo(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{EnvProject: "deploy"}, "deploy"},
+		{map[string]string{EnvProject: "deploy", EnvFirebaseProject: "team-firebase"}, "team-firebase"},
+	} {
+		s, err := settingsFromEnv(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if err != nil || s.Project != tc.want {
+			t.Errorf("%v: project %q (%v), want %q", tc.env, s.Project, err, tc.want)
+		}
 	}
 }
 

@@ -24,9 +24,13 @@ import (
 // idempotency.FromEnv (FIRESTORE_DATABASE, IDEMPOTENCY_COLLECTION,
 // IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION, FIRESTORE_EMULATOR_HOST).
 const (
-	// EnvProject is the Firebase project messages are sent from. Unset:
-	// dry run.
+	// EnvProject is the deployment's project: the Firebase project too,
+	// unless EnvFirebaseProject names another. Unset: dry run.
 	EnvProject = "GOOGLE_CLOUD_PROJECT"
+	// EnvFirebaseProject is the Firebase project whose topics and tokens
+	// messages go to, when it is not the deployment's (a team's existing
+	// Firebase app); terraform's firebase_project.
+	EnvFirebaseProject = "FIREBASE_PROJECT"
 	// EnvDryRun set to 1 records messages instead of sending them, even
 	// with a project.
 	EnvDryRun = "RELAY_DRY_RUN"
@@ -62,7 +66,7 @@ var lookupEnv = os.LookupEnv
 func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	env := config.NewEnv(lookup)
 	s := settings{
-		Project:     env.String(EnvProject, ""),
+		Project:     env.String(EnvFirebaseProject, env.String(EnvProject, "")),
 		DryRun:      env.Bool(EnvDryRun, false),
 		DataDir:     env.String(EnvDataDir, DefaultDataDir),
 		SendTimeout: env.Duration(EnvSendTimeout, DefaultSendTimeout),

@@ -215,6 +215,27 @@ run "relay_alone" {
   }
 }
 
+# A team's existing Firebase app: Relay sends there and is granted there.
+run "relay_to_another_firebase_project" {
+  command = plan
+
+  variables {
+    enable_store     = false
+    enable_relay     = true
+    enable_trigger   = false
+    firebase_project = "team-firebase"
+  }
+
+  assert {
+    condition     = google_project_iam_member.relay_fcm[0].project == "team-firebase"
+    error_message = "Relay's FCM grant is in the Firebase project it sends to."
+  }
+  assert {
+    condition     = module.relay[0].environment_variables["FIREBASE_PROJECT"] == "team-firebase"
+    error_message = "Relay is told the Firebase project."
+  }
+}
+
 # Applied (against the mocked API) so that the push identity's email is
 # known to compare with.
 run "trigger_alone" {
