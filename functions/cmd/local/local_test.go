@@ -190,6 +190,20 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		})
 	}
 
+	// send run from a subfolder of the checkout, in a shell that set
+	// neither WEBHOOKS_CONFIG nor PORT, finds the runner's sources file
+	// and port (.local/runner.json): a source of that file, not of the
+	// embedded defaults, is signed and stored.
+	sub := filepath.Join(dir, "some", "folder")
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	bare := exec.Command(filepath.Join(bin, "send"), "store/inbox")
+	bare.Dir, bare.Env = sub, unset(env, "WEBHOOKS_CONFIG", "PORT")
+	if out, err := bare.CombinedOutput(); err != nil || !strings.Contains(string(out), `"result":"stored"`) {
+		t.Errorf("send from a subfolder without WEBHOOKS_CONFIG or PORT: %v\n%s", err, out)
+	}
+
 	// What landed under .local/data: one row per event stored, with the
 	// id and type that the provider's headers or payload carry.
 	rows := func(source string) []map[string]any {
@@ -209,7 +223,7 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		return out
 	}
 	wantRows := map[string]int{"github": 3, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
-		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 2,
+		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 3,
 		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1}
 	for source, want := range wantRows {
 		got := rows(source)

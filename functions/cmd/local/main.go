@@ -61,6 +61,9 @@ func main() {
 func realMain(ctx context.Context) error {
 	setDefault("WEBHOOKS_SECRETS_DIR", filepath.Join(".local", "secrets"))
 	setDefault("WEBHOOKS_DATA_DIR", filepath.Join(".local", "data"))
+	if err := followPort(os.Getenv("PORT")); err != nil {
+		return err
+	}
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
 		return err // it names the file, line and field
@@ -88,6 +91,10 @@ func realMain(ctx context.Context) error {
 	fmt.Printf("Serving %s\n%s\nSecrets: %s   Data: %s\n", strings.Join(pipeline.Registered(), ", "), strings.Join(urls, "\n"),
 		os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
 	fmt.Printf("Inspector: %s%s\n", baseURL(l.Addr()), inspector.Path)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	if err := recordRunner(port); err != nil {
+		fmt.Fprintf(os.Stderr, "recording %s for send: %v\n", RunnerFile, err)
+	}
 	srv := &http.Server{Handler: insp.Record(h), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -294,6 +301,50 @@ func devSecret(dir, refText, scheme string) error {
 		}
 	}
 	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
+}
+
+// RunnerFile is where the runner records what it serves (the sources file
+// and the port), so that send, run from any shell of the same checkout,
+// signs for the sources the runner verifies.
+var RunnerFile = filepath.Join(".local", "runner.json")
+
+// followPort makes the embedded sources' loopback action (the sample
+// Trigger rule calls http://localhost:8080/store/standard) follow PORT:
+// with PORT=8094 it would land on another runner, or nowhere. Only the
+// embedded defaults are rewritten, into .local/webhooks.yaml; a file of
+// the user's own is served as written.
+func followPort(port string) error {
+	if port == "" || port == "8080" || os.Getenv(config.EnvPath) != "" {
+		return nil
+	}
+	rewritten := strings.ReplaceAll(string(config.Embedded()), "http://localhost:8080/", "http://localhost:"+port+"/")
+	path := filepath.Join(".local", "webhooks.yaml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(rewritten), 0o600); err != nil {
+		return err
+	}
+	return os.Setenv(config.EnvPath, path)
+}
+
+// recordRunner writes RunnerFile: the sources file served ("" for the
+// embedded defaults) and the port.
+func recordRunner(port string) error {
+	cfgPath := os.Getenv(config.EnvPath)
+	if cfgPath != "" {
+		if abs, err := filepath.Abs(cfgPath); err == nil {
+			cfgPath = abs
+		}
+	}
+	b, err := json.Marshal(map[string]string{"config": cfgPath, "port": port})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(RunnerFile), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(RunnerFile, b, 0o600)
 }
 
 func setDefault(key, value string) {

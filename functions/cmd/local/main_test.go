@@ -144,3 +144,26 @@ func TestRunnerDecidesTheClientAddressNotTheClient(t *testing.T) {
 		t.Fatalf("a loopback client claiming 192.30.252.1 got %d, want 403", resp.StatusCode)
 	}
 }
+
+// The embedded sample's Trigger action calls the runner itself; with
+// PORT=8094 it called port 8080, another runner or nothing.
+func TestSampleActionFollowsThePort(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv(config.EnvPath, "")
+	os.Unsetenv(config.EnvPath)
+	if err := followPort("8094"); err != nil {
+		t.Fatal(err)
+	}
+	path := os.Getenv(config.EnvPath)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no rewritten sources file: %v", err)
+	}
+	if strings.Contains(string(b), "localhost:8080/") || !strings.Contains(string(b), "http://localhost:8094/store/standard") {
+		t.Errorf("%s does not call the runner on 8094", path)
+	}
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil || cfg.Function("trigger") == nil {
+		t.Fatalf("the rewritten file does not load: %v", err)
+	}
+}

@@ -100,12 +100,23 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	case *repeat && *fixedID != "":
 		return errors.New("-repeat and -id both name the event id: use one")
 	}
-	t, err := parseTarget(fs.Arg(0), *base, os.Getenv("PORT"))
+	runner := findRunner()
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = runner.Port
+	}
+	t, err := parseTarget(fs.Arg(0), *base, port)
 	if err != nil {
 		return err
 	}
-	if _, ok := os.LookupEnv("WEBHOOKS_SECRETS_DIR"); !ok && isLocal(t.url) {
-		os.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(".local", "secrets"))
+	if isLocal(t.url) {
+		if _, ok := os.LookupEnv("WEBHOOKS_SECRETS_DIR"); !ok {
+			os.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(runner.dir, ".local", "secrets"))
+		}
+		if _, ok := os.LookupEnv(config.EnvPath); !ok && runner.Config != "" {
+			// The sources the runner serves, not the embedded defaults.
+			os.Setenv(config.EnvPath, runner.Config)
+		}
 	}
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
@@ -244,6 +255,41 @@ func parseTarget(arg, base, port string) (target, error) {
 // functionNames are the configuration's sections, one per function.
 var functionNames = []string{"store", "relay", "trigger"}
 
+// runnerState is what the local runner recorded in .local/runner.json:
+// the sources file it serves and its port; dir is the checkout it runs in
+// (send may run from any folder below it).
+type runnerState struct {
+	Config string `json:"config"`
+	Port   string `json:"port"`
+	dir    string
+}
+
+// findRunner looks for .local/runner.json in the working folder and its
+// parents; the zero state (this folder) when there is none.
+func findRunner() runnerState {
+	dir, err := os.Getwd()
+	if err != nil {
+		return runnerState{dir: "."}
+	}
+	for d := dir; ; {
+		if b, err := os.ReadFile(filepath.Join(d, ".local", "runner.json")); err == nil {
+			var st runnerState
+			if json.Unmarshal(b, &st) == nil {
+				st.dir = d
+				return st
+			}
+		}
+		if _, err := os.Stat(filepath.Join(d, ".local")); err == nil {
+			return runnerState{dir: d}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return runnerState{dir: dir}
+		}
+		d = parent
+	}
+}
+
 // sent is the last request sent to a source, kept for -repeat.
 type sent struct {
 	ID          string `json:"id"`
@@ -254,7 +300,7 @@ type sent struct {
 
 // lastIDFile is where the last request sent to t is kept, for -repeat.
 func lastIDFile(t target) string {
-	return filepath.Join(".local", "send", t.function+"."+t.source+".last.json")
+	return filepath.Join(findRunner().dir, ".local", "send", t.function+"."+t.source+".last.json")
 }
 
 // keys reads the source's signing key and handshake key: the first line
