@@ -69,6 +69,8 @@ type source struct {
 	// provider posts a form (GitHub's form content type, Slack's
 	// interactive requests): the source's payload_field, or its preset's.
 	formField string
+	// plainJSON: the provider posts JSON as text/plain (Amazon SNS).
+	plainJSON bool
 	pattern   pattern.Pattern
 }
 
@@ -121,8 +123,11 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 		s.secretField = strings.Split(sc.Verify.Field, ".")
 	}
 	s.formField = sc.PayloadField
-	if p, ok := verify.Lookup(sc.Verify.Scheme); ok && s.formField == "" {
-		s.formField = p.FormField
+	if p, ok := verify.Lookup(sc.Verify.Scheme); ok {
+		if s.formField == "" {
+			s.formField = p.FormField
+		}
+		s.plainJSON = p.Family == verify.FamilySNS
 	}
 	for _, kind := range sc.Verify.Handshakes {
 		if handshake.BeforeVerification(kind) {
@@ -339,7 +344,8 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 				return ev, fmt.Errorf("form field %s: %w", s.formField, err)
 			}
 		}
-	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"):
+	case mediaType == "" || mediaType == "application/json" || strings.HasSuffix(mediaType, "+json"),
+		mediaType == "text/plain" && s.plainJSON:
 		if err := s.jsonPayload(ev, body, id); err != nil {
 			return ev, err
 		}

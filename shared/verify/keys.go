@@ -357,6 +357,14 @@ func DevKeys(scheme string) (secret, signing string, err error) {
 			return "", "", err
 		}
 		return base64.StdEncoding.EncodeToString(pubDER), base64.StdEncoding.EncodeToString(privDER), nil
+	case FamilySNS:
+		// The topic this source accepts, and a key and self-signed
+		// certificate that the local runner serves at LocalCertURL.
+		pemKey, err := devCertificate()
+		if err != nil {
+			return "", "", err
+		}
+		return "arn:aws:sns:us-east-1:000000000000:local-" + hex.EncodeToString(b[:6]), pemKey, nil
 	case FamilyBasic:
 		k := "dev:" + hex.EncodeToString(b)
 		return k, k, nil

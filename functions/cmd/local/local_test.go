@@ -48,6 +48,7 @@ store:
     - {name: sendgrid, verify: {scheme: sendgrid, secret: sm:sendgrid-verification-key}}
     - {name: twitch,  verify: {scheme: twitch, secret: sm:twitch-secret, handshakes: [twitch]}}
     - {name: v1a,     verify: {scheme: standardwebhooks, secret: sm:v1a-public-key}}
+    - {name: sns,     verify: {scheme: aws-sns, secret: sm:sns-topics}}
 relay:
   sources:
     - name: stripe
@@ -175,6 +176,7 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		{"twitch", []string{"store/twitch"}, []string{`"result":"stored"`}, false},
 		{"handshake twitch", []string{"-handshake", "store/twitch"}, []string{"handshake twitch", "ok"}, false},
 		{"standard webhooks v1a (Ed25519)", []string{"store/v1a"}, []string{`"result":"stored"`}, false},
+		{"amazon sns (a certificate fetched from SNS's host)", []string{"store/sns"}, []string{`"result":"stored"`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,7 +226,7 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 	}
 	wantRows := map[string]int{"github": 3, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
 		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 3,
-		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1}
+		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1, "sns": 1}
 	for source, want := range wantRows {
 		got := rows(source)
 		if len(got) != want {

@@ -71,6 +71,9 @@ func realMain(ctx context.Context) error {
 	if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return fmt.Errorf("devSecrets: %w", err)
 	}
+	if err := serveSNSCertificates(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
+		return err
+	}
 	// Listen first: PORT=0 picks a free port, and the URLs printed are the
 	// ones actually served.
 	l, err := listen(os.Getenv)
@@ -301,6 +304,42 @@ func devSecret(dir, refText, scheme string) error {
 		}
 	}
 	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
+}
+
+// serveSNSCertificates stands in for AWS: each SNS source's development
+// certificate (beside its key in NAME-signing) is what the verifier
+// fetches from verify.LocalCertURL, on SNS's real host name, so that a
+// message send signs verifies as SNS's would, host rule included.
+func serveSNSCertificates(cfg *config.File, dir string) error {
+	certs := map[string][]byte{}
+	for _, fn := range []string{"store", "relay", "trigger"} {
+		f := cfg.Function(fn)
+		if f == nil {
+			continue
+		}
+		for _, src := range f.Sources {
+			if p, _ := verify.Lookup(src.Verify.Scheme); p.Family != verify.FamilySNS {
+				continue
+			}
+			ref, err := secrets.ParseRef(src.Verify.Secret)
+			if err != nil || ref.SecretID() == "" {
+				continue
+			}
+			signing, err := os.ReadFile(filepath.Join(dir, ref.SecretID()+verify.SigningSuffix))
+			if err != nil {
+				continue // the user's own key: they bring their own certificate
+			}
+			cert, err := verify.LocalCertificate(signing)
+			if err != nil {
+				return fmt.Errorf("%s: %w", src.Name, err)
+			}
+			certs[verify.LocalCertURL(ref.SecretID())] = cert
+		}
+	}
+	if len(certs) > 0 {
+		verify.UseLocalCertificates(certs)
+	}
+	return nil
 }
 
 // RunnerFile is where the runner records what it serves (the sources file

@@ -321,6 +321,20 @@ func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err
 	if key, err = read(src.Verify.Secret); err != nil {
 		return nil, nil, err
 	}
+	if p, _ := verify.Lookup(src.Verify.Scheme); p.Family == verify.FamilySNS {
+		// The secret lists the topics; the signing file holds a key and
+		// the certificate the local runner serves in AWS's place.
+		ref, err := secrets.ParseRef(src.Verify.Secret)
+		if err != nil || ref.Kind != secrets.SecretManager {
+			return nil, nil, fmt.Errorf("%s: send signs as SNS with the local loop's key in sm:NAME%s", src.Verify.Scheme, verify.SigningSuffix)
+		}
+		ref.Secret += verify.SigningSuffix
+		signing, err := secrets.FromEnv().Secret(ctx, ref.String())
+		if err != nil {
+			return nil, nil, fmt.Errorf("the SNS signing key of %s: %w", src.Verify.Secret, err)
+		}
+		return signing, nil, nil
+	}
 	if ref, ok := verify.SigningRef(src.Verify, key); ok {
 		// The source's secret holds the provider's public key; the local
 		// loop keeps the private half beside it (make run writes both).
@@ -395,6 +409,18 @@ func (s *sender) send(ctx context.Context, client *http.Client) (result, error) 
 		return result{}, err
 	}
 	contentType := s.contentType
+	if p, _ := verify.Lookup(s.src.Verify.Scheme); p.Family == verify.FamilySNS && s.key != nil {
+		// SNS posts its own envelope, the payload as its Message, signed
+		// inside the body, as text/plain.
+		topic, certURL, err := s.snsTarget(ctx)
+		if err != nil {
+			return result{}, err
+		}
+		if body, err = verify.SignSNS(s.key, certURL, topic, string(body), time.Now()); err != nil {
+			return result{}, err
+		}
+		contentType = "text/plain; charset=UTF-8"
+	}
 	if s.formField != "" {
 		body = []byte(url.Values{s.formField: {string(body)}}.Encode())
 		contentType = "application/x-www-form-urlencoded"
@@ -423,8 +449,26 @@ func (s *sender) send(ctx context.Context, client *http.Client) (result, error) 
 	return res, nil
 }
 
+// snsTarget is the topic an SNS source accepts (the first of its secret)
+// and the URL of its local certificate.
+func (s *sender) snsTarget(ctx context.Context) (topic, certURL string, err error) {
+	value, err := secrets.FromEnv().Secret(ctx, s.src.Verify.Secret)
+	if err != nil {
+		return "", "", err
+	}
+	topic, _, _ = strings.Cut(strings.TrimSpace(string(value)), "\n")
+	ref, err := secrets.ParseRef(s.src.Verify.Secret)
+	if err != nil {
+		return "", "", err
+	}
+	return strings.TrimSpace(topic), verify.LocalCertURL(ref.SecretID()), nil
+}
+
 // sign adds the source's credentials to req, as its provider would.
 func (s *sender) sign(req *http.Request, body []byte) error {
+	if p, _ := verify.Lookup(s.src.Verify.Scheme); p.Family == verify.FamilySNS {
+		return nil // signed inside the body
+	}
 	switch {
 	case s.bearer != "":
 		req.Header.Set("Authorization", "Bearer "+s.bearer)
@@ -508,6 +552,11 @@ func findSource(cfg *config.File, function, name string) (config.Source, error) 
 func providerHeaders(req *http.Request, scheme, eventType, id string) {
 	p, ok := verify.Lookup(scheme)
 	if !ok {
+		return
+	}
+	if p.Family == verify.FamilySNS {
+		// The envelope's own type (the sample's is its Message's).
+		req.Header.Set(p.TypeHeader, "Notification")
 		return
 	}
 	if p.TypeHeader != "" && eventType != "" {
