@@ -365,6 +365,15 @@ func DevKeys(scheme string) (secret, signing string, err error) {
 			return "", "", err
 		}
 		return "arn:aws:sns:us-east-1:000000000000:local-" + hex.EncodeToString(b[:6]), pemKey, nil
+	case FamilyPayPal:
+		// The webhook id (the secret), and for send the id again with a
+		// key and the certificate the local runner serves.
+		pemKey, err := devCertificate()
+		if err != nil {
+			return "", "", err
+		}
+		id := "LOCAL" + strings.ToUpper(hex.EncodeToString(b[:6]))
+		return id, id + "\n" + pemKey, nil
 	case FamilyBasic:
 		k := "dev:" + hex.EncodeToString(b)
 		return k, k, nil

@@ -25,10 +25,16 @@ import (
 // SNS's real host, so the host rule stays in force), and send signs with
 // its private key.
 
-// LocalCertURL is where the local runner serves the development
-// certificate of the SNS source whose secret is secretID.
-func LocalCertURL(secretID string) string {
-	return "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-local-" + secretID + ".pem"
+// LocalCertURL is where the local runner serves a development
+// certificate (PEM) of a fetched-key family: on the provider's real host,
+// named by the certificate's digest.
+func LocalCertURL(family string, cert []byte) string {
+	d := sha256.Sum256(cert)
+	fp := hex.EncodeToString(d[:8])
+	if family == FamilyPayPal {
+		return "https://api-m.paypal.com/v1/notifications/certs/CERT-local-" + fp
+	}
+	return "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-local-" + fp + ".pem"
 }
 
 // UseLocalCertificates makes this process's fetcher answer the given
@@ -90,28 +96,41 @@ func LocalCertificate(signing []byte) ([]byte, error) {
 	}
 }
 
-// SignSNS builds the SNS Notification that SNS would post for message on
-// topic, signed (SignatureVersion 2) with the private key of signing (a
-// DevKeys file) for the certificate at certURL: the signer beside the SNS
-// family's verifier, for send and tests.
-func SignSNS(signing []byte, certURL, topic, message string, now time.Time) ([]byte, error) {
-	var key *rsa.PrivateKey
-	for rest := signing; key == nil; {
+// localKey reads a DevKeys signing file of a fetched-key family: its RSA
+// key and the URL the local runner serves its certificate at.
+func localKey(family string, signing []byte) (*rsa.PrivateKey, string, error) {
+	cert, err := LocalCertificate(signing)
+	if err != nil {
+		return nil, "", err
+	}
+	for rest := signing; ; {
 		block, after := pem.Decode(rest)
 		if block == nil {
-			return nil, errors.New("no PRIVATE KEY block in the signing key file")
+			return nil, "", errors.New("no PRIVATE KEY block in the signing key file")
 		}
 		if block.Type == "PRIVATE KEY" {
 			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("the signing key: %w", err)
+				return nil, "", fmt.Errorf("the signing key: %w", err)
 			}
-			var ok bool
-			if key, ok = k.(*rsa.PrivateKey); !ok {
-				return nil, errors.New("the signing key is not RSA")
+			key, ok := k.(*rsa.PrivateKey)
+			if !ok {
+				return nil, "", errors.New("the signing key is not RSA")
 			}
+			return key, LocalCertURL(family, cert), nil
 		}
 		rest = after
+	}
+}
+
+// SignSNS builds the SNS Notification that SNS would post for message on
+// topic, signed (SignatureVersion 2) with the private key of signing (a
+// DevKeys file), naming the certificate the local runner serves: the
+// signer beside the SNS family's verifier, for send and tests.
+func SignSNS(signing []byte, topic, message string, now time.Time) ([]byte, error) {
+	key, certURL, err := localKey(FamilySNS, signing)
+	if err != nil {
+		return nil, err
 	}
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)

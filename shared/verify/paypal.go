@@ -1,10 +1,13 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -100,6 +103,30 @@ func (s *paypalScheme) verify(in *input, keys []key) (Identity, error) {
 	return Identity{}, ErrBadSignature
 }
 
-func (s *paypalScheme) sign(*http.Request, []byte, []byte, time.Time) error {
-	return errors.New("verify: PayPal signs with its own certificate; send cannot sign as PayPal")
+// sign signs r as PayPal would, with a DevKeys signing file: the webhook
+// id on its first line, then the key and the certificate the local runner
+// serves (PayPal's own key never leaves PayPal).
+func (s *paypalScheme) sign(r *http.Request, body, line []byte, now time.Time) error {
+	webhookID, rest, ok := bytes.Cut(line, []byte("\n"))
+	if !ok || !paypalWebhookID.Match(bytes.TrimSpace(webhookID)) {
+		return errors.New("verify: a PayPal signing file is the webhook id, then its key and certificate (make run writes one)")
+	}
+	key, certURL, err := localKey(FamilyPayPal, rest)
+	if err != nil {
+		return err
+	}
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	tid, ts := hex.EncodeToString(id), now.UTC().Format(time.RFC3339)
+	crc := strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10)
+	d := sha256.Sum256([]byte(tid + "|" + ts + "|" + string(bytes.TrimSpace(webhookID)) + "|" + crc))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, d[:])
+	if err != nil {
+		return err
+	}
+	for k, v := range map[string]string{"Paypal-Transmission-Id": tid, "Paypal-Transmission-Time": ts,
+		"Paypal-Transmission-Sig": base64.StdEncoding.EncodeToString(sig), "Paypal-Cert-Url": certURL, "Paypal-Auth-Algo": "SHA256withRSA"} {
+		r.Header.Set(k, v)
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ store:
     - {name: twitch,  verify: {scheme: twitch, secret: sm:twitch-secret, handshakes: [twitch]}}
     - {name: v1a,     verify: {scheme: standardwebhooks, secret: sm:v1a-public-key}}
     - {name: sns,     verify: {scheme: aws-sns, secret: sm:sns-topics}}
+    - {name: paypal,  verify: {scheme: paypal, secret: sm:paypal-webhook-id}}
 relay:
   sources:
     - name: stripe
@@ -177,6 +178,7 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		{"handshake twitch", []string{"-handshake", "store/twitch"}, []string{"handshake twitch", "ok"}, false},
 		{"standard webhooks v1a (Ed25519)", []string{"store/v1a"}, []string{`"result":"stored"`}, false},
 		{"amazon sns (a certificate fetched from SNS's host)", []string{"store/sns"}, []string{`"result":"stored"`}, false},
+		{"paypal (a certificate fetched from PayPal's host)", []string{"store/paypal"}, []string{`"result":"stored"`}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -226,7 +228,7 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 	}
 	wantRows := map[string]int{"github": 3, "gitlab": 1, "stripe": 2, "slack": 1, "zoom": 1, "clerk": 1, "svix": 1, "shopify": 1,
 		"logto": 1, "x": 1, "twilio": 1, "custom": 1, "guide": 1, "inbody": 1, "basic": 1, "open": 1, "inbox": 3,
-		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1, "sns": 1}
+		"discord": 1, "sendgrid": 1, "twitch": 1, "v1a": 1, "sns": 1, "paypal": 1}
 	for source, want := range wantRows {
 		got := rows(source)
 		if len(got) != want {

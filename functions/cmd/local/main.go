@@ -71,7 +71,7 @@ func realMain(ctx context.Context) error {
 	if err := devSecrets(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return fmt.Errorf("devSecrets: %w", err)
 	}
-	if err := serveSNSCertificates(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
+	if err := serveLocalCertificates(cfg, os.Getenv("WEBHOOKS_SECRETS_DIR")); err != nil {
 		return err
 	}
 	// Listen first: PORT=0 picks a free port, and the URLs printed are the
@@ -306,11 +306,12 @@ func devSecret(dir, refText, scheme string) error {
 	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
 }
 
-// serveSNSCertificates stands in for AWS: each SNS source's development
-// certificate (beside its key in NAME-signing) is what the verifier
-// fetches from verify.LocalCertURL, on SNS's real host name, so that a
-// message send signs verifies as SNS's would, host rule included.
-func serveSNSCertificates(cfg *config.File, dir string) error {
+// serveLocalCertificates stands in for AWS and PayPal: each SNS or
+// PayPal source's development certificate (in NAME-signing, beside its
+// key) is what the verifier fetches from verify.LocalCertURL, on the
+// provider's real host name, so that a request send signs verifies as the
+// provider's would, host rule included.
+func serveLocalCertificates(cfg *config.File, dir string) error {
 	certs := map[string][]byte{}
 	for _, fn := range []string{"store", "relay", "trigger"} {
 		f := cfg.Function(fn)
@@ -318,7 +319,8 @@ func serveSNSCertificates(cfg *config.File, dir string) error {
 			continue
 		}
 		for _, src := range f.Sources {
-			if p, _ := verify.Lookup(src.Verify.Scheme); p.Family != verify.FamilySNS {
+			p, _ := verify.Lookup(src.Verify.Scheme)
+			if p.Family != verify.FamilySNS && p.Family != verify.FamilyPayPal {
 				continue
 			}
 			ref, err := secrets.ParseRef(src.Verify.Secret)
@@ -327,13 +329,13 @@ func serveSNSCertificates(cfg *config.File, dir string) error {
 			}
 			signing, err := os.ReadFile(filepath.Join(dir, ref.SecretID()+verify.SigningSuffix))
 			if err != nil {
-				continue // the user's own key: they bring their own certificate
+				continue // the user's own: nothing to stand in for
 			}
 			cert, err := verify.LocalCertificate(signing)
 			if err != nil {
 				return fmt.Errorf("%s: %w", src.Name, err)
 			}
-			certs[verify.LocalCertURL(ref.SecretID())] = cert
+			certs[verify.LocalCertURL(p.Family, cert)] = cert
 		}
 	}
 	if len(certs) > 0 {

@@ -321,17 +321,18 @@ func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err
 	if key, err = read(src.Verify.Secret); err != nil {
 		return nil, nil, err
 	}
-	if p, _ := verify.Lookup(src.Verify.Scheme); p.Family == verify.FamilySNS {
-		// The secret lists the topics; the signing file holds a key and
-		// the certificate the local runner serves in AWS's place.
+	if p, _ := verify.Lookup(src.Verify.Scheme); p.Family == verify.FamilySNS || p.Family == verify.FamilyPayPal {
+		// The signing file holds a key and the certificate the local
+		// runner serves in AWS's or PayPal's place (PayPal's: after the
+		// webhook id).
 		ref, err := secrets.ParseRef(src.Verify.Secret)
 		if err != nil || ref.Kind != secrets.SecretManager {
-			return nil, nil, fmt.Errorf("%s: send signs as SNS with the local loop's key in sm:NAME%s", src.Verify.Scheme, verify.SigningSuffix)
+			return nil, nil, fmt.Errorf("%s: send signs with the local loop's key in sm:NAME%s", src.Verify.Scheme, verify.SigningSuffix)
 		}
 		ref.Secret += verify.SigningSuffix
 		signing, err := secrets.FromEnv().Secret(ctx, ref.String())
 		if err != nil {
-			return nil, nil, fmt.Errorf("the SNS signing key of %s: %w", src.Verify.Secret, err)
+			return nil, nil, fmt.Errorf("the signing key of %s: %w", src.Verify.Secret, err)
 		}
 		return signing, nil, nil
 	}
@@ -412,11 +413,11 @@ func (s *sender) send(ctx context.Context, client *http.Client) (result, error) 
 	if p, _ := verify.Lookup(s.src.Verify.Scheme); p.Family == verify.FamilySNS && s.key != nil {
 		// SNS posts its own envelope, the payload as its Message, signed
 		// inside the body, as text/plain.
-		topic, certURL, err := s.snsTarget(ctx)
+		topic, err := s.snsTopic(ctx)
 		if err != nil {
 			return result{}, err
 		}
-		if body, err = verify.SignSNS(s.key, certURL, topic, string(body), time.Now()); err != nil {
+		if body, err = verify.SignSNS(s.key, topic, string(body), time.Now()); err != nil {
 			return result{}, err
 		}
 		contentType = "text/plain; charset=UTF-8"
@@ -449,19 +450,14 @@ func (s *sender) send(ctx context.Context, client *http.Client) (result, error) 
 	return res, nil
 }
 
-// snsTarget is the topic an SNS source accepts (the first of its secret)
-// and the URL of its local certificate.
-func (s *sender) snsTarget(ctx context.Context) (topic, certURL string, err error) {
+// snsTopic is the topic an SNS source accepts: the first of its secret.
+func (s *sender) snsTopic(ctx context.Context) (string, error) {
 	value, err := secrets.FromEnv().Secret(ctx, s.src.Verify.Secret)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	topic, _, _ = strings.Cut(strings.TrimSpace(string(value)), "\n")
-	ref, err := secrets.ParseRef(s.src.Verify.Secret)
-	if err != nil {
-		return "", "", err
-	}
-	return strings.TrimSpace(topic), verify.LocalCertURL(ref.SecretID()), nil
+	topic, _, _ := strings.Cut(strings.TrimSpace(string(value)), "\n")
+	return strings.TrimSpace(topic), nil
 }
 
 // sign adds the source's credentials to req, as its provider would.
