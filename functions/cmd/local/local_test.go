@@ -369,3 +369,34 @@ func unset(env []string, names ...string) []string {
 	}
 	return out
 }
+
+// A sources file with problems in several functions reports them all in
+// one run: a file with 7 problems took 4 starts to show them.
+func TestEveryProblemOfTheSourcesFileInOneRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the local runner")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "local")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/cloudhooks/webhooks/functions/cmd/local").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "webhooks.yaml")
+	bad := "store:\n  sources:\n    - {name: a, verify: {scheme: githib, secret: sm:a}}\n" +
+		"relay:\n  sources:\n    - {name: b, verify: {scheme: stripe}}\n"
+	if err := os.WriteFile(cfg, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Dir = dir
+	cmd.Env = append(unset(os.Environ(), "WEBHOOKS_SECRETS_DIR", "WEBHOOKS_DATA_DIR"), "PORT=0", "WEBHOOKS_CONFIG="+cfg)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the runner started with a bad sources file:\n%s", out)
+	}
+	for _, want := range []string{"store.sources[0].verify.scheme", `did you mean "github"`, "relay.sources[0].verify.secret"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the runner's refusal does not name %q:\n%s", want, out)
+		}
+	}
+}

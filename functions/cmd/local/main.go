@@ -169,10 +169,13 @@ func schemeLabels(cfg *config.File) map[string]string {
 
 func routes(ctx context.Context, base string, fns router, labels map[string]string) (http.Handler, []string, error) {
 	var urls []string
+	var errs []error
 	for _, name := range pipeline.Registered() {
 		h, err := pipeline.Lookup(ctx, name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
+			// Every function's problems in one run, not one per start.
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
 		}
 		prefix := strings.ToLower(name)
 		fns[prefix] = http.StripPrefix("/"+prefix, h)
@@ -181,6 +184,9 @@ func routes(ctx context.Context, base string, fns router, labels map[string]stri
 		for _, s := range sources {
 			urls = append(urls, fmt.Sprintf("  %-8s %s/%s/%s  %s", name, base, prefix, s, labels[prefix+"/"+s]))
 		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
 	}
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
 		// With the emulator, async Trigger jobs go through Pub/Sub as
