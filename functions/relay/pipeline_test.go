@@ -12,6 +12,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pattern"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
+	"github.com/cloudhooks/webhooks/shared/pipeline/pipelinetest"
 	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/secrets/secretstest"
 	"github.com/cloudhooks/webhooks/shared/verify"
@@ -124,4 +125,23 @@ func (m staticSecrets) Secret(_ context.Context, ref string) ([]byte, error) {
 		return []byte(v), nil
 	}
 	return nil, fmt.Errorf("secret %s not found", ref)
+}
+
+// The reading battery (package pipelinetest): repeated signature and
+// identity headers, identity headers that are not UTF-8, content
+// encodings, top-level JSON shapes. Relay answers each case with the
+// status Store and Trigger answer it with.
+func TestRelayReadsARequestAsEveryFunctionDoes(t *testing.T) {
+	h := newHarness(t, `
+- name: pushes
+  types: [push]
+  to: {topic: deploys}
+  notification: {title: Push, body: "{{.type}} {{.id}}"}
+`, nil)
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{pipelinetest.Source()}}, pipelinetest.Secrets,
+		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunReadingBattery(t, handler)
 }

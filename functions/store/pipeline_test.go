@@ -17,6 +17,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pattern"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
+	"github.com/cloudhooks/webhooks/shared/pipeline/pipelinetest"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -125,4 +126,20 @@ func TestStoreKeepsNoTokenFromThePayload(t *testing.T) {
 	if rows := readLocal(t, filepath.Join(dir, "store", "inbody.ndjson")); len(rows) != 1 || !jsonEqual(t, rows[0].Payload, []byte(`{"id":"evt_1","auth":{},"amount":5}`)) {
 		t.Errorf("stored %d rows, want one with the payload minus its token", len(rows))
 	}
+}
+
+// The reading battery (package pipelinetest): repeated signature and
+// identity headers, identity headers that are not UTF-8, content
+// encodings, top-level JSON shapes. Store answers each case with the
+// status Relay and Trigger answer it with.
+func TestStoreReadsARequestAsEveryFunctionDoes(t *testing.T) {
+	sk := newLocalSink(t.TempDir())
+	t.Cleanup(func() { _ = sk.close() })
+	h, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{pipelinetest.Source()}}, pipelinetest.Secrets,
+		func(context.Context, config.Source) (pattern.Pattern, error) { return newPattern(sk), nil },
+		pipeline.Options{Logger: logging.New(io.Discard, slog.LevelError)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunReadingBattery(t, h)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pattern"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
+	"github.com/cloudhooks/webhooks/shared/pipeline/pipelinetest"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -59,4 +60,20 @@ func TestBodiesWithTwoReadingsRunNothing(t *testing.T) {
 	if _, bodies := rcv.got(); len(bodies) != 1 || string(bodies[0]) != `{"ref":"refs/heads/main"}` {
 		t.Errorf("the action ran %d times, want once for the plain push", len(bodies))
 	}
+}
+
+// The reading battery (package pipelinetest): repeated signature and
+// identity headers, identity headers that are not UTF-8, content
+// encodings, top-level JSON shapes. Trigger answers each case with the
+// status Store and Relay answer it with.
+func TestTriggerReadsARequestAsEveryFunctionDoes(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	tr := newTrigger(t, httpRule(rcv.srv.URL, ""), d)
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{pipelinetest.Source()}}, pipelinetest.Secrets,
+		func(context.Context, config.Source) (pattern.Pattern, error) { return tr, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipelinetest.RunReadingBattery(t, handler)
 }

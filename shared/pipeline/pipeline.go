@@ -4,7 +4,9 @@
 //	        → verify (shared/verify) → decode → event.Event → Pattern
 //
 // A function (Store, Relay, Trigger) supplies only its Pattern, the work it
-// does with a verified event; the pipeline owns everything HTTP: which
+// does with a verified event; the pipeline reads every request once, the
+// same way for every function (package pipelinetest runs one battery of
+// malformed requests against all three), and owns everything HTTP: which
 // statuses mean what (one function, status), what is logged (one line per
 // request), and when 2xx may be answered (only after the Pattern returned
 // without error, that is after its work is durably done or queued).
@@ -32,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
@@ -313,7 +316,9 @@ func (s *source) handshake(ctx context.Context, w http.ResponseWriter, r *http.R
 	return false, nil
 }
 
-// envelope builds the event from a verified request.
+// envelope builds the event from a verified request. It is the one
+// reading of a request for every function: whatever a pattern does, the
+// same bytes and headers become the same event or the same refusal.
 func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now time.Time) (*event.Event, error) {
 	ev := &event.Event{
 		Source:     s.name,
@@ -321,6 +326,13 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		Type:       id.Type,
 		ReceivedAt: now.UTC(),
 		Headers:    s.keptHeaders(r.Header),
+	}
+	if err := identityEncoding(r.Header); err != nil {
+		return ev, err
+	}
+	version, err := singleHeader(r.Header, "X-Webhook-Version")
+	if err != nil {
+		return ev, err
 	}
 	mediaType := mediaType(r.Header.Get("Content-Type"))
 	switch {
@@ -352,8 +364,15 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 	default:
 		return ev, fmt.Errorf("%w: %q", ErrContentType, mediaType)
 	}
-	if v := r.Header.Get("X-Webhook-Version"); v != "" {
-		ev.SchemaVersion = v
+	if version != "" {
+		ev.SchemaVersion = version
+	}
+	for _, v := range []string{ev.ID, ev.Type, ev.SchemaVersion} {
+		// A payload's fields are UTF-8 already (strictjson); a header's
+		// bytes are whatever the sender put there.
+		if !utf8.ValidString(v) {
+			return ev, fmt.Errorf("%w: %.100q", ErrMalformedIdentity, v)
+		}
 	}
 	if ev.ID == "" {
 		// A provider that sends no delivery id gets a content hash: its
@@ -366,6 +385,32 @@ func (s *source) envelope(r *http.Request, body []byte, id verify.Identity, now 
 		ev.ID = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return ev, nil
+}
+
+// identityEncoding refuses a body sent with a Content-Encoding other than
+// identity (several values, or one repeated, included).
+func identityEncoding(h http.Header) error {
+	for _, v := range h.Values("Content-Encoding") {
+		for _, coding := range strings.Split(v, ",") {
+			if c := strings.TrimSpace(coding); c != "" && !strings.EqualFold(c, "identity") {
+				return fmt.Errorf("%w: %.40q", ErrContentEncoding, c)
+			}
+		}
+	}
+	return nil
+}
+
+// singleHeader returns the named header, "" when absent; a repeated one is
+// refused as verification refuses a repeated signature or id header (401):
+// which copy a proxy puts first must not decide the event.
+func singleHeader(h http.Header, name string) (string, error) {
+	switch vs := h.Values(name); len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	}
+	return "", fmt.Errorf("%w: %s is repeated", verify.ErrMalformedHeader, name)
 }
 
 // jsonPayload reads a JSON payload into ev: one strict reading for every
@@ -396,6 +441,12 @@ func (s *source) jsonPayload(ev *event.Event, body []byte, id verify.Identity) e
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformedBody, err)
 	}
+	if !objectOrArray(body) {
+		// A scalar has no id, type or field for a rule to read: Store
+		// stored one that Relay's and Trigger's rules refused (422). Every
+		// function takes the same shapes: an object, or an array (batches).
+		return fmt.Errorf("%w: the payload is a JSON scalar, want an object or an array", ErrMalformedBody)
+	}
 	if s.secretField != nil {
 		// The token has done its work: what is stored and what rules see
 		// is the payload without it (and a content-hash id is not a hash
@@ -419,6 +470,13 @@ func (s *source) jsonPayload(ev *event.Event, body []byte, id verify.Identity) e
 	}
 	ev.SchemaVersion = scalar(top.version)
 	return nil
+}
+
+// objectOrArray reports whether valid JSON is an object or an array: its
+// first byte after white space.
+func objectOrArray(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
 
 func orDefault(v, def string) string {

@@ -28,6 +28,17 @@ var (
 	ErrMalformedBody = errors.New("malformed body")
 	// ErrContentType: the body is neither JSON nor form-encoded (415).
 	ErrContentType = errors.New("unsupported content type")
+	// ErrContentEncoding: the body is sent with a Content-Encoding other
+	// than identity (415). The pipeline undoes none: the signature is over
+	// the bytes sent, and reading compressed bytes as the event, or
+	// decompressing them for one function and not another, would give one
+	// request two readings.
+	ErrContentEncoding = errors.New("unsupported content encoding")
+	// ErrMalformedIdentity: an identity header (the event id, type or
+	// schema version) is not UTF-8 text (400). It is refused, never
+	// rewritten: U+FFFD in one function and the bytes in another would make
+	// two events of one.
+	ErrMalformedIdentity = errors.New("identity header is not UTF-8 text")
 	// errPanic: a bug of ours, recovered at the edge (500).
 	errPanic = errors.New("internal error")
 )
@@ -61,8 +72,12 @@ func refusedBy(err error) string {
 		return "signature"
 	case errors.Is(err, ErrReadBody), errors.Is(err, ErrMalformedBody):
 		return "body"
+	case errors.Is(err, ErrMalformedIdentity):
+		return "identity"
 	case errors.Is(err, ErrContentType):
 		return "content_type"
+	case errors.Is(err, ErrContentEncoding):
+		return "content_encoding"
 	case errors.Is(err, pattern.ErrUnprocessable):
 		return "rules"
 	}
@@ -96,10 +111,13 @@ func (h *Handler) status(err error) (int, time.Duration, string) {
 		errors.Is(err, verify.ErrBadSignature), errors.Is(err, verify.ErrTooOld),
 		errors.Is(err, verify.ErrTooNew), errors.Is(err, verify.ErrUnknownKey), errors.Is(err, verify.ErrUntrustedKeyURL):
 		return http.StatusUnauthorized, 0, "verification failed"
-	case errors.Is(err, ErrReadBody), errors.Is(err, ErrMalformedBody), errors.Is(err, handshake.ErrMalformed):
+	case errors.Is(err, ErrReadBody), errors.Is(err, ErrMalformedBody), errors.Is(err, ErrMalformedIdentity),
+		errors.Is(err, handshake.ErrMalformed):
 		return http.StatusBadRequest, 0, "malformed request"
 	case errors.Is(err, ErrContentType):
 		return http.StatusUnsupportedMediaType, 0, "unsupported content type"
+	case errors.Is(err, ErrContentEncoding):
+		return http.StatusUnsupportedMediaType, 0, "unsupported content encoding"
 	case errors.Is(err, pattern.ErrUnprocessable):
 		return http.StatusUnprocessableEntity, 0, "event cannot be processed"
 	case errors.As(err, &retryable):

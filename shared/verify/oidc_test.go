@@ -3,6 +3,8 @@ package verify_test
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -22,7 +24,9 @@ import (
 
 // keyServer serves Google's JWKS format (what
 // https://www.googleapis.com/oauth2/v3/certs returns) for one RSA key, and
-// signs ID tokens with it as Google would.
+// signs ID tokens with it as Google would. It also serves IAP's key set
+// (https://www.gstatic.com/iap/verify/public_key-jwk, P-256 keys), which
+// the idtoken validator reads for ES256 tokens.
 type keyServer struct {
 	key    *rsa.PrivateKey
 	srv    *httptest.Server
@@ -35,13 +39,24 @@ func newKeyServer(t *testing.T) *keyServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	iap, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ks := &keyServer{key: key}
 	ks.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		enc := base64.RawURLEncoding
+		if r.URL.Path == "/iap/verify/public_key-jwk" {
+			_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
+				"kid": "k1", "kty": "EC", "alg": "ES256", "use": "sig", "crv": "P-256",
+				"x": enc.EncodeToString(iap.X.FillBytes(make([]byte, 32))), "y": enc.EncodeToString(iap.Y.FillBytes(make([]byte, 32))),
+			}}})
+			return
+		}
 		if r.URL.Path != "/oauth2/v3/certs" {
 			http.NotFound(w, r)
 			return
 		}
-		enc := base64.RawURLEncoding
 		_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
 			"kid": "k1", "kty": "RSA", "alg": "RS256", "use": "sig",
 			"n": enc.EncodeToString(key.N.Bytes()), "e": enc.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
@@ -177,4 +192,104 @@ func TestOIDCTokenOfAnotherReceiverIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	attack(t, v)
+}
+
+// tokenWithHeader signs claims under header as the key server's key would,
+// whatever the header says: what an attacker who sends a token with the
+// header of their choice produces (the signature is over their own bytes).
+func (ks *keyServer) tokenWithHeader(t *testing.T, header map[string]string, claims map[string]any, sig []byte) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	h, _ := json.Marshal(header)
+	p, _ := json.Marshal(claims)
+	return enc.EncodeToString(h) + "." + enc.EncodeToString(p) + "." + enc.EncodeToString(sig)
+}
+
+// Attack: the token's header is the sender's text, and a validator that
+// sorts its errors by message reads the sender's words. An "alg" of "dial"
+// (or any other phrase a transport failure contains) turned a forged token
+// into ErrSecretUnavailable: a 503, logged at ERROR, that trips the 5xx
+// alert and asks the sender to retry. Each of these tokens is the sender's
+// fault, refused with a 401 error, never "unavailable".
+func TestOIDCForgedTokenIsNeverUnavailable(t *testing.T) {
+	ks := newKeyServer(t)
+	const email = "pusher@proj.iam.gserviceaccount.com"
+	const aud = "https://hooks.example.com/pubsub"
+	n := time.Now()
+	claims := map[string]any{"iss": "https://accounts.google.com", "aud": aud, "email": email, "email_verified": true,
+		"sub": "1", "iat": n.Unix(), "exp": n.Add(time.Hour).Unix()}
+	junk := make([]byte, 256)
+	tests := []struct {
+		name   string
+		header map[string]string
+		sig    []byte
+	}{
+		{"alg dial", map[string]string{"alg": "dial", "kid": "k1"}, junk},
+		{"alg naming an HTTP GET", map[string]string{"alg": `Get "https://www.googleapis.com/oauth2/v3/certs"`, "kid": "k1"}, junk},
+		{"alg naming a cert retrieval", map[string]string{"alg": "unable to retrieve cert", "kid": "k1"}, junk},
+		{"alg naming a keyId", map[string]string{"alg": "keyId", "kid": "k1"}, junk},
+		{"alg none", map[string]string{"alg": "none", "kid": "k1"}, nil},
+		{"alg HS256", map[string]string{"alg": "HS256", "kid": "k1"}, junk},
+		// ES256 sends the validator to IAP's keys (another issuer's, whose
+		// key ids are public), where a signature shorter than 32 bytes is
+		// sliced past its end: a panic on the sender's input.
+		{"alg ES256 with a short signature", map[string]string{"alg": "ES256", "kid": "k1"}, []byte{1}},
+		{"kid dial", map[string]string{"alg": "RS256", "kid": "dial tcp: lookup www.googleapis.com"}, junk},
+		{"RS256 with a wrong signature", map[string]string{"alg": "RS256", "kid": "k1"}, junk},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := verify.New("pubsub", verify.Config{Scheme: "oidc", Audience: aud, Email: email}, nil,
+				verify.WithHTTPClient(ks.client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, aud, strings.NewReader("{}"))
+			r.Header.Set("Authorization", "Bearer "+ks.tokenWithHeader(t, tt.header, claims, tt.sig))
+			_, err = v.Verify(context.Background(), r, []byte("{}"))
+			if errors.Is(err, verify.ErrSecretUnavailable) {
+				t.Fatalf("Verify = %v: a forged token answered as unavailable (503)", err)
+			}
+			if !errors.Is(err, verify.ErrMalformedHeader) && !errors.Is(err, verify.ErrBadSignature) && !errors.Is(err, verify.ErrUnknownKey) {
+				t.Fatalf("Verify = %v, want ErrMalformedHeader, ErrBadSignature or ErrUnknownKey (401)", err)
+			}
+		})
+	}
+}
+
+// Only our side of the exchange is unavailable: Google's key endpoint
+// unreachable, answering an error status, or answering something that is
+// not a key set. Each is a 503 (the sender retries), whatever the token.
+func TestOIDCKeysThatCannotBeFetchedAreUnavailable(t *testing.T) {
+	const aud = "https://a"
+	tests := []struct {
+		name   string
+		handle http.HandlerFunc
+	}{
+		{"unreachable", nil},
+		{"error status", func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "backend error", http.StatusInternalServerError)
+		}},
+		{"not a key set", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>captive portal</html>")) }},
+		{"an empty key set", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`{"keys":[]}`)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := newKeyServer(t)
+			if tt.handle == nil {
+				ks.srv.Close()
+			} else {
+				ks.srv.Config.Handler = tt.handle
+			}
+			v, err := verify.New("pubsub", verify.Config{Scheme: "oidc", Audience: aud, Email: "e@x"}, nil, verify.WithHTTPClient(ks.client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, aud, nil)
+			r.Header.Set("Authorization", "Bearer "+ks.token(t, "k1", map[string]any{"aud": aud, "exp": time.Now().Add(time.Hour).Unix()}))
+			if _, err := v.Verify(context.Background(), r, nil); !errors.Is(err, verify.ErrSecretUnavailable) {
+				t.Fatalf("Verify = %v, want ErrSecretUnavailable (Google's keys could not be fetched: retry)", err)
+			}
+		})
+	}
 }

@@ -430,6 +430,9 @@ func (s *signedScheme) verify(in *input, keys []key) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
+	if err := s.signedHeadersOnce(in); err != nil {
+		return Identity{}, err
+	}
 	pre, post := s.render(in.r, ts, id, s.url)
 	if !s.alg.match(keys, pre, in.body, post, sigs) {
 		return Identity{}, ErrBadSignature
@@ -456,7 +459,11 @@ func (s *signedScheme) verify(in *input, keys []key) (Identity, error) {
 	}
 	out := Identity{ID: id, IDField: s.p.IDField, TypeField: s.p.TypeField, Timestamp: signedAt}
 	if s.typeHdr != "" {
-		out.Type = in.r.Header.Get(s.typeHdr)
+		// A repeated type is refused: with the first copy read, "ping"
+		// first acknowledged what "push" first stored.
+		if out.Type, err = in.optionalHeader(s.typeHdr); err != nil {
+			return Identity{}, err
+		}
 	}
 	out.Acknowledge = s.p.PingType != "" && out.Type == s.p.PingType
 	return out, nil
@@ -475,6 +482,22 @@ func (s *signedScheme) values(r *http.Request, _ string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// signedHeadersOnce refuses a request in which a header that the signed
+// template names is repeated: render signs the first copy, and which copy
+// comes first is a proxy's choice.
+func (s *signedScheme) signedHeadersOnce(in *input) error {
+	for _, parts := range [][]part{s.pre, s.post} {
+		for _, p := range parts {
+			if name, ok := strings.CutPrefix(p.value, "header:"); ok {
+				if _, err := in.optionalHeader(name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // render builds the bytes of the template around the body, in one

@@ -167,7 +167,13 @@ func headerIdentity(r *http.Request, p Provider) (Identity, error) {
 		}
 	}
 	if p.TypeHeader != "" {
-		id.Type = r.Header.Get(p.TypeHeader)
+		vs := r.Header.Values(p.TypeHeader)
+		if len(vs) > 1 {
+			return Identity{}, fmt.Errorf("%w: %s is repeated", ErrMalformedHeader, p.TypeHeader)
+		}
+		if len(vs) == 1 {
+			id.Type = vs[0]
+		}
 	}
 	id.Acknowledge = p.PingType != "" && id.Type == p.PingType
 	return id, nil

@@ -496,3 +496,53 @@ func TestLinearDeliveryOlderThanItsWindowIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// Attack: a proxy may reorder or merge repeated headers, so a header read
+// by its first copy gives one request two readings. An event type header
+// given twice ("ping" first acknowledged what "push" first stored) and a
+// header the signature covers given twice (Front's timestamp: the first
+// copy was signed, the second kept in the event) are refused in either
+// order, as a repeated signature or id header is.
+func TestARepeatedIdentityOrSignedHeaderIsRefusedInEitherOrder(t *testing.T) {
+	tests := []struct {
+		name, header, other string
+		cfg                 verify.Config
+		set                 map[string]string
+	}{
+		{"github event type", "X-GitHub-Event", "ping", verify.Config{Scheme: "github"},
+			map[string]string{"X-GitHub-Delivery": "d-1", "X-GitHub-Event": "push"}},
+		{"gitlab event type", "X-Gitlab-Event", "System Hook", verify.Config{Scheme: "gitlab"},
+			map[string]string{"X-Gitlab-Event-UUID": "uuid", "X-Gitlab-Event": "Push Hook"}},
+		{"shopify topic", "X-Shopify-Topic", "shop/redact", verify.Config{Scheme: "shopify"},
+			map[string]string{"X-Shopify-Event-Id": "e", "X-Shopify-Topic": "orders/create"}},
+		{"front signed timestamp", "X-Front-Request-Timestamp", "1", verify.Config{Scheme: "front"}, nil},
+	}
+	for _, tt := range tests {
+		for _, otherFirst := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, other copy first %v", tt.name, otherFirst), func(t *testing.T) {
+				body := []byte(`{"a":1}`)
+				r := httptest.NewRequest(http.MethodPost, "https://h.example/src", bytes.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				for k, v := range tt.set {
+					r.Header.Set(k, v)
+				}
+				if err := verify.Sign(tt.cfg, []byte(devKey), now, r, body); err != nil {
+					t.Fatal(err)
+				}
+				v := newVerifier(t, tt.cfg, devKey)
+				if _, err := v.Verify(context.Background(), r, body); err != nil {
+					t.Fatalf("the signed request: %v", err)
+				}
+				h := http.CanonicalHeaderKey(tt.header)
+				if otherFirst {
+					r.Header[h] = []string{tt.other, r.Header.Get(h)}
+				} else {
+					r.Header[h] = []string{r.Header.Get(h), tt.other}
+				}
+				if _, err := v.Verify(context.Background(), r, body); !errors.Is(err, verify.ErrMalformedHeader) {
+					t.Fatalf("%s given twice: Verify = %v, want ErrMalformedHeader", tt.header, err)
+				}
+			})
+		}
+	}
+}
