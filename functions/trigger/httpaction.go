@@ -68,7 +68,7 @@ func compileHTTP(path, rule string, s *actionSpec) (performer, error) {
 		}
 		a.url = t
 	}
-	hs, herrs := parseTemplates(path+".headers", s.Headers)
+	hs, herrs := parseTemplates(path+".headers", s.Headers, nil)
 	a.headers, errs = hs, append(errs, herrs...)
 	if s.Body != "" {
 		body, err := parseBody(path, s)

@@ -41,7 +41,7 @@ func compilePubSub(path string, s *actionSpec) (performer, error) {
 		errs = append(errs, fmt.Errorf("%s.message: %w", path, err))
 	}
 	a.message = m
-	attrs, aerrs := parseTemplates(path+".attributes", s.Attributes)
+	attrs, aerrs := parseTemplates(path+".attributes", s.Attributes, nil)
 	a.attributes, errs = attrs, append(errs, aerrs...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
