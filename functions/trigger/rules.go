@@ -53,7 +53,8 @@ type actionSpec struct {
 
 	// URL (template; its scheme, host and port literal, values escaped),
 	// Method (default POST), Headers (templates), Body (template; values
-	// JSON-encoded unless Content-Type says the body is not JSON; default:
+	// JSON-encoded unless Content-Type says the body is not JSON,
+	// query-escaped when it says application/x-www-form-urlencoded; default:
 	// the event envelope as JSON), Secret (a secret reference; the request
 	// is then signed with Standard Webhooks) and AllowPrivateNetwork (send
 	// to loopback, private and link-local addresses too, which are refused
