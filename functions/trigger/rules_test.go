@@ -67,6 +67,8 @@ func TestCompileRejectsBadRulesNamingTheField(t *testing.T) {
 			[]string{`actions[0].raw_substitutions[0]: "_TITLE" is not a key of substitutions`, `actions[0].raw_substitutions[2]: "_A" is listed twice`}},
 		{"raw_substitutions on another type", `[{name: r, events: [push], actions: [{name: a, type: http, url: "http://h/x", raw_substitutions: [_A]}]}]`,
 			[]string{"actions[0].raw_substitutions: is a cloudbuild field"}},
+		{"attribute keys Pub/Sub refuses", `[{name: r, events: [push], actions: [{name: a, type: pubsub, topic: tpc, attributes: {googx: a, ` + strings.Repeat("k", 257) + `: b}}]}]`,
+			[]string{`actions[0].attributes.googx: keys starting "goog" are reserved`, "actions[0].attributes.kkk", "256 bytes"}},
 		{"no rules", `[]`, []string{"rules: empty"}},
 	}
 	for _, tt := range tests {
