@@ -10,7 +10,9 @@
 //     shared/config/webhooks.yaml exactly as the Go code reads it;
 //   - only webhook (HTTP) functions are public;
 //   - the events table's schema is file() of functions/store/schema.json;
-//   - cloudbuild.yaml's steps have ids, pinned images and real paths.
+//   - cloudbuild.yaml's steps have ids, pinned images and real paths, its
+//     _ENABLE_* switches are checked (true or false) before any step
+//     reads them, and no script has a substitution in its text.
 //
 // `terraform validate` needs the providers, which the registry serves and
 // CI cannot reach; these checks parse the files with HCL and evaluate the
@@ -25,6 +27,7 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -850,6 +853,165 @@ func TestCloudBuild(t *testing.T) {
 		if _, ok := cb.Substitutions[want]; !ok {
 			t.Errorf("substitutions: %s missing", want)
 		}
+	}
+}
+
+// cloudBuildStep is a step of cloudbuild.yaml as Cloud Build reads it.
+type cloudBuildStep struct {
+	ID         string   `json:"id"`
+	Entrypoint string   `json:"entrypoint"`
+	Env        []string `json:"env"`
+	Args       []string `json:"args"`
+	WaitFor    []string `json:"waitFor"`
+}
+
+// substitution is a Cloud Build substitution in text: one "$" (Cloud
+// Build reads "$$" as a literal "$") then a name, braced or not.
+var substitution = regexp.MustCompile(`(^|[^$])(\$\$)*\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)`)
+
+// substitute fills text as Cloud Build does: each substitution from subs,
+// then "$$" becomes "$".
+func substitute(text string, subs map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] != '$' {
+			b.WriteByte(text[i])
+			continue
+		}
+		if i+1 < len(text) && text[i+1] == '$' {
+			b.WriteByte('$')
+			i++
+			continue
+		}
+		rest := text[i+1:]
+		name, n := "", 0
+		if strings.HasPrefix(rest, "{") {
+			end := strings.IndexByte(rest, '}')
+			name, n = rest[1:end], end+1
+		} else {
+			m := regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*`).FindString(rest)
+			name, n = m, len(m)
+		}
+		b.WriteString(subs[name])
+		i += n
+	}
+	return b.String()
+}
+
+// TestCloudBuildSwitchesAreCheckedAndReachScriptsAsEnvironment performs
+// the substitution injection on cloudbuild.yaml: a switch such as
+// _ENABLE_TRIGGER='true" ]; then curl evil; fi; if [ "' must not become
+// script text, and must stop the build before anything is deployed. No
+// shell script has a substitution in its text (values come in through
+// env:), and the check-substitutions step, which every step that reads a
+// switch waits for, refuses every _ENABLE_* value but true and false: the
+// test runs its script with bash as Cloud Build would.
+func TestCloudBuildSwitchesAreCheckedAndReachScriptsAsEnvironment(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(root(t), "cloudbuild.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cb struct {
+		Steps         []cloudBuildStep  `json:"steps"`
+		Substitutions map[string]string `json:"substitutions"`
+	}
+	if err := yaml.Unmarshal(src, &cb); err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]cloudBuildStep{}
+	for _, s := range cb.Steps {
+		byID[s.ID] = s
+		if s.Entrypoint != "bash" && s.Entrypoint != "sh" {
+			continue
+		}
+		for i, a := range s.Args {
+			if i > 0 && s.Args[i-1] == "-c" {
+				if m := substitution.FindStringSubmatch(a); m != nil {
+					t.Errorf("step %s: its script has the substitution $%s in its text: pass it as env: and read the variable", s.ID, m[3])
+				}
+			}
+		}
+	}
+	check, ok := byID["check-substitutions"]
+	if !ok {
+		t.Fatal("cloudbuild.yaml has no check-substitutions step")
+	}
+	var waitsFor func(id string, seen map[string]bool) bool
+	waitsFor = func(id string, seen map[string]bool) bool {
+		if id == check.ID {
+			return true
+		}
+		if seen[id] {
+			return false
+		}
+		seen[id] = true
+		for _, w := range byID[id].WaitFor {
+			if w != "-" && waitsFor(w, seen) {
+				return true
+			}
+		}
+		return false
+	}
+	var switches []string
+	for k := range cb.Substitutions {
+		if strings.HasPrefix(k, "_ENABLE_") {
+			switches = append(switches, k)
+		}
+	}
+	sort.Strings(switches)
+	for _, s := range cb.Steps {
+		if s.ID == check.ID {
+			continue
+		}
+		text := strings.Join(append(append([]string{}, s.Env...), s.Args...), "\n")
+		for _, sw := range switches {
+			if strings.Contains(text, sw) && !waitsFor(s.ID, map[string]bool{}) {
+				t.Errorf("step %s reads %s but does not wait for %s", s.ID, sw, check.ID)
+			}
+		}
+	}
+
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to run the check with")
+	}
+	if len(check.Args) != 2 || check.Args[0] != "-c" || check.Entrypoint != "bash" {
+		t.Fatalf("check-substitutions: want entrypoint bash and args [-c, script], got %q %q", check.Entrypoint, check.Args)
+	}
+	run := func(subs map[string]string) error {
+		all := map[string]string{}
+		for k, v := range cb.Substitutions {
+			all[k] = v
+		}
+		for k, v := range subs {
+			all[k] = v
+		}
+		cmd := exec.Command(bash, "-c", substitute(check.Args[1], all))
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		for _, e := range check.Env {
+			cmd.Env = append(cmd.Env, substitute(e, all))
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	for _, sw := range switches {
+		for _, bad := range []string{"", "yes", "TRUE", "1", "true ", "true; touch pwned", `true" ]; then touch pwned; fi; if [ "`, "$(touch pwned)"} {
+			if err := run(map[string]string{sw: bad}); err == nil {
+				t.Errorf("%s=%q: the build goes on, want it refused", sw, bad)
+			}
+		}
+		for _, good := range []string{"true", "false"} {
+			if err := run(map[string]string{sw: good}); err != nil {
+				t.Errorf("%s=%q: refused: %v", sw, good, err)
+			}
+		}
+	}
+	if _, err := os.Stat("pwned"); err == nil {
+		os.Remove("pwned")
+		t.Error("a switch's value ran as a command")
 	}
 }
 

@@ -96,7 +96,7 @@ func (r *rule) render(vars event.Vars, now time.Time) (*delivery, error) {
 	m.Android = r.androidConfig()
 	m.APNS = r.apnsConfig(now)
 	m.Webpush = r.webpushConfig(exec("webpush.link", r.link))
-	target := strings.TrimSpace(exec("to", r.target))
+	target := strings.TrimSpace(exec(r.field, r.target))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -608,3 +608,44 @@ func TestReorderedNamedRulesKeepTheirClaims(t *testing.T) {
 		t.Errorf("the retry sent to topics %v, want only b", topics)
 	}
 }
+
+// TestAConditionValueCannotWidenTheAudience performs the FCM condition
+// injection: a team name that closes the quote and ors in another topic
+// ("a' in topics || 'all-users") must not send to every user. Each value
+// interpolated into a condition renders to the topic alphabet, or the event
+// is unprocessable (422, or the dead-letter topic for a queued job) and
+// nothing is sent; a team of that alphabet still sends.
+func TestAConditionValueCannotWidenTheAudience(t *testing.T) {
+	const rules = `[{to: {condition: "'team-{{.payload.team}}' in topics"}, notification: {title: "Deploy done"}}]`
+	for _, team := range []string{
+		`a' in topics || 'all-users`,
+		`a'`,
+		`a in topics`,
+		`a(`,
+		"a\n",
+	} {
+		t.Run(team, func(t *testing.T) {
+			h := newHarness(t, rules, nil)
+			payload, _ := json.Marshal(map[string]string{"team": team})
+			_, err := h.relay.Handle(context.Background(), newEvent("x", "evt_1", string(payload)))
+			if !errors.Is(err, pattern.ErrUnprocessable) {
+				t.Fatalf("Handle error = %v, want unprocessable", err)
+			}
+			if !strings.Contains(err.Error(), "rules[0].to.condition") {
+				t.Errorf("error %q does not name the field", err)
+			}
+			if sent := h.fcm.Sent(); len(sent) != 0 {
+				t.Errorf("FCM sent to %q, want nothing", sent[0].Message.Condition)
+			}
+		})
+	}
+	t.Run("a team of the topic alphabet", func(t *testing.T) {
+		h := newHarness(t, rules, nil)
+		if _, err := h.relay.Handle(context.Background(), newEvent("x", "evt_1", `{"team":"Ops-1_a.b~c%20"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if sent := h.fcm.Sent(); len(sent) != 1 || sent[0].Message.Condition != "'team-Ops-1_a.b~c%20' in topics" {
+			t.Fatalf("sent %+v", sent)
+		}
+	})
+}

@@ -44,6 +44,9 @@ type targetSpec struct {
 	// Topic is a topic name, static ("payments") or templated.
 	Topic string `json:"topic,omitempty"`
 	// Condition is an FCM topic condition ("'a' in topics && 'b' in topics").
+	// Each value interpolated into it must render to the topic name
+	// alphabet (letters, digits and -_.~%), or the event is unprocessable:
+	// a value cannot add quotes, operators or parentheses.
 	Condition string `json:"condition,omitempty"`
 	// Token is one registration token, typically from the payload.
 	Token string `json:"token,omitempty"`
@@ -121,6 +124,7 @@ type rule struct {
 	when    *condition.Condition
 	kind    targetKind
 	target  *render.Template
+	field   string // the target's field, "to.topic", for errors
 	title   *render.Template
 	body    *render.Template
 	image   *render.Template
@@ -139,10 +143,18 @@ type dataTemplate struct {
 	t   *render.Template
 }
 
-// topicName is what FCM accepts as a topic name (firebase-admin-go's own
-// check, applied to static topics at start-up and rendered ones before
-// claiming).
-var topicName = regexp.MustCompile(`^(/topics/)?[a-zA-Z0-9-_.~%]+$`)
+// topicChars are the characters of an FCM topic name (firebase-admin-go's
+// own check).
+const topicChars = `a-zA-Z0-9-_.~%`
+
+// topicName is what FCM accepts as a topic name, applied to static topics
+// at start-up and rendered ones before claiming.
+var topicName = regexp.MustCompile(`^(/topics/)?[` + topicChars + `]+$`)
+
+// conditionValue checks each value interpolated into a condition: topic
+// name characters only, so that a value cannot close the quoted name and
+// add an operator ("a' in topics || 'all-users" would send to everyone).
+var conditionValue = render.Alphabet("the FCM topic name alphabet", topicChars)
 
 // webpushTopic is the alphabet and length of a Web Push Topic header.
 var webpushTopic = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -245,7 +257,15 @@ func compileRule(path string, s *ruleSpec) (*rule, error) {
 				continue
 			}
 			set = append(set, f.name)
-			r.kind = f.kind
+			r.kind, r.field = f.kind, "to."+f.name
+			if f.kind == toCondition {
+				t, err := render.ParseChecked("to.condition", f.text, conditionValue)
+				if err != nil {
+					fail("to.condition", "%v", err)
+				}
+				r.target = t
+				continue
+			}
 			r.target = parse("to."+f.name, f.text)
 		}
 		if len(set) != 1 {

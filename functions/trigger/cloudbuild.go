@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
 
 	cloudbuild "cloud.google.com/go/cloudbuild/apiv1/v2"
 	"cloud.google.com/go/cloudbuild/apiv1/v2/cloudbuildpb"
@@ -20,7 +24,40 @@ type cloudBuildAction struct {
 	branch                   *render.Template
 }
 
-// compileCloudBuild validates a cloudbuild action.
+// SubstitutionChars are the characters of a value interpolated into a
+// Cloud Build substitution or branch, as a regular expression character
+// class: letters, digits and _.,:/@+=%- (commit SHAs, refs, repository
+// names, versions, e-mail addresses). Cloud Build places substitutions in
+// a build's steps as text, where a step may run them in a shell; none of
+// these characters quotes, expands, globs, splits or ends a shell command.
+// A value may not start with "-" either, which a step would read as an
+// option.
+const SubstitutionChars = `A-Za-z0-9_.,:/@+=%-`
+
+// substitutionKey is Cloud Build's rule for user-defined substitutions.
+var substitutionKey = regexp.MustCompile(`^_[A-Z0-9_]+$`)
+
+// substitutionAlphabet checks a value's characters.
+var substitutionAlphabet = render.Alphabet("the Cloud Build substitution alphabet", SubstitutionChars)
+
+// checkSubstitution checks one value interpolated into a substitution or
+// the branch.
+func checkSubstitution(v string) error {
+	if strings.HasPrefix(v, "-") {
+		return fmt.Errorf("value %.64q starts with \"-\", which a build step would read as an option: a Cloud Build substitution value may not", v)
+	}
+	return substitutionAlphabet(v)
+}
+
+// compileCloudBuild validates a cloudbuild action. Every value an event
+// interpolates into a substitution or the branch must keep to
+// SubstitutionChars, or the event is unprocessable (422, or the job is
+// dead-lettered) and no build starts: a pull request's title cannot become
+// a command in a step that runs `bash -c "... $_TITLE"`. The keys listed
+// in raw_substitutions are passed as they render instead, for a build
+// whose steps read them only as data (an env: entry, a file), never as
+// script text: an unchecked value there is whoever wrote the event's to
+// choose.
 func compileCloudBuild(path string, s *actionSpec) (performer, error) {
 	var errs []error
 	a := &cloudBuildAction{project: s.Project, trigger: s.Trigger, region: s.Region}
@@ -30,9 +67,35 @@ func compileCloudBuild(path string, s *actionSpec) (performer, error) {
 	if a.region == "" {
 		a.region = "global"
 	}
-	subs, serrs := parseTemplates(path+".substitutions", s.Substitutions)
+	raw := map[string]bool{}
+	for i, k := range s.RawSubstitutions {
+		switch _, ok := s.Substitutions[k]; {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s.raw_substitutions[%d]: %q is not a key of substitutions", path, i, k))
+		case raw[k]:
+			errs = append(errs, fmt.Errorf("%s.raw_substitutions[%d]: %q is listed twice", path, i, k))
+		}
+		raw[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Substitutions)) {
+		if !substitutionKey.MatchString(k) {
+			errs = append(errs, fmt.Errorf("%s.substitutions.%s: a user-defined substitution is an underscore then upper-case letters, digits and underscores (_[A-Z0-9_]+)", path, k))
+		}
+	}
+	subs, serrs := parseTemplates(path+".substitutions", s.Substitutions, func(key, name, text string) (*render.Template, error) {
+		if raw[key] {
+			return render.Parse(name, text)
+		}
+		return render.ParseChecked(name, text, checkSubstitution)
+	})
 	a.substitutions, errs = subs, append(errs, serrs...)
-	b, err := parseOptional("branch", s.Branch)
+	var (
+		b   *render.Template
+		err error
+	)
+	if s.Branch != "" {
+		b, err = render.ParseChecked("branch", s.Branch, checkSubstitution)
+	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s.branch: %w", path, err))
 	}

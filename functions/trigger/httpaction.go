@@ -68,7 +68,7 @@ func compileHTTP(path, rule string, s *actionSpec) (performer, error) {
 		}
 		a.url = t
 	}
-	hs, herrs := parseTemplates(path+".headers", s.Headers)
+	hs, herrs := parseTemplates(path+".headers", s.Headers, nil)
 	a.headers, errs = hs, append(errs, herrs...)
 	if s.Body != "" {
 		body, err := parseBody(path, s)
@@ -85,7 +85,9 @@ func compileHTTP(path, rule string, s *actionSpec) (performer, error) {
 
 // parseBody parses the body template the way its Content-Type is read: a
 // JSON body (the default) escapes each value as JSON, so that a value
-// cannot add members; any other type is text, filled as written.
+// cannot add members; a form-encoded body query-escapes each value, so
+// that a value cannot add fields; any other type is text, filled as
+// written.
 func parseBody(path string, s *actionSpec) (*render.Template, error) {
 	contentType := ""
 	for k, v := range s.Headers {
@@ -102,7 +104,11 @@ func parseBody(path string, s *actionSpec) (*render.Template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s.headers.Content-Type: %q is not a media type: %w", path, contentType, err)
 		}
-		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		switch {
+		case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		case mt == "application/x-www-form-urlencoded":
+			parse = render.ParseForm
+		default:
 			parse = render.Parse
 		}
 	}

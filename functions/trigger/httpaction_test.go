@@ -469,6 +469,38 @@ func TestAnEventCannotAddMembersToAJSONBody(t *testing.T) {
 	}
 }
 
+// TestAnEventCannotAddFieldsToAFormBody performs the form injection: a
+// value with "&" and "=" must stay inside its field of an
+// application/x-www-form-urlencoded body (Slack's and many legacy
+// receivers' format), not add "admin=true".
+func TestAnEventCannotAddFieldsToAFormBody(t *testing.T) {
+	const attack = "hi&admin=true&channel=#general"
+	for _, ct := range []string{"application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=utf-8"} {
+		t.Run(ct, func(t *testing.T) {
+			rcv := newReceiver(t, 200)
+			d, _ := testDeps(t)
+			tr := newTrigger(t, httpRule(rcv.srv.URL, "      headers: {Content-Type: '"+ct+"'}\n      body: 'text={{.payload.note}}&channel=deploys&n={{.payload.n}}'\n"), d)
+			out, err := tr.Handle(context.Background(), payloadEvent(t, "d1", map[string]any{"note": attack, "n": 3}))
+			wantStatus(t, out, err, 200, ResultRan)
+			reqs, bodies := rcv.got()
+			if len(bodies) != 1 {
+				t.Fatalf("got %d requests, want 1", len(bodies))
+			}
+			form, err := url.ParseQuery(string(bodies[0]))
+			if err != nil {
+				t.Fatalf("body %q: %v", bodies[0], err)
+			}
+			want := url.Values{"text": {attack}, "channel": {"deploys"}, "n": {"3"}}
+			if !reflect.DeepEqual(form, want) {
+				t.Fatalf("body %q reads as %v, want %v", bodies[0], form, want)
+			}
+			if got := reqs[0].Header.Get("Content-Type"); got != ct {
+				t.Errorf("Content-Type %q, want %q", got, ct)
+			}
+		})
+	}
+}
+
 func TestATextBodyIsFilledAsWritten(t *testing.T) {
 	rcv := newReceiver(t, 200)
 	d, _ := testDeps(t)

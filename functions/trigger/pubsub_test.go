@@ -403,3 +403,35 @@ func TestSetUpEmulatorRefusesARealProject(t *testing.T) {
 		t.Fatal("SetUpEmulator ran without the emulator")
 	}
 }
+
+// TestAnAttributePubSubWouldRefuseIsRefusedBeforePublishing proves an
+// attribute value is checked for what it lands in, a Pub/Sub attribute
+// (at most 1024 bytes of UTF-8), once filled: an event whose value breaks
+// it (a 2000-character title) is unprocessable, 422, named by its
+// attribute, and nothing is published.
+func TestAnAttributePubSubWouldRefuseIsRefusedBeforePublishing(t *testing.T) {
+	c := emulatorClient(t)
+	topicID := uniqueName("events")
+	topic := createTopic(t, c, topicID)
+	sub := createSub(t, c, uniqueName("events-sub"), &pubsubpb.Subscription{Topic: topic})
+	d := pubsubDeps(t, c, uniqueName("unused"), "")
+	tr := newTrigger(t, `
+- name: fan-out
+  events: [push]
+  mode: sync
+  actions:
+    - name: publish
+      type: pubsub
+      topic: `+topicID+`
+      attributes: {note: "{{.payload.note}}"}
+      retry: {max_attempts: 1}
+`, d)
+	out, err := tr.Handle(context.Background(), payloadEvent(t, "d1", map[string]any{"note": strings.Repeat("x", 2000)}))
+	wantStatus(t, out, err, 422, "")
+	if !strings.Contains(err.Error(), "attributes.note") || !strings.Contains(err.Error(), "1024") {
+		t.Errorf("error %q does not name the attribute and the limit", err)
+	}
+	if msgs := pullAll(t, c, sub, 1, time.Second); len(msgs) != 0 {
+		t.Fatalf("topic holds %d messages, want none", len(msgs))
+	}
+}

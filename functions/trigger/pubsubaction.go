@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"cloud.google.com/go/pubsub/v2"
 	"google.golang.org/grpc/codes"
@@ -27,10 +30,55 @@ type pubsubAction struct {
 // topicRef is a topic as configured: a short id or a full resource name.
 var topicRef = regexp.MustCompile(`^(projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/topics/)?[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$`)
 
-// compilePubSub validates a pubsub action.
+// Pub/Sub's limits on a message's attributes
+// (https://cloud.google.com/pubsub/quotas#resource_limits).
+const (
+	MaxAttributes     = 100
+	MaxAttributeKey   = 256  // bytes
+	MaxAttributeValue = 1024 // bytes
+)
+
+// checkAttributeKey checks a literal attribute key at start-up.
+func checkAttributeKey(k string) error {
+	switch {
+	case len(k) > MaxAttributeKey:
+		return fmt.Errorf("longer than Pub/Sub's %d bytes", MaxAttributeKey)
+	case strings.HasPrefix(k, "goog"):
+		return errors.New(`keys starting "goog" are reserved by Pub/Sub`)
+	case !utf8.ValidString(k):
+		return errors.New("not UTF-8")
+	}
+	return nil
+}
+
+// checkAttributeValue checks a filled attribute value: what Pub/Sub
+// accepts, so that an event whose value it would refuse fails before
+// anything is claimed or published (the emulator does not enforce it).
+func checkAttributeValue(v string) error {
+	switch {
+	case len(v) > MaxAttributeValue:
+		return fmt.Errorf("rendered %d bytes, more than Pub/Sub's %d for an attribute value", len(v), MaxAttributeValue)
+	case !utf8.ValidString(v):
+		return errors.New("rendered a value that is not UTF-8")
+	}
+	return nil
+}
+
+// compilePubSub validates a pubsub action. Attribute keys are literal and
+// checked here; attribute values are templates whose filled text is an
+// opaque Pub/Sub attribute value, checked against Pub/Sub's limits once
+// filled (checkAttributeValue).
 func compilePubSub(path string, s *actionSpec) (performer, error) {
 	var errs []error
 	a := &pubsubAction{topic: s.Topic}
+	if len(s.Attributes) > MaxAttributes {
+		errs = append(errs, fmt.Errorf("%s.attributes: %d attributes, more than Pub/Sub's %d", path, len(s.Attributes), MaxAttributes))
+	}
+	for _, k := range slices.Sorted(maps.Keys(s.Attributes)) {
+		if err := checkAttributeKey(k); err != nil {
+			errs = append(errs, fmt.Errorf("%s.attributes.%s: %w", path, k, err))
+		}
+	}
 	if s.Topic == "" {
 		errs = append(errs, fmt.Errorf("%s.topic: missing", path))
 	} else if !topicRef.MatchString(s.Topic) {
@@ -41,7 +89,7 @@ func compilePubSub(path string, s *actionSpec) (performer, error) {
 		errs = append(errs, fmt.Errorf("%s.message: %w", path, err))
 	}
 	a.message = m
-	attrs, aerrs := parseTemplates(path+".attributes", s.Attributes)
+	attrs, aerrs := parseTemplates(path+".attributes", s.Attributes, nil)
 	a.attributes, errs = attrs, append(errs, aerrs...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -68,6 +116,11 @@ func (a *pubsubAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 	attrs, err := renderMap(a.attributes, vars)
 	if err != nil {
 		return nil, fmt.Errorf("attributes.%w", err)
+	}
+	for _, nt := range a.attributes {
+		if err := checkAttributeValue(attrs[nt.key]); err != nil {
+			return nil, fmt.Errorf("attributes.%s: %w: %w", nt.key, render.ErrRender, err)
+		}
 	}
 	return func(ctx context.Context, d *deps, inv invocation) error {
 		id, err := d.topics.publish(ctx, a.topic, &pubsub.Message{Data: data, Attributes: attrs}, inv)

@@ -53,7 +53,8 @@ type actionSpec struct {
 
 	// URL (template; its scheme, host and port literal, values escaped),
 	// Method (default POST), Headers (templates), Body (template; values
-	// JSON-encoded unless Content-Type says the body is not JSON; default:
+	// JSON-encoded unless Content-Type says the body is not JSON,
+	// query-escaped when it says application/x-www-form-urlencoded; default:
 	// the event envelope as JSON), Secret (a secret reference; the request
 	// is then signed with Standard Webhooks) and AllowPrivateNetwork (send
 	// to loopback, private and link-local addresses too, which are refused
@@ -73,13 +74,16 @@ type actionSpec struct {
 	Message    string            `json:"message,omitempty"`
 
 	// Project (default: the deployment's), Trigger (id or name), Region
-	// (default global), Substitutions (templates) and Branch (template)
-	// are the cloudbuild action's.
-	Project       string            `json:"project,omitempty"`
-	Trigger       string            `json:"trigger,omitempty"`
-	Region        string            `json:"region,omitempty"`
-	Substitutions map[string]string `json:"substitutions,omitempty"`
-	Branch        string            `json:"branch,omitempty"`
+	// (default global), Substitutions (templates whose values must keep to
+	// SubstitutionChars), RawSubstitutions (the keys of Substitutions whose
+	// values are passed as they render: see compileCloudBuild) and Branch
+	// (template, values as substitutions) are the cloudbuild action's.
+	Project          string            `json:"project,omitempty"`
+	Trigger          string            `json:"trigger,omitempty"`
+	Region           string            `json:"region,omitempty"`
+	Substitutions    map[string]string `json:"substitutions,omitempty"`
+	RawSubstitutions []string          `json:"raw_substitutions,omitempty"`
+	Branch           string            `json:"branch,omitempty"`
 }
 
 // retrySpec is an action's retry policy as written.
@@ -268,13 +272,13 @@ func compileAction(path, rule string, s *actionSpec, lease time.Duration) (*acti
 	owned := map[string][]string{
 		TypeHTTP:       {"url", "method", "headers", "body", "secret", "allow_private_network"},
 		TypePubSub:     {"topic", "attributes", "message"},
-		TypeCloudBuild: {"project", "trigger", "region", "substitutions", "branch"},
+		TypeCloudBuild: {"project", "trigger", "region", "substitutions", "raw_substitutions", "branch"},
 	}
 	set := map[string]bool{
 		"url": s.URL != "", "method": s.Method != "", "headers": len(s.Headers) > 0, "body": s.Body != "", "secret": s.Secret != "",
 		"allow_private_network": s.AllowPrivateNetwork,
 		"topic":                 s.Topic != "", "attributes": len(s.Attributes) > 0, "message": s.Message != "",
-		"project": s.Project != "", "trigger": s.Trigger != "", "region": s.Region != "", "substitutions": len(s.Substitutions) > 0, "branch": s.Branch != "",
+		"project": s.Project != "", "trigger": s.Trigger != "", "region": s.Region != "", "substitutions": len(s.Substitutions) > 0, "raw_substitutions": len(s.RawSubstitutions) > 0, "branch": s.Branch != "",
 	}
 	if _, ok := owned[s.Type]; !ok {
 		fail("type", "%q: want http, pubsub or cloudbuild", s.Type)
@@ -350,14 +354,18 @@ func compileRetry(path string, s *retrySpec) (retryPolicy, []error) {
 	return p, errs
 }
 
-// parseTemplates parses a map of templates, naming each failure.
-func parseTemplates(path string, m map[string]string) ([]namedTemplate, []error) {
+// parseTemplates parses a map of templates with parse (render.Parse when
+// nil), naming each failure.
+func parseTemplates(path string, m map[string]string, parse func(key, name, text string) (*render.Template, error)) ([]namedTemplate, []error) {
+	if parse == nil {
+		parse = func(_, name, text string) (*render.Template, error) { return render.Parse(name, text) }
+	}
 	var (
 		out  []namedTemplate
 		errs []error
 	)
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		t, err := render.Parse(path+"."+k, m[k])
+		t, err := parse(k, path+"."+k, m[k])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s.%s: %w", path, k, err))
 			continue

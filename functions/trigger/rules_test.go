@@ -61,6 +61,14 @@ func TestCompileRejectsBadRulesNamingTheField(t *testing.T) {
 		{"attempts outlast the claim lease", `[{name: r, events: [push], actions: [{name: a, type: http, url: "http://h/x", timeout: 2m, retry: {max_attempts: 3}}]}]`,
 			[]string{"rules[0].actions[0].retry: all 3 attempts of 2m0s may take 6m20s, longer than a claim's lease (IDEMPOTENCY_LEASE=5m0s)"}},
 		{"cloudbuild without trigger", `[{name: r, events: [push], actions: [{name: a, type: cloudbuild}]}]`, []string{"actions[0].trigger: missing"}},
+		{"substitution key Cloud Build refuses", `[{name: r, events: [push], actions: [{name: a, type: cloudbuild, trigger: t, substitutions: {COMMIT: a, _lower: b}}]}]`,
+			[]string{"actions[0].substitutions.COMMIT: a user-defined substitution", "actions[0].substitutions._lower:"}},
+		{"raw_substitutions names a key that is not set", `[{name: r, events: [push], actions: [{name: a, type: cloudbuild, trigger: t, substitutions: {_A: x}, raw_substitutions: [_TITLE, _A, _A]}]}]`,
+			[]string{`actions[0].raw_substitutions[0]: "_TITLE" is not a key of substitutions`, `actions[0].raw_substitutions[2]: "_A" is listed twice`}},
+		{"raw_substitutions on another type", `[{name: r, events: [push], actions: [{name: a, type: http, url: "http://h/x", raw_substitutions: [_A]}]}]`,
+			[]string{"actions[0].raw_substitutions: is a cloudbuild field"}},
+		{"attribute keys Pub/Sub refuses", `[{name: r, events: [push], actions: [{name: a, type: pubsub, topic: tpc, attributes: {googx: a, ` + strings.Repeat("k", 257) + `: b}}]}]`,
+			[]string{`actions[0].attributes.googx: keys starting "goog" are reserved`, "actions[0].attributes.kkk", "256 bytes"}},
 		{"no rules", `[]`, []string{"rules: empty"}},
 	}
 	for _, tt := range tests {

@@ -30,9 +30,16 @@
 // An http action's url template has a literal scheme, host and port, and
 // its values are path- or query-escaped (render.ParseURL); its body is
 // JSON with JSON-encoded values unless a literal Content-Type says
-// otherwise (render.ParseJSON). It connects to public addresses only,
-// checked on every dial after DNS resolution, unless it sets
-// allow_private_network: true.
+// otherwise (render.ParseJSON), or form-encoded with query-escaped values
+// when it says application/x-www-form-urlencoded (render.ParseForm). It
+// connects to public addresses only, checked on every dial after DNS
+// resolution, unless it sets allow_private_network: true.
+//
+// A cloudbuild action's substitutions and branch take values of
+// SubstitutionChars only (render.ParseChecked), so that a build step that
+// runs a substitution in a shell cannot be made to run an event's command;
+// raw_substitutions lists the keys exempted, for steps that read them as
+// data only.
 //
 // Every rule whose events and condition match runs (rules are not
 // exclusive). A rule's templates are filled before anything runs: an event

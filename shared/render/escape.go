@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
+	"strconv"
 	"text/template"
 	"text/template/parse"
 )
@@ -34,6 +36,60 @@ func ParseJSON(name, text string) (*Template, error) {
 	return parseEscaped(name, text, jsonLanguage)
 }
 
+// ParseForm parses the template of an application/x-www-form-urlencoded
+// body. Every interpolated value is url.QueryEscape'd ("&", "=" and "+"
+// included, so a value stays inside its field and cannot add one); a value
+// already piped to urlquery is not escaped twice.
+//
+//	t, err := render.ParseForm("body", "text=Push+to+{{.payload.ref}}&channel=deploys")
+func ParseForm(name, text string) (*Template, error) {
+	return parseEscaped(name, text, formLanguage)
+}
+
+// ParseChecked parses the template of a field whose every interpolated
+// value must pass check, for a field that no escaping fits (an FCM
+// condition, a Cloud Build substitution that a build step may place in a
+// shell): the value is refused rather than rewritten, so the event cannot
+// change the field's meaning. The literal text is the rule's and is not
+// checked. Execute fails with ErrRender, naming the template and the
+// check's error, when a value does not pass.
+//
+//	t, err := render.ParseChecked("to.condition", "'team-{{.payload.team}}' in topics", render.Alphabet("an FCM topic name", `a-zA-Z0-9-_.~%`))
+func ParseChecked(name, text string, check func(value string) error) (*Template, error) {
+	return parseEscapedWith(name, text, checkedLanguage, template.FuncMap{
+		"_render_check": func(v any) (string, error) {
+			s := printed(v)
+			if err := check(s); err != nil {
+				return "", err
+			}
+			return s, nil
+		},
+	})
+}
+
+// Alphabet returns a check for ParseChecked that accepts values made of
+// the characters of chars, a regular expression character class body
+// ("a-z0-9_-"), and the empty value. what names the alphabet in the error
+// ("an FCM topic name").
+func Alphabet(what, chars string) func(string) error {
+	re := regexp.MustCompile(`^[` + chars + `]*$`)
+	return func(v string) error {
+		if !re.MatchString(v) {
+			return fmt.Errorf("value %s has characters outside %s (%s)", quoteShort(v), what, chars)
+		}
+		return nil
+	}
+}
+
+// quoteShort quotes v for an error message, cut to a readable length.
+func quoteShort(v string) string {
+	const max = 64
+	if len(v) > max {
+		return strconv.Quote(v[:max]) + "..."
+	}
+	return strconv.Quote(v)
+}
+
 // state is where in a URL or JSON text the output has got to.
 type state int
 
@@ -59,7 +115,13 @@ var escapers = template.FuncMap{
 // interpolation, as html/template does for HTML, after following the
 // literal text to learn where each interpolation lands.
 func parseEscaped(name, text string, lang language) (*Template, error) {
-	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Funcs(escapers).Parse(text)
+	return parseEscapedWith(name, text, lang, nil)
+}
+
+// parseEscapedWith is parseEscaped with more functions for the language's
+// escaper to name.
+func parseEscapedWith(name, text string, lang language, more template.FuncMap) (*Template, error) {
+	t, err := template.New(name).Option("missingkey=error").Funcs(funcs).Funcs(escapers).Funcs(more).Parse(text)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
@@ -237,6 +299,24 @@ var jsonLanguage = language{
 		}
 		return "", errors.New("an interpolation right after a backslash would complete an escape sequence")
 	},
+}
+
+// formLanguage escapes every interpolation of a form-encoded body as a
+// query value: the body has no other place a value can land.
+var formLanguage = language{
+	step: func(s state, _ string) state { return s },
+	escaper: func(_ state, pipe *parse.PipeNode) (string, error) {
+		if lastCommandIs(pipe, "urlquery") {
+			return "", nil
+		}
+		return "_render_url_query", nil
+	},
+}
+
+// checkedLanguage pipes every interpolation through ParseChecked's check.
+var checkedLanguage = language{
+	step:    func(s state, _ string) state { return s },
+	escaper: func(state, *parse.PipeNode) (string, error) { return "_render_check", nil },
 }
 
 // lastCommandIs reports whether the pipeline ends by calling the function

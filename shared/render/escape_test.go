@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -180,4 +181,71 @@ func FuzzParseURL(f *testing.F) {
 			t.Fatalf("%q rendered %q: the value did not arrive intact", x, got)
 		}
 	})
+}
+
+func TestParseFormKeepsEachValueInsideItsField(t *testing.T) {
+	v := vars(t, map[string]any{"x": "a&admin=true", "sp": "a b+c", "n": 7})
+	tests := []struct{ name, text, want string }{
+		{"a value cannot add a field", "text={{.payload.x}}&channel=deploys", "text=a%26admin%3Dtrue&channel=deploys"},
+		{"spaces and plus", "text={{.payload.sp}}", "text=a+b%2Bc"},
+		{"urlquery is not applied twice", "text={{urlquery .payload.x}}", "text=a%26admin%3Dtrue"},
+		{"a number", "n={{.payload.n}}", "n=7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := ParseForm("body", tt.text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Execute(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			form, err := url.ParseQuery(got)
+			if err != nil || form.Has("admin") {
+				t.Errorf("form %v (%v) has a field the value added", form, err)
+			}
+		})
+	}
+}
+
+func TestParseCheckedRefusesAValueOutsideTheAlphabet(t *testing.T) {
+	check := Alphabet("a topic name", `a-z0-9-`)
+	v := vars(t, map[string]any{"team": "a' in topics || 'all-users", "ok": "ops-1", "n": 7})
+	tests := []struct {
+		name, text, want string
+		refused          bool
+	}{
+		{"a value of the alphabet", "'team-{{.payload.ok}}' in topics", "'team-ops-1' in topics", false},
+		{"literal text is the rule's", "'a' in topics || 'b' in topics", "'a' in topics || 'b' in topics", false},
+		{"a number", "'n{{.payload.n}}' in topics", "'n7' in topics", false},
+		{"a quote closing the name", "'team-{{.payload.team}}' in topics", "", true},
+		{"after a pipeline", `'{{.payload.team | printf "%s"}}' in topics`, "", true},
+		{"inside a branch", "{{if .payload.ok}}'{{.payload.team}}' in topics{{end}}", "", true},
+		{"in a range", "{{range .payload}}{{.}}{{end}}", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmpl, err := ParseChecked("to.condition", tt.text, check)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tmpl.Execute(v)
+			if tt.refused {
+				if !errors.Is(err, ErrRender) || !strings.Contains(err.Error(), "a topic name") || !strings.Contains(err.Error(), "to.condition") {
+					t.Fatalf("Execute = %q, %v; want ErrRender naming the template and the alphabet", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := ParseChecked("x", `{{define "h"}}x{{end}}{{template "h"}}`, check); err == nil {
+		t.Error("a template call was accepted: its output would not be checked")
+	}
 }

@@ -18,8 +18,11 @@
 // Parse leaves values as they are, for text read by people. A template
 // whose output is parsed by a machine escapes every value for where it
 // lands, so that an event's values cannot change the output's structure:
-// ParseURL (the host is literal; values are path- or query-escaped) and
-// ParseJSON (values stay one JSON value or string content).
+// ParseURL (the host is literal; values are path- or query-escaped),
+// ParseJSON (values stay one JSON value or string content) and ParseForm
+// (values are query-escaped). Where no escaping fits, ParseChecked refuses
+// a value outside the field's alphabet (an FCM condition's topic names, a
+// Cloud Build substitution) instead of rewriting it.
 package render
 
 import (
