@@ -45,7 +45,7 @@ store:
     - name: form
       verify: {scheme: token, secret: sm:form, field: token}
     - name: open
-      verify: {scheme: none}
+      verify: {scheme: none, allow_cidrs: [127.0.0.0/8, "::1/128"]}
 `
 
 // runner is the local runner's shape in miniature: the real pipeline
