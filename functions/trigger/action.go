@@ -2,6 +2,8 @@ package trigger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -27,8 +29,27 @@ type invocation struct {
 	function             string // Trigger (sync rules) or TriggerWorker, for logs
 	source, rule, action string
 	event                *event.Event
-	// idempotencyKey is sent to HTTP receivers: "<event id>/<action name>".
+	// idempotencyKey is the OutgoingID that receivers dedupe by.
 	idempotencyKey string
+}
+
+// newInvocation names one action of one rule of a source run for ev.
+func newInvocation(function, source, rule, action string, ev *event.Event) invocation {
+	return invocation{function: function, source: source, rule: rule, action: action, event: ev,
+		idempotencyKey: OutgoingID(source, rule, action, ev.ID)}
+}
+
+// OutgoingID is the id an action's receivers see for one event: the
+// Idempotency-Key and webhook-id of an http call, the AttrIdempotencyKey
+// attribute of a pubsub message. It is the SHA-256 of
+// "<source>/<rule>/<action>/<event id>" in 64 hex digits: the same on every
+// retry and redelivery, different for two sources (or rules, or actions)
+// whatever event ids their senders choose, and of a fixed length that
+// every receiver accepts. Source, rule and action names hold no "/", so
+// only the event id, last, may: the string names one scope only.
+func OutgoingID(source, rule, action, eventID string) string {
+	sum := sha256.Sum256([]byte(source + "/" + rule + "/" + action + "/" + eventID))
+	return hex.EncodeToString(sum[:])
 }
 
 // logAttrs are the fields that name the invocation on a log line.

@@ -22,7 +22,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-// HeaderIdempotencyKey carries "<event id>/<action name>" on every HTTP
+// HeaderIdempotencyKey carries the action's OutgoingID on every HTTP
 // action request, the same on every retry, so that receivers can dedupe.
 // The Standard Webhooks webhook-id header carries the same value.
 const HeaderIdempotencyKey = "Idempotency-Key"

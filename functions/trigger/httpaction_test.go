@@ -124,8 +124,8 @@ func TestHTTPActionRetriesWithBackoffUntilItSucceeds(t *testing.T) {
 		t.Fatalf("receiver got %d requests, want 3 (two failures, then success)", len(reqs))
 	}
 	for i, r := range reqs {
-		if got := r.Header.Get(HeaderIdempotencyKey); got != "delivery-1/call" {
-			t.Errorf("request %d: Idempotency-Key %q, want delivery-1/call", i, got)
+		if got, want := r.Header.Get(HeaderIdempotencyKey), OutgoingID("src", "notify", "call", "delivery-1"); got != want {
+			t.Errorf("request %d: Idempotency-Key %q, want %q, the same on every retry", i, got, want)
 		}
 		var env map[string]any
 		if err := json.Unmarshal(bodies[i], &env); err != nil || env["id"] != "delivery-1" {
@@ -194,8 +194,8 @@ func TestHTTPActionIsSignedVerifiablyWithASecretManagerSecret(t *testing.T) {
 	if r.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("Content-Type %q", r.Header.Get("Content-Type"))
 	}
-	if r.Header.Get(verify.HeaderWebhookID) != "d-signed/call" {
-		t.Errorf("webhook-id %q, want the idempotency key", r.Header.Get(verify.HeaderWebhookID))
+	if id := r.Header.Get(verify.HeaderWebhookID); id != r.Header.Get(HeaderIdempotencyKey) || id != OutgoingID("src", "notify", "call", "d-signed") {
+		t.Errorf("webhook-id %q, want the idempotency key", id)
 	}
 	v, err := verify.New("receiver", verify.Config{Scheme: "standardwebhooks", Secret: "env:K"}, memSecrets{"env:K": key})
 	if err != nil {

@@ -20,6 +20,12 @@ import (
 	"github.com/cloudhooks/webhooks/shared/render"
 )
 
+// AttrIdempotencyKey is the attribute of every pubsub action message that
+// carries the action's OutgoingID, so that subscribers can dedupe Pub/Sub's
+// at-least-once deliveries (and Trigger's own retries). An attribute
+// template of that name is refused.
+const AttrIdempotencyKey = "idempotency_key"
+
 // pubsubAction publishes the event, or a templated message, to a topic.
 type pubsubAction struct {
 	topic      string
@@ -89,6 +95,9 @@ func compilePubSub(path string, s *actionSpec) (performer, error) {
 		errs = append(errs, fmt.Errorf("%s.message: %w", path, err))
 	}
 	a.message = m
+	if _, ok := s.Attributes[AttrIdempotencyKey]; ok {
+		errs = append(errs, fmt.Errorf("%s.attributes.%s: reserved: Trigger sets it to the action's scoped id", path, AttrIdempotencyKey))
+	}
 	attrs, aerrs := parseTemplates(path+".attributes", s.Attributes, nil)
 	a.attributes, errs = attrs, append(errs, aerrs...)
 	if err := errors.Join(errs...); err != nil {
@@ -123,7 +132,12 @@ func (a *pubsubAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 		}
 	}
 	return func(ctx context.Context, d *deps, inv invocation) error {
-		id, err := d.topics.publish(ctx, a.topic, &pubsub.Message{Data: data, Attributes: attrs}, inv)
+		m := &pubsub.Message{Data: data, Attributes: maps.Clone(attrs)}
+		if m.Attributes == nil {
+			m.Attributes = map[string]string{}
+		}
+		m.Attributes[AttrIdempotencyKey] = inv.idempotencyKey
+		id, err := d.topics.publish(ctx, a.topic, m, inv)
 		if err != nil {
 			return classifyGRPC(fmt.Errorf("publish to %s: %w", a.topic, err))
 		}

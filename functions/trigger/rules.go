@@ -179,8 +179,11 @@ func compileRule(path string, s *ruleSpec, lease time.Duration) (*rule, error) {
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
 	}
-	if s.Name == "" {
+	switch {
+	case s.Name == "":
 		fail("name", "missing: jobs and claims name the rule")
+	case strings.Contains(s.Name, "/"):
+		fail("name", "%q: a rule name holds no \"/\" (claims and outgoing ids join names with it)", s.Name)
 	}
 	if len(s.Events) == 0 {
 		fail("events", "missing: list the event types (\"*\" for all)")
@@ -247,8 +250,11 @@ func compileAction(path, rule string, s *actionSpec, lease time.Duration) (*acti
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
 	}
-	if s.Name == "" {
+	switch {
+	case s.Name == "":
 		fail("name", "missing: jobs, claims and Idempotency-Key name the action")
+	case strings.Contains(s.Name, "/"):
+		fail("name", "%q: an action name holds no \"/\" (claims and outgoing ids join names with it)", s.Name)
 	}
 	if s.Timeout != "" {
 		d, err := time.ParseDuration(s.Timeout)

@@ -63,7 +63,9 @@
 //
 // Each action runs at most once per event however often the provider
 // delivers it: it claims ClaimKey in the idempotency store (Firestore) and
-// HTTP receivers get Idempotency-Key "<event id>/<action name>".
+// its receivers get OutgoingID, scoped to the source, rule and action, to
+// dedupe by (http: Idempotency-Key and webhook-id; pubsub: the
+// AttrIdempotencyKey attribute).
 //
 // Local runs: without GOOGLE_CLOUD_PROJECT, cloudbuild actions are
 // recorded in WEBHOOKS_DATA_DIR/trigger/actions.ndjson instead of run. With
@@ -261,7 +263,7 @@ func (t *trigger) runSync(ctx context.Context, d *deps, ev *event.Event, p plan)
 		defer unlock()
 	}
 	for i, a := range p.rule.actions {
-		inv := invocation{function: FunctionTrigger, source: t.src.name, rule: p.rule.name, action: a.name, event: ev, idempotencyKey: ev.ID + "/" + a.name}
+		inv := newInvocation(FunctionTrigger, t.src.name, p.rule.name, a.name, ev)
 		dup, err := perform(ctx, d, inv, a, p.calls[i])
 		if err != nil {
 			d.log.Error("trigger: action failed", append(inv.logAttrs(), "error", err.Error())...)

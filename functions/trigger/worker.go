@@ -85,7 +85,7 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	if err != nil {
 		return deadLetter(ctx, d, j, raw, log, fmt.Errorf("action %q: %w", a.name, err))
 	}
-	inv := invocation{function: FunctionWorker, source: src.name, rule: r.name, action: a.name, event: j.Event, idempotencyKey: j.Event.ID + "/" + a.name}
+	inv := newInvocation(FunctionWorker, src.name, r.name, a.name, j.Event)
 	dup, err := perform(ctx, d, inv, a, c)
 	switch {
 	case err == nil && dup:

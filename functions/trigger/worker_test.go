@@ -64,7 +64,7 @@ func TestWorkerRunsTheJobOfAFrameworkCloudEvent(t *testing.T) {
 		t.Fatalf("duplicate delivery: %v", err)
 	}
 	reqs, _ := rcv.got()
-	if len(reqs) != 2 || reqs[1].Header.Get(HeaderIdempotencyKey) != "d-w/call" {
+	if len(reqs) != 2 || reqs[1].Header.Get(HeaderIdempotencyKey) != OutgoingID("src", "deploy", "call", "d-w") {
 		t.Fatalf("receiver got %d calls, want 2 (fail, succeed; the duplicate skipped)", len(reqs))
 	}
 	if !strings.Contains(logs.String(), `"attempt":2`) || !strings.Contains(logs.String(), `"result":"duplicate"`) {

@@ -25,7 +25,7 @@ func TestParseNamesTheBadField(t *testing.T) {
 	}{
 		{"unknown field", "store:\n  sources:\n    - name: a\n      verfy: {}\n", "unknown field"},
 		{"bad name", "store:\n  sources:\n    - name: A/b\n      verify: {scheme: github}\n", "store.sources[0].name"},
-		{"duplicate name", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n    - name: a\n      verify: {scheme: none}\n", `relay.sources[1].name: duplicate source "a"`},
+		{"duplicate name", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n", `relay.sources[1].name: duplicate source "a"`},
 		{"missing scheme", "trigger:\n  sources:\n    - name: a\n", "trigger.sources[0].verify.scheme: missing"},
 		{"not yaml", "store: [", "webhooks.yaml:1: did not find expected node content"},
 		{"the crc source's key verifying another scheme",
@@ -63,7 +63,7 @@ func TestCRCSecretIsSharedByTwitterSources(t *testing.T) {
 
 func TestLoadPrefersTheFileNamedByTheEnvironment(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.yaml")
-	if err := os.WriteFile(path, []byte("store:\n  sources:\n    - name: only\n      verify: {scheme: none}\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("store:\n  sources:\n    - name: only\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f, err := Load(func(k string) (string, bool) { return path, k == EnvPath })
@@ -93,7 +93,7 @@ func TestErrorsPointAtTheLine(t *testing.T) {
 		{"a number where a string belongs", "store:\n  sources:\n    - name: 123\n      verify: {scheme: none}\n",
 			`w.yaml:3:7: store.sources[0].name: want a string (quote it), got "123"`},
 		{"a key given twice", "store:\n  sources: []\n  sources: []\n", "w.yaml:3: "},
-		{"validation", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n    - name: a\n      verify: {scheme: none}\n",
+		{"validation", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n",
 			`w.yaml:5:7: relay.sources[1].name: duplicate source "a"`},
 	}
 	for _, tt := range tests {
@@ -113,7 +113,7 @@ func TestErrorsPointAtTheLine(t *testing.T) {
 // is placed at its line too, and a bad environment variable is not
 // placed in the file at all.
 func TestLocatedPlacesAFunctionsFindingsInTheFile(t *testing.T) {
-	yaml := "relay:\n  sources:\n    - name: a\n      verify: {scheme: none}\n      rules:\n        - name: r\n          to: {topc: x}\n"
+	yaml := "relay:\n  sources:\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n      rules:\n        - name: r\n          to: {topc: x}\n"
 	f, err := ParseFile("w.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ func TestREADMEErrorExamplesAreTheRealTexts(t *testing.T) {
 // A bad environment variable that every source's pattern reads is one
 // message, not one per source, and is not placed in the file.
 func TestABadEnvironmentVariableIsReportedOnce(t *testing.T) {
-	f, err := config.ParseFile("webhooks.yaml", []byte("store:\n  sources:\n    - {name: a, verify: {scheme: none}}\n    - {name: b, verify: {scheme: none}}\n"))
+	f, err := config.ParseFile("webhooks.yaml", []byte("store:\n  sources:\n    - {name: a, verify: {scheme: none, allow_cidrs: [127.0.0.0/8]}}\n    - {name: b, verify: {scheme: none, allow_cidrs: [127.0.0.0/8]}}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

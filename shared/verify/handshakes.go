@@ -39,6 +39,23 @@ func HandshakeScheme(kind string) (scheme string, keyed bool) {
 	return scheme, keyed
 }
 
+// QueryCredentials names the query parameters of cfg's requests that are
+// checked against its keys, for whatever keeps or shows requests (the
+// local inspector): secret are those whose value is a key itself, such as
+// Meta's hub.verify_token (handshake.SecretParams), never to be written
+// down; signature are those that carry a signature made with a key, such
+// as PandaDoc's ?signature=, worthless without the key but a credential
+// all the same, to be masked wherever they are shown.
+func QueryCredentials(cfg Config) (secret, signature []string) {
+	for _, kind := range cfg.Handshakes {
+		secret = append(secret, handshake.SecretParams(kind)...)
+	}
+	if p, ok := Lookup(cfg.Scheme); ok && p.SigParam != "" {
+		signature = append(signature, p.SigParam)
+	}
+	return secret, signature
+}
+
 // checkHandshakes refuses handshakes that are unknown or that would make
 // the source a signing oracle, naming the field and why.
 func checkHandshakes(cfg Config) error {

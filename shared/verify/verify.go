@@ -39,6 +39,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -200,10 +202,31 @@ func New(source string, cfg Config, secrets SecretSource, opts ...Option) (*Veri
 	if err := checkRef(cfg.HandshakeSecret); err != nil {
 		return nil, fmt.Errorf("verify.handshake_secret: %w", err)
 	}
-	if cfg.Scheme == SchemeNone {
-		v.logger.Warn("source accepts unsigned requests (verify.scheme: none)", "source", source)
+	if _, open := s.(noneScheme); open {
+		if err := checkOpenAllowlist(cfg); err != nil {
+			return nil, err
+		}
+		v.logger.Warn("source accepts unsigned requests from its allow_cidrs", "source", source, "scheme", cfg.Scheme)
 	}
 	return v, nil
+}
+
+// checkOpenAllowlist refuses a scheme that verifies nothing ("none", and
+// presets of providers that sign nothing) unless verify.allow_cidrs
+// narrows who may call it: without one, the source is a write endpoint
+// open to anyone who learns its URL. A range of every address (0.0.0.0/0,
+// ::/0) narrows nothing and is refused too; the ranges' syntax is the
+// allowlist parser's to check.
+func checkOpenAllowlist(cfg Config) error {
+	if len(cfg.AllowCIDRs) == 0 {
+		return fmt.Errorf("verify.allow_cidrs: missing: verify.scheme %q verifies nothing, so only the sender's published address ranges protect the source", cfg.Scheme)
+	}
+	for _, c := range cfg.AllowCIDRs {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(c)); err == nil && p.Bits() == 0 {
+			return fmt.Errorf("verify.allow_cidrs: %q admits every address, and verify.scheme %q verifies nothing: list the sender's published ranges", c, cfg.Scheme)
+		}
+	}
+	return nil
 }
 
 // Verify checks r, whose body has been read into body, and returns what

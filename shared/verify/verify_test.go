@@ -303,6 +303,9 @@ func TestConfigurationErrorsNameTheField(t *testing.T) {
 		{verify.Config{Scheme: "nope", Secret: "env:K"}, "verify.scheme"},
 		{verify.Config{Scheme: "github"}, "verify.secret"},
 		{verify.Config{Scheme: "none", Secret: "env:K"}, "verify.secret"},
+		{verify.Config{Scheme: "none"}, "verify.allow_cidrs"},
+		{verify.Config{Scheme: "none", AllowCIDRs: []string{"::/0"}}, "verify.allow_cidrs"},
+		{verify.Config{Scheme: "microsoft-graph"}, "verify.allow_cidrs"},
 		{verify.Config{Scheme: "hmac", Secret: "env:K"}, "verify.header"},
 		{verify.Config{Scheme: "hmac", Secret: "env:K", Header: "X", Algorithm: "md5"}, "verify.algorithm"},
 		{verify.Config{Scheme: "hmac", Secret: "env:K", Header: "X", Encoding: "base32"}, "verify.encoding"},
@@ -378,7 +381,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 
 func TestSchemeNoneAcceptsAnythingAndSaysSo(t *testing.T) {
 	var logs bytes.Buffer
-	v, err := verify.New("open", verify.Config{Scheme: "none"}, nil, verify.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	v, err := verify.New("open", verify.Config{Scheme: "none", AllowCIDRs: []string{"192.0.2.0/24"}}, nil, verify.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,8 +42,8 @@ store:
     - {name: basic,   verify: {scheme: basic, secret: sm:basic-credentials}}
     - {name: pubsub,  verify: {scheme: oidc, email: pusher@example.iam.gserviceaccount.com, audience: https://example.com/pubsub}}
     - {name: meta,    verify: {scheme: github, secret: sm:meta-app-secret, handshakes: [meta], handshake_secret: sm:meta-verify-token}}
-    - {name: open,    verify: {scheme: none, handshakes: [dropbox, graph]}}
-    - {name: inbox,   verify: {scheme: none}}
+    - {name: open,    verify: {scheme: none, handshakes: [dropbox, graph], allow_cidrs: [127.0.0.0/8, "::1/128"]}}
+    - {name: inbox,   verify: {scheme: none, allow_cidrs: [127.0.0.0/8, "::1/128"]}}
     - {name: discord, verify: {scheme: discord, secret: sm:discord-public-key, handshakes: [discord]}}
     - {name: sendgrid, verify: {scheme: sendgrid, secret: sm:sendgrid-verification-key}}
     - {name: twitch,  verify: {scheme: twitch, secret: sm:twitch-secret, handshakes: [twitch]}}

@@ -182,17 +182,23 @@ type Reply struct {
 	Body   []byte
 }
 
+// ParamVerifyToken is the query parameter of Meta's verification request
+// that carries the verify token: the handshake secret itself.
+const ParamVerifyToken = "hub.verify_token"
+
 // kind describes one handshake.
 type kind struct {
 	// early: the provider sends the handshake unsigned.
-	early  bool
-	answer func(r *http.Request, body []byte, keys [][]byte) (*Reply, error)
+	early bool
+	// secretParams are the query parameters compared with a key.
+	secretParams []string
+	answer       func(r *http.Request, body []byte, keys [][]byte) (*Reply, error)
 }
 
 var kinds = map[string]kind{
 	Challenge: {early: false, answer: answerChallenge},
 	Slack:     {early: false, answer: answerSlack},
-	Meta:      {early: true, answer: answerMeta},
+	Meta:      {early: true, secretParams: []string{ParamVerifyToken}, answer: answerMeta},
 	CRC:       {early: true, answer: answerCRC},
 	Zoom:      {early: false, answer: answerZoom},
 	Dropbox:   {early: true, answer: answerDropbox},
@@ -224,6 +230,14 @@ func Valid(kind string) bool {
 // an unknown kind.
 func BeforeVerification(kind string) bool {
 	return kinds[kind].early
+}
+
+// SecretParams returns the query parameters of the kind's request whose
+// value is compared with a key, the secret itself when it matches (Meta's
+// hub.verify_token): whatever keeps or shows requests must not keep them.
+// Echoed challenges are not secrets and are not listed.
+func SecretParams(kind string) []string {
+	return slices.Clone(kinds[kind].secretParams)
 }
 
 // Answer returns (nil, nil) when r is not this kind of handshake (an
@@ -299,12 +313,12 @@ func answerMeta(r *http.Request, _ []byte, keys [][]byte) (*Reply, error) {
 	if mode != "subscribe" {
 		return nil, fmt.Errorf("%w: hub.mode is not subscribe", ErrMalformed)
 	}
-	token, present, err := param(q, "hub.verify_token")
+	token, present, err := param(q, ParamVerifyToken)
 	switch {
 	case err != nil:
 		return nil, err
 	case !present || token == "":
-		return nil, fmt.Errorf("%w: no hub.verify_token", ErrMalformed)
+		return nil, fmt.Errorf("%w: no %s", ErrMalformed, ParamVerifyToken)
 	}
 	challenge, err := echoParam(q, "hub.challenge")
 	if err != nil {

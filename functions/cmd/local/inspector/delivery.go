@@ -3,6 +3,8 @@ package inspector
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,13 +36,15 @@ const (
 // secret itself (a token, a password) is kept with no value, and one that
 // carries a signature keeps its value, which proves nothing without the
 // key, so that a replay after a restart is still the request as received.
+// A query parameter that is the secret (Meta's hub.verify_token) is kept
+// in the target with its value masked, the value in memory only.
 type Delivery struct {
 	Seq      int64     `json:"seq"`
 	Time     time.Time `json:"time"`
 	Kind     string    `json:"kind"`
 	Of       int64     `json:"of,omitempty"` // the Seq a replay repeats
 	Method   string    `json:"method"`
-	Target   string    `json:"target"` // the request URI, as received
+	Target   string    `json:"target"` // the request URI as received, secret query values masked
 	Host     string    `json:"host"`
 	Remote   string    `json:"remote"`
 	Function string    `json:"function"` // the first path segment: store, relay, trigger
@@ -147,6 +151,35 @@ func carriesSecret(name string, vc verify.Config) bool {
 	}
 	lower := strings.ToLower(name)
 	return !strings.Contains(lower, "signature") && !strings.Contains(lower, "hmac")
+}
+
+// maskQuery returns target (a request URI) with the values of the query
+// parameters named in names replaced by mask, and the names it masked. A
+// parameter is matched by its name as the server reads it (url.ParseQuery:
+// "hub%2Everify_token" is hub.verify_token); the rest of the query stays
+// byte for byte as received, since URL-bound schemes sign it.
+func maskQuery(target string, names []string) (string, []string) {
+	path, query, ok := strings.Cut(target, "?")
+	if !ok || len(names) == 0 {
+		return target, nil
+	}
+	var masked []string
+	parts := strings.Split(query, "&")
+	for n, part := range parts {
+		rawKey, _, _ := strings.Cut(part, "=")
+		key, err := url.QueryUnescape(rawKey)
+		if err != nil || !slices.Contains(names, key) {
+			continue
+		}
+		parts[n] = rawKey + "=" + mask
+		if !slices.Contains(masked, key) {
+			masked = append(masked, key)
+		}
+	}
+	if masked == nil {
+		return target, nil
+	}
+	return path + "?" + strings.Join(parts, "&"), masked
 }
 
 // setBody keeps body in d as text, or base64 when it is not UTF-8.

@@ -84,12 +84,13 @@ type Inspector struct {
 }
 
 // secretParts is what a delivery carried that is never written down: the
-// values of headers that are the secret itself, and a body whose token
-// field was removed from the record. Replays use them until the runner
-// stops.
+// values of headers that are the secret itself, a body whose token field
+// was removed from the record, and a target whose secret query parameters
+// were masked. Replays use them until the runner stops.
 type secretParts struct {
 	header http.Header
 	body   []byte // nil unless the record's body lacks the token field
+	target string // "" unless the record's target is masked
 }
 
 // New loads the deliveries kept in opts.Dir.
@@ -188,6 +189,11 @@ func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, o
 		}
 	}
 	d.setBody(raw, body.cut)
+	if params, _ := verify.QueryCredentials(src.Verify); len(params) > 0 {
+		if masked, names := maskQuery(d.Target, params); names != nil {
+			secret.target, d.Target = d.Target, masked
+		}
+	}
 	d.Headers = headers(r.Header, src.Verify)
 	secret.header = secretValues(r.Header, d.Headers)
 	mu.Lock()
@@ -221,7 +227,7 @@ func (i *Inspector) add(d *Delivery, secret secretParts) {
 	i.seq++
 	d.Seq = i.seq
 	i.list = append(i.list, d)
-	if secret.header != nil || secret.body != nil {
+	if secret.header != nil || secret.body != nil || secret.target != "" {
 		i.secrets[d.Seq] = secret
 	}
 	if over := len(i.list) - i.opts.Keep; over > 0 {

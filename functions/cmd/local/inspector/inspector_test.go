@@ -31,6 +31,9 @@ const (
 	stripeKey = "whsec_0123456789abcdef0123456789abcdef"
 	ciToken   = "tok-ci-5ecret-value"
 	formToken = "tok-form-5ecret-value"
+	// metaToken is the meta source's handshake secret: Meta's verify token.
+	metaToken   = "meta-verify-5ecret-value"
+	pandadocKey = "pandadoc-shared-key-0123456789"
 )
 
 const testConfig = `
@@ -45,7 +48,11 @@ store:
     - name: form
       verify: {scheme: token, secret: sm:form, field: token}
     - name: open
-      verify: {scheme: none}
+      verify: {scheme: none, allow_cidrs: [127.0.0.0/8, "::1/128"]}
+    - name: meta
+      verify: {scheme: github, secret: sm:github, handshakes: [meta], handshake_secret: sm:meta}
+    - name: pandadoc
+      verify: {scheme: pandadoc, secret: sm:pandadoc}
 `
 
 // runner is the local runner's shape in miniature: the real pipeline
@@ -74,7 +81,7 @@ func newRunner(t *testing.T) *runner {
 	if err := os.MkdirAll(secretDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for name, key := range map[string]string{"github": githubKey, "stripe": stripeKey, "ci": ciToken, "form": formToken} {
+	for name, key := range map[string]string{"github": githubKey, "stripe": stripeKey, "ci": ciToken, "form": formToken, "meta": metaToken, "pandadoc": pandadocKey} {
 		if err := os.WriteFile(filepath.Join(secretDir, name), []byte(key+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 //go:embed page.html page.js
@@ -74,7 +76,7 @@ func (i *Inspector) deliveries(w http.ResponseWriter, r *http.Request) {
 			i.mu.Lock()
 			unsaved := i.unsaved
 			i.mu.Unlock()
-			writeJSON(w, http.StatusOK, list{Deliveries: shown(all), Unsaved: unsaved})
+			writeJSON(w, http.StatusOK, list{Deliveries: i.shown(all), Unsaved: unsaved})
 			return
 		}
 		select {
@@ -88,11 +90,16 @@ func (i *Inspector) deliveries(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// shown copies the deliveries with their credentials masked.
-func shown(all []*Delivery) []Delivery {
+// shown copies the deliveries with their credentials masked: credential
+// headers, and the query parameters that carry a signature (those that
+// are the secret are masked in the record already).
+func (i *Inspector) shown(all []*Delivery) []Delivery {
 	out := make([]Delivery, len(all))
 	for n, d := range all {
 		out[n] = *d
+		src, _ := sourceOf(i.opts.Config, d.Function, d.Source)
+		secret, signature := verify.QueryCredentials(src.Verify)
+		out[n].Target, _ = maskQuery(d.Target, append(secret, signature...))
 		out[n].Headers = make([]Header, len(d.Headers))
 		for k, h := range d.Headers {
 			if h.Masked {
@@ -118,7 +125,7 @@ func (i *Inspector) action(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
 	default:
-		writeJSON(w, http.StatusOK, shown([]*Delivery{d})[0])
+		writeJSON(w, http.StatusOK, i.shown([]*Delivery{d})[0])
 	}
 }
 

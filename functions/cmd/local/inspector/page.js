@@ -84,7 +84,7 @@ function show(data) {
   const n = data.deliveries.length;
   document.getElementById("status").textContent = n + " deliveries, newest first, live." +
     (data.unsaved ? " " + data.unsaved + " not written to disk (the writer fell behind)." : "") +
-    " Headers that carry a signature or a secret are masked.";
+    " Headers and query parameters that carry a signature or a secret are masked.";
   latest = n ? data.deliveries[0].seq : 0;
 }
 

@@ -41,16 +41,25 @@ func (i *Inspector) Replay(ctx context.Context, seq int64, resign bool) (*Delive
 	if secret.body != nil {
 		body = secret.body
 	}
-	r, err := http.NewRequestWithContext(ctx, d.Method, "http://"+d.Host+d.Target, bytes.NewReader(body))
+	src, _ := sourceOf(i.opts.Config, d.Function, d.Source)
+	var lost []string
+	target := d.Target
+	if secret.target != "" {
+		target = secret.target
+	} else if params, _ := verify.QueryCredentials(src.Verify); len(params) > 0 {
+		if _, names := maskQuery(target, params); names != nil {
+			lost = append(lost, "query parameter "+strings.Join(names, ", "))
+		}
+	}
+	r, err := http.NewRequestWithContext(ctx, d.Method, "http://"+d.Host+target, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotReplay, err)
 	}
 	// A request as a server receives it: the URL is the request URI.
-	if r.URL, err = url.ParseRequestURI(d.Target); err != nil {
+	if r.URL, err = url.ParseRequestURI(target); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotReplay, err)
 	}
-	r.Host, r.RemoteAddr, r.RequestURI = d.Host, d.Remote, d.Target
-	var lost []string
+	r.Host, r.RemoteAddr, r.RequestURI = d.Host, d.Remote, target
 	for _, h := range d.Headers {
 		switch {
 		case !h.Secret:
@@ -61,7 +70,7 @@ func (i *Inspector) Replay(ctx context.Context, seq int64, resign bool) (*Delive
 			lost = append(lost, h.Name)
 		}
 	}
-	if src, _ := sourceOf(i.opts.Config, d.Function, d.Source); src.Verify.Field != "" && secret.body == nil {
+	if src.Verify.Field != "" && secret.body == nil {
 		lost = append(lost, "payload field "+src.Verify.Field)
 	}
 	kind, note := KindReplay, ""
