@@ -39,7 +39,7 @@ run "all_off" {
       + length(google_firestore_database.claims) + length(google_bigquery_dataset.store) + length(google_pubsub_topic.trigger_jobs)
       + length(google_storage_bucket.payloads) + length(google_storage_bucket_iam_member.store_payloads) + length(google_project_iam_custom_role.store_payloads)
       + length(google_bigquery_routine.events_between) + length(google_kms_crypto_key_iam_member.payloads)
-    + length(google_monitoring_dashboard.pattern) + length(google_logging_metric.refusals)) == 0
+    + length(google_monitoring_dashboard.pattern) + length(google_logging_metric.refusals) + length(google_firestore_field.claims_unindexed)) == 0
     error_message = "With every pattern off, the module must create nothing."
   }
 }
