@@ -49,6 +49,12 @@ fi
 mkdir "$work/deployed"
 WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench ColdStart -benchtime 10x .
 
+step "cost inputs: CPU, wall time and log bytes per 2 KiB webhook, c1 and c80, beside a bare net/http + HMAC binary"
+# docs/performance.md turns these into the cost of a million webhooks. The
+# binaries are the ones just built; Store writes to the BigQuery emulator,
+# Trigger publishes to the Pub/Sub emulator, Relay records (dry run).
+WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench PerWebhook -benchtime "${COST_REQUESTS:-3000}x" .
+
 step "load: 80 concurrent 64 KiB Store requests, the local runner and the deployed Store binary"
 go build -o "$work/local" ./functions/cmd/local
 go build -o "$work/send" ./functions/cmd/send

@@ -49,6 +49,24 @@ resource "google_firestore_field" "claims_ttl" {
 # roles/datastore.user can only be granted on the project: Firestore has no
 # per-database or per-collection IAM. It is the narrowest role that reads
 # and writes documents.
+# Claims are read by document id only, so no field needs an index, and two
+# must not have one: claimed_at and completed_at grow with time, and
+# Firestore caps a collection whose documents hold sequential values in an
+# indexed field at 500 writes/s (cloud.google.com/firestore/quotas, "Writes
+# and transactions"), below what Relay and TriggerWorker write at scale
+# (docs/performance.md, 10,000 webhooks/s). expires_at is exempted by
+# claims_ttl above.
+resource "google_firestore_field" "claims_unindexed" {
+  for_each = local.claims_enabled ? toset(["claimed_at", "completed_at"]) : toset([])
+
+  project    = var.project_id
+  database   = google_firestore_database.claims[0].name
+  collection = var.idempotency_collection
+  field      = each.key
+
+  index_config {}
+}
+
 resource "google_project_iam_member" "claims_user" {
   for_each = local.claims_enabled ? toset(keys(local.claims_users)) : toset([])
 

@@ -1185,6 +1185,7 @@ var deployerRoles = map[string][]string{
 	"google_firestore_field":                    {"datastore.owner"},
 	"google_logging_metric":                     {"logging.configWriter"},
 	"google_monitoring_alert_policy":            {"monitoring.editor"},
+	"google_monitoring_dashboard":               {"monitoring.editor"},
 	"google_project_iam_custom_role":            {"iam.roleAdmin"},
 	"google_project_iam_member":                 {"resourcemanager.projectIamAdmin"},
 	"google_project_service":                    {"serviceusage.serviceUsageAdmin"},

@@ -38,7 +38,8 @@ run "all_off" {
       + length(google_logging_metric.requests) + length(google_monitoring_alert_policy.failure_rate)
       + length(google_firestore_database.claims) + length(google_bigquery_dataset.store) + length(google_pubsub_topic.trigger_jobs)
       + length(google_storage_bucket.payloads) + length(google_storage_bucket_iam_member.store_payloads) + length(google_project_iam_custom_role.store_payloads)
-    + length(google_bigquery_routine.events_between) + length(google_kms_crypto_key_iam_member.payloads)) == 0
+      + length(google_bigquery_routine.events_between) + length(google_kms_crypto_key_iam_member.payloads)
+    + length(google_monitoring_dashboard.pattern) + length(google_logging_metric.refusals) + length(google_firestore_field.claims_unindexed)) == 0
     error_message = "With every pattern off, the module must create nothing."
   }
 }
@@ -313,5 +314,79 @@ run "own_build_service_account" {
   assert {
     condition     = length(google_service_account.build) == 0 && length(google_project_iam_member.build) == 0
     error_message = "A given build service account replaces the created one."
+  }
+}
+
+# One dashboard per enabled pattern, each plotting only its own services,
+# with every panel the operator needs; Trigger's adds its dead letters.
+run "dashboard_per_pattern" {
+  command = plan
+
+  variables {
+    enable_store   = true
+    enable_relay   = false
+    enable_trigger = true
+  }
+
+  assert {
+    condition     = toset(keys(google_monitoring_dashboard.pattern)) == toset(["store", "trigger"]) && length(google_logging_metric.refusals) == 1
+    error_message = "A dashboard for each enabled pattern and none for a disabled one, with the refusals metric it plots."
+  }
+  assert {
+    condition = alltrue([for k, d in google_monitoring_dashboard.pattern : alltrue([
+      for t in ["Requests/s by source and status", "5xx share by source (providers retry these)", "Latency p50, p95, p99 (ms, the function's own)",
+        "Refusals/s by refused_by", "Duplicates/s by source (redeliveries answered from the claim)", "Instances by service and state",
+      "Billable instance time (instance-seconds per second)"] : contains([for tile in jsondecode(d.dashboard_json).mosaicLayout.tiles : tile.widget.title], t)
+    ])])
+    error_message = "Every dashboard shows requests, 5xx share, latency percentiles, refusals, duplicates, instances and billable time."
+  }
+  assert {
+    condition = (
+      [for tile in jsondecode(google_monitoring_dashboard.pattern["trigger"].dashboard_json).mosaicLayout.tiles : tile.widget.xyChart.dataSets[0].timeSeriesQuery.timeSeriesFilter.filter if tile.widget.title == "Jobs dead-lettered, and waiting for Replay"][0]
+      == "metric.type=\"pubsub.googleapis.com/subscription/dead_letter_message_count\" AND resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"webhooks-trigger-jobs\""
+      && length([for tile in jsondecode(google_monitoring_dashboard.pattern["store"].dashboard_json).mosaicLayout.tiles : tile if startswith(tile.widget.title, "Jobs dead-lettered")]) == 0
+    )
+    error_message = "Trigger's dashboard counts the jobs subscription's dead letters; Store's has no such panel."
+  }
+  assert {
+    condition = alltrue([for tile in jsondecode(google_monitoring_dashboard.pattern["store"].dashboard_json).mosaicLayout.tiles :
+      alltrue([for ds in tile.widget.xyChart.dataSets : !strcontains(jsonencode(ds), "webhooks-trigger")])
+    ])
+    error_message = "Store's dashboard plots no Trigger service."
+  }
+  assert {
+    condition = strcontains(jsonencode([for tile in jsondecode(google_monitoring_dashboard.pattern["trigger"].dashboard_json).mosaicLayout.tiles : tile if tile.widget.title == "Instances by service and state"]),
+    "resource.labels.service_name=\\\"webhooks-trigger-worker\\\"")
+    error_message = "Trigger's instance panel includes its worker, which runs the async jobs."
+  }
+}
+
+run "dashboard_relay_alone" {
+  command = plan
+
+  variables {
+    enable_store   = false
+    enable_relay   = true
+    enable_trigger = false
+  }
+
+  assert {
+    condition     = keys(google_monitoring_dashboard.pattern) == ["relay"] && jsondecode(google_monitoring_dashboard.pattern["relay"].dashboard_json).displayName == "webhooks: Relay"
+    error_message = "Relay alone: its dashboard only."
+  }
+}
+
+run "dashboard_all_on" {
+  command = plan
+
+  variables {
+    enable_store   = true
+    enable_relay   = true
+    enable_trigger = true
+  }
+
+  assert {
+    condition     = toset(keys(google_monitoring_dashboard.pattern)) == toset(["store", "relay", "trigger"]) && length(jsondecode(google_monitoring_dashboard.pattern["trigger"].dashboard_json).mosaicLayout.tiles) == 8
+    error_message = "All on: three dashboards; Trigger's with its dead-letter panel (8 tiles)."
   }
 }
