@@ -60,3 +60,38 @@ func TestBatchDeliveryReachesThePatternAsOneEvent(t *testing.T) {
 		t.Fatal("a forged batch reached the pattern")
 	}
 }
+
+// Okta's one-time verification is a GET carrying the hook's token: it is
+// answered only once the token verified, and a verified GET that is not
+// the handshake is still 405.
+func TestOktaVerificationIsAnsweredOnlyWithTheHooksToken(t *testing.T) {
+	src := config.Source{Name: "okta", Verify: verify.Config{Scheme: "okta", Secret: "env:OKTA", Handshakes: []string{"okta"}}}
+	h, err := New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:OKTA": "okta-hook-token-0123456789"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil },
+		Options{Logger: logging.New(&strings.Builder{}, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		token, challenge string
+		want             int
+	}{
+		{"okta-hook-token-0123456789", "c-1", http.StatusOK},
+		{"not-the-token-0123456789", "c-1", http.StatusUnauthorized},
+		{"okta-hook-token-0123456789", "", http.StatusMethodNotAllowed},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/okta", nil)
+		r.Header.Set("Authorization", tt.token)
+		if tt.challenge != "" {
+			r.Header.Set("X-Okta-Verification-Challenge", tt.challenge)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("GET with token %.8s… challenge %q: %d %s, want %d", tt.token, tt.challenge, w.Code, w.Body, tt.want)
+		}
+		if tt.want == http.StatusOK && !strings.Contains(w.Body.String(), `"verification":"c-1"`) {
+			t.Errorf("reply %s, want the challenge as verification", w.Body)
+		}
+	}
+}

@@ -74,7 +74,10 @@ type source struct {
 	formField string
 	// plainJSON: the provider posts JSON as text/plain (Amazon SNS).
 	plainJSON bool
-	pattern   pattern.Pattern
+	// lateGET: a handshake answered after verification comes as a GET
+	// (Okta's verification request, which carries the hook's token).
+	lateGET bool
+	pattern pattern.Pattern
 }
 
 // New builds the handler of one function from its configuration section.
@@ -137,6 +140,7 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 			s.early = append(s.early, kind)
 		} else {
 			s.late = append(s.late, kind)
+			s.lateGET = s.lateGET || handshake.VerifiedGET(kind)
 		}
 	}
 	if s.pattern, err = newPattern(ctx, sc); err != nil {
@@ -186,7 +190,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 		return ErrUnknownSource
 	}
 	rq.source = s.name
-	if r.Method != http.MethodPost && len(s.early) == 0 {
+	if r.Method != http.MethodPost && len(s.early) == 0 && !s.lateGET {
 		return ErrMethod
 	}
 	if !s.allow.Allowed(r) {
@@ -201,7 +205,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	if done, err := s.handshake(ctx, w, r, body, s.early, rq); done || err != nil {
 		return err
 	}
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost && (r.Method != http.MethodGet || !s.lateGET) {
 		return ErrMethod
 	}
 	id, err := s.verifier.Verify(ctx, r, body)
@@ -210,6 +214,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rq *request) err
 	}
 	if done, err := s.handshake(ctx, w, r, body, s.late, rq); done || err != nil {
 		return err
+	}
+	if r.Method != http.MethodPost {
+		return ErrMethod // a verified GET that was not the handshake
 	}
 	if id.Acknowledge {
 		rq.status, rq.result = http.StatusOK, "acknowledged"

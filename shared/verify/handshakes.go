@@ -25,9 +25,11 @@ var keyedHandshakes = map[string]string{
 // only with that provider's preset: under another scheme they would be an
 // echo that no sender of that scheme ever asks for.
 var providerHandshakes = map[string]string{
-	handshake.Discord: "discord",
-	handshake.Twitch:  "twitch",
-	handshake.Front:   "front",
+	handshake.Discord:   "discord",
+	handshake.Twitch:    "twitch",
+	handshake.Front:     "front",
+	handshake.EventGrid: "azure-event-grid",
+	handshake.Okta:      "okta",
 }
 
 // HandshakeScheme returns the scheme that a handshake replying with an

@@ -306,7 +306,7 @@ var catalogue = []Provider{
 	// Okta sends the value configured as the event hook's
 	// "Authentication secret" in the header named by "Authentication
 	// field" (Authorization unless verify.header names another).
-	{Name: "okta", Title: "Okta Event Hooks", Family: FamilyToken, Header: "Authorization",
+	{Name: "okta", Title: "Okta Event Hooks", Family: FamilyToken, Header: "Authorization", Handshakes: []string{"okta"},
 		Protects: "a static header value configured on the event hook travels with each request (TLS only); no signature, no timestamp",
 		Source:   "https://help.okta.com/en-us/Content/Topics/automation-hooks/add-event-hooks.htm"},
 	{Name: "microsoft-graph", Title: "Microsoft Graph change notifications", Family: FamilyNone, Handshakes: []string{"graph"}, Batch: true,
@@ -463,4 +463,7 @@ var catalogue = []Provider{
 		Source:     "https://docs.getrecharge.com/docs/webhooks-overview#validating-webhooks (SHA-256 of client secret + body)"},
 	{Name: "pandadoc", Title: "PandaDoc", Family: FamilyHMAC, SigParam: "signature", Encoding: "hex", Hash: "sha256", Batch: true,
 		Source: "https://developers.pandadoc.com/docs/webhook-verification (hex HMAC-SHA256 of the body in ?signature=)"},
+	{Name: "azure-event-grid", Title: "Azure Event Grid (webhook delivery)", Family: FamilyNone, Handshakes: []string{"eventgrid"}, Batch: true,
+		Protects: "allow_cidrs with the AzureEventGrid service tag's ranges (Event Grid signs nothing; its validation handshake proves the subscription, not each event)",
+		Source:   "https://learn.microsoft.com/azure/event-grid/end-point-validation-event-grid-events-schema"},
 }

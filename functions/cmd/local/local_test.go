@@ -50,6 +50,8 @@ store:
     - {name: v1a,     verify: {scheme: standardwebhooks, secret: sm:v1a-public-key}}
     - {name: sns,     verify: {scheme: aws-sns, secret: sm:sns-topics}}
     - {name: paypal,  verify: {scheme: paypal, secret: sm:paypal-webhook-id}}
+    - {name: okta,    verify: {scheme: okta, secret: sm:okta-hook-secret, handshakes: [okta]}}
+    - {name: azure,   verify: {scheme: azure-event-grid, handshakes: [eventgrid], allow_cidrs: [127.0.0.0/8, "::1/128"]}}
 relay:
   sources:
     - name: stripe
@@ -178,6 +180,8 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 		{"handshake twitch", []string{"-handshake", "store/twitch"}, []string{"handshake twitch", "ok"}, false},
 		{"standard webhooks v1a (Ed25519)", []string{"store/v1a"}, []string{`"result":"stored"`}, false},
 		{"amazon sns (a certificate fetched from SNS's host)", []string{"store/sns"}, []string{`"result":"stored"`}, false},
+		{"handshake okta", []string{"-handshake", "store/okta"}, []string{"handshake okta", "ok"}, false},
+		{"handshake eventgrid", []string{"-handshake", "store/azure"}, []string{"handshake eventgrid", "ok"}, false},
 		{"paypal (a certificate fetched from PayPal's host)", []string{"store/paypal"}, []string{`"result":"stored"`}, false},
 	}
 	for _, tt := range tests {

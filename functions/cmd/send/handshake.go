@@ -109,6 +109,14 @@ func (s *sender) handshake(ctx context.Context, kind string) error {
 	case handshake.Front:
 		body, signed, want = []byte(`{}`), true, echo
 		header.Set("X-Front-Challenge", token)
+	case handshake.EventGrid:
+		body = mustJSON([]map[string]any{{"id": token[:16], "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+			"data": map[string]string{"validationCode": token}}})
+		header.Set("Aeg-Event-Type", "SubscriptionValidation")
+		want = jsonField("validationResponse", token)
+	case handshake.Okta:
+		method, signed, want = http.MethodGet, true, jsonField("verification", token)
+		header.Set("X-Okta-Verification-Challenge", token)
 	default:
 		return fmt.Errorf("send does not know handshake %q", kind)
 	}

@@ -125,6 +125,20 @@ const (
 	// a signed POST with an X-Front-Challenge header, answered with the
 	// header's value as text/plain, after verification.
 	Front = "front"
+	// EventGrid is Azure Event Grid's synchronous endpoint validation
+	// (https://learn.microsoft.com/azure/event-grid/end-point-validation-event-grid-events-schema):
+	// a POST with aeg-event-type: SubscriptionValidation whose body is
+	// [{"eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+	// "data": {"validationCode": "…"}}], answered with JSON
+	// {"validationResponse": "…"}. Unsigned, so answered before
+	// verification.
+	EventGrid = "eventgrid"
+	// Okta is the one-time verification of an Okta event hook
+	// (https://developer.okta.com/docs/concepts/event-hooks/#one-time-verification-request):
+	// a GET with X-Okta-Verification-Challenge, answered with JSON
+	// {"verification": "…"}. It carries the hook's authorization header,
+	// so it is answered after verification.
+	Okta = "okta"
 )
 
 // MaxEcho is the longest value a handshake echoes, in bytes. Providers send
@@ -190,6 +204,8 @@ const ParamVerifyToken = "hub.verify_token"
 type kind struct {
 	// early: the provider sends the handshake unsigned.
 	early bool
+	// get: a handshake answered after verification that comes as a GET.
+	get bool
 	// secretParams are the query parameters compared with a key.
 	secretParams []string
 	answer       func(r *http.Request, body []byte, keys [][]byte) (*Reply, error)
@@ -206,6 +222,8 @@ var kinds = map[string]kind{
 	Discord:   {early: false, answer: answerDiscord},
 	Twitch:    {early: false, answer: answerTwitch},
 	Front:     {early: false, answer: answerFront},
+	EventGrid: {early: true, answer: answerEventGrid},
+	Okta:      {early: false, get: true, answer: answerOkta},
 }
 
 // Kinds returns every handshake kind, sorted, for messages and docs.
@@ -239,6 +257,11 @@ func BeforeVerification(kind string) bool {
 func SecretParams(kind string) []string {
 	return slices.Clone(kinds[kind].secretParams)
 }
+
+// VerifiedGET reports whether kind is answered after verification but
+// comes as a GET (Okta's verification request, with the hook's token), so
+// the pipeline verifies a GET to such a source instead of refusing it.
+func VerifiedGET(kind string) bool { return kinds[kind].get }
 
 // Answer returns (nil, nil) when r is not this kind of handshake (an
 // ordinary event, or a GET without the handshake's parameter: the pipeline
@@ -433,6 +456,43 @@ func answerFront(r *http.Request, _ []byte, _ [][]byte) (*Reply, error) {
 		return nil, fmt.Errorf("%w: X-Front-Challenge longer than %d bytes", ErrMalformed, MaxEcho)
 	}
 	return textReply(vs[0]), nil
+}
+
+func answerEventGrid(r *http.Request, body []byte, _ [][]byte) (*Reply, error) {
+	if r.Method != http.MethodPost || r.Header.Get("Aeg-Event-Type") != "SubscriptionValidation" {
+		return nil, nil
+	}
+	var events []struct {
+		EventType string `json:"eventType"`
+		Data      struct {
+			ValidationCode string `json:"validationCode"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &events); err != nil || len(events) != 1 ||
+		events[0].EventType != "Microsoft.EventGrid.SubscriptionValidationEvent" {
+		return nil, fmt.Errorf("%w: not one SubscriptionValidationEvent", ErrMalformed)
+	}
+	code := events[0].Data.ValidationCode
+	switch {
+	case code == "":
+		return nil, fmt.Errorf("%w: no validationCode", ErrMalformed)
+	case len(code) > MaxEcho:
+		return nil, fmt.Errorf("%w: validationCode longer than %d bytes", ErrMalformed, MaxEcho)
+	}
+	return jsonReply(map[string]string{"validationResponse": code})
+}
+
+func answerOkta(r *http.Request, _ []byte, _ [][]byte) (*Reply, error) {
+	vs := r.Header.Values("X-Okta-Verification-Challenge")
+	switch {
+	case r.Method != http.MethodGet || len(vs) == 0:
+		return nil, nil
+	case len(vs) > 1 || vs[0] == "":
+		return nil, fmt.Errorf("%w: X-Okta-Verification-Challenge given %d times", ErrMalformed, len(vs))
+	case len(vs[0]) > MaxEcho:
+		return nil, fmt.Errorf("%w: X-Okta-Verification-Challenge longer than %d bytes", ErrMalformed, MaxEcho)
+	}
+	return jsonReply(map[string]string{"verification": vs[0]})
 }
 
 // param returns the single value of a query parameter; present is false

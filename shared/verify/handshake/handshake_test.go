@@ -38,6 +38,8 @@ func TestValidAndBeforeVerification(t *testing.T) {
 		{handshake.Discord, true, false, "Discord signs its PING"},
 		{handshake.Twitch, true, false, "Twitch signs webhook_callback_verification"},
 		{handshake.Front, true, false, "Front signs its challenge"},
+		{handshake.EventGrid, true, true, "Event Grid's validation POST is unsigned"},
+		{handshake.Okta, true, false, "Okta's verification carries the hook's authorization"},
 		{"github", false, false, "unknown kinds are not valid"},
 		{"", false, false, "the empty kind is not valid"},
 		{"Slack", false, false, "kinds are case-sensitive, as in the YAML"},
@@ -52,8 +54,8 @@ func TestValidAndBeforeVerification(t *testing.T) {
 			}
 		})
 	}
-	if got := len(handshake.Kinds()); got != 10 {
-		t.Errorf("Kinds() has %d kinds, want 10: %v", got, handshake.Kinds())
+	if got := len(handshake.Kinds()); got != 12 {
+		t.Errorf("Kinds() has %d kinds, want 12: %v", got, handshake.Kinds())
 	}
 }
 
@@ -266,6 +268,19 @@ func TestAnswer(t *testing.T) {
 			header: map[string]string{"X-Front-Challenge": "abc123"}, body: `{}`, wantType: text, wantBody: "abc123"},
 		{name: "front: an event without the header is not a handshake", kind: "front", method: "POST", target: "/front",
 			body: `{"type":"inbound"}`, wantNil: true},
+
+		// eventgrid, okta
+		{name: "event grid validation is answered with its code", kind: "eventgrid", method: "POST", target: "/eg",
+			header:   map[string]string{"Aeg-Event-Type": "SubscriptionValidation"},
+			body:     `[{"id":"2d1781af","eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","data":{"validationCode":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}}]`,
+			wantType: js, wantBody: `{"validationResponse":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}`},
+		{name: "event grid: a notification is not a handshake", kind: "eventgrid", method: "POST", target: "/eg",
+			header: map[string]string{"Aeg-Event-Type": "Notification"}, body: `[{"eventType":"x"}]`, wantNil: true},
+		{name: "event grid validation of another event type is malformed", kind: "eventgrid", method: "POST", target: "/eg",
+			header: map[string]string{"Aeg-Event-Type": "SubscriptionValidation"}, body: `[{"eventType":"Microsoft.Storage.BlobCreated"}]`, wantErr: handshake.ErrMalformed},
+		{name: "okta verification is answered as JSON", kind: "okta", method: "GET", target: "/okta",
+			header: map[string]string{"X-Okta-Verification-Challenge": "rvdeZ2tHTKgMyo2-bV_-Lg"}, wantType: js, wantBody: `{"verification":"rvdeZ2tHTKgMyo2-bV_-Lg"}`},
+		{name: "okta: an event is not a handshake", kind: "okta", method: "POST", target: "/okta", body: `{"eventType":"x"}`, wantNil: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
