@@ -69,7 +69,8 @@ func TestSignedDeliveryThroughThePipelineSendsOnce(t *testing.T) {
 }
 
 // A signed body with two readings (duplicate names, text that is not
-// UTF-8) is refused with 400 and sends nothing: Store refuses the same
+// UTF-8, a number float64 cannot hold, nesting deeper than BigQuery
+// stores) is refused with 400 and sends nothing: Store refuses the same
 // bodies, so no message differs from the stored event.
 func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
 	h := newHarness(t, `
@@ -100,6 +101,8 @@ func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
 		`{"ref":"refs/heads/main","x":{"a":1,"a":2}}`,
 		"{\"ref\":\"refs/heads/evil\xff\"}",
 		`{"ref":"refs/heads/evil\ud800"}`,
+		`{"ref":"refs/heads/evil","n":1e400}`,
+		`{"ref":"refs/heads/evil","deep":` + strings.Repeat("[", 501) + strings.Repeat("]", 501) + `}`,
 	} {
 		if code := deliver(fmt.Sprintf("d-%d", i), body); code != http.StatusBadRequest {
 			t.Errorf("body %q: status %d, want 400", body, code)
@@ -124,4 +127,53 @@ func (m staticSecrets) Secret(_ context.Context, ref string) ([]byte, error) {
 		return []byte(v), nil
 	}
 	return nil, fmt.Errorf("secret %s not found", ref)
+}
+
+// X's and Discord's ids are 64-bit integers: read as float64 they round,
+// 12345678901234567891 to 12345678901234567168, so a rule meant for one id
+// notified its neighbours with other digits than Store keeps. The attack:
+// the neighbour's event sends nothing, and the id's own event reaches the
+// notification and its data as its digits.
+func TestA64BitIDReachesNotificationsAsItsDigits(t *testing.T) {
+	h := newHarness(t, `
+- name: mentions
+  when: payload.user.id == 12345678901234567891u && payload.n == 2.5
+  to: {topic: mentions}
+  notification: {title: Mention, body: "{{.payload.user.id}} {{.payload.n}}"}
+  data: {user: "{{json .payload.user.id}}"}
+`, nil)
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "relay-test-key-0123456789"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("relay-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := deliver("d-neighbour", `{"user":{"id":12345678901234567168},"n":2.5}`); code != http.StatusOK {
+		t.Fatalf("the neighbour's event: status %d, want 200", code)
+	}
+	if got := h.fcm.Received(); len(got) != 0 {
+		t.Fatalf("the neighbour's event was sent: %s", got[0].Raw)
+	}
+	if code := deliver("d-id", `{"user":{"id":12345678901234567891},"n":2.5}`); code != http.StatusOK {
+		t.Fatalf("the id's event: status %d, want 200", code)
+	}
+	got := h.fcm.Received()
+	if len(got) != 1 {
+		t.Fatalf("FCM received %d messages, want 1", len(got))
+	}
+	if m := got[0].Message; m.Notification == nil || m.Notification.Body != "12345678901234567891 2.5" || m.Data["user"] != "12345678901234567891" {
+		t.Errorf("FCM received %s, want the id's digits", got[0].Raw)
+	}
 }
