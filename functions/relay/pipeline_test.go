@@ -145,3 +145,52 @@ func TestRelayReadsARequestAsEveryFunctionDoes(t *testing.T) {
 	}
 	pipelinetest.RunReadingBattery(t, handler)
 }
+
+// X's and Discord's ids are 64-bit integers: read as float64 they round,
+// 12345678901234567891 to 12345678901234567168, so a rule meant for one id
+// notified its neighbours with other digits than Store keeps. The attack:
+// the neighbour's event sends nothing, and the id's own event reaches the
+// notification and its data as its digits.
+func TestA64BitIDReachesNotificationsAsItsDigits(t *testing.T) {
+	h := newHarness(t, `
+- name: mentions
+  when: payload.user.id == 12345678901234567891u && payload.n == 2.5
+  to: {topic: mentions}
+  notification: {title: Mention, body: "{{.payload.user.id}} {{.payload.n}}"}
+  data: {user: "{{json .payload.user.id}}"}
+`, nil)
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "relay-test-key-0123456789"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("relay-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := deliver("d-neighbour", `{"user":{"id":12345678901234567168},"n":2.5}`); code != http.StatusOK {
+		t.Fatalf("the neighbour's event: status %d, want 200", code)
+	}
+	if got := h.fcm.Received(); len(got) != 0 {
+		t.Fatalf("the neighbour's event was sent: %s", got[0].Raw)
+	}
+	if code := deliver("d-id", `{"user":{"id":12345678901234567891},"n":2.5}`); code != http.StatusOK {
+		t.Fatalf("the id's event: status %d, want 200", code)
+	}
+	got := h.fcm.Received()
+	if len(got) != 1 {
+		t.Fatalf("FCM received %d messages, want 1", len(got))
+	}
+	if m := got[0].Message; m.Notification == nil || m.Notification.Body != "12345678901234567891 2.5" || m.Data["user"] != "12345678901234567891" {
+		t.Errorf("FCM received %s, want the id's digits", got[0].Raw)
+	}
+}

@@ -76,7 +76,8 @@ func signedPush(t *testing.T, src config.Source, id, body string) *http.Request 
 }
 
 // A signed body with two readings (duplicate names, text that is not
-// UTF-8) is refused with 400 and stores nothing: Relay and Trigger refuse
+// UTF-8, a number float64 cannot hold, nesting deeper than BigQuery
+// stores) is refused with 400 and stores nothing: Relay and Trigger refuse
 // the same bodies, so no row differs from what they act on.
 func TestStoreRefusesBodiesWithTwoReadings(t *testing.T) {
 	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
@@ -90,6 +91,8 @@ func TestStoreRefusesBodiesWithTwoReadings(t *testing.T) {
 		`{"head_commit":{"author":{"name":"a","name":"evil"}}}`,
 		"{\"ref\":\"refs/heads/evil\xff\"}",
 		`{"ref":"refs/heads/evil\udc00"}`,
+		`{"ref":"refs/heads/evil","n":1e400}`,
+		`{"ref":"refs/heads/evil","deep":` + strings.Repeat("[", 501) + strings.Repeat("]", 501) + `}`,
 	} {
 		if code := deliver(signedPush(t, src, "d-evil", body)); code != http.StatusBadRequest {
 			t.Errorf("body %q: status %d, want 400", body, code)

@@ -77,3 +77,48 @@ func TestTriggerReadsARequestAsEveryFunctionDoes(t *testing.T) {
 	}
 	pipelinetest.RunReadingBattery(t, handler)
 }
+
+// X's and Discord's ids are 64-bit integers: read as float64 they round,
+// 12345678901234567891 to 12345678901234567168, so a condition meant for
+// one id matched its neighbours and templates wrote other digits than
+// Store keeps. The attack: the neighbour's event must run nothing, and
+// the id's own event must reach the action as its digits, in JSON and in
+// text.
+func TestA64BitIDReachesActionsAsItsDigits(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	d, _ := testDeps(t)
+	rule := httpRule(rcv.srv.URL, "      body: '{\"id\":{{json .payload.user.id}},\"text\":\"{{.payload.user.id}}\",\"small\":{{.payload.n}}}'\n") +
+		"  condition: payload.user.id == 12345678901234567891u && payload.n == 2.5\n"
+	tr := newTrigger(t, rule, d)
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "trigger-test-key-0123456789"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return tr, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("trigger-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := deliver("d-neighbour", `{"user":{"id":12345678901234567168},"n":2.5}`); code != http.StatusOK {
+		t.Fatalf("the neighbour's event: status %d, want 200", code)
+	}
+	if _, bodies := rcv.got(); len(bodies) != 0 {
+		t.Fatalf("the neighbour's event ran the action: %s", bodies[0])
+	}
+	if code := deliver("d-id", `{"user":{"id":12345678901234567891},"n":2.5}`); code != http.StatusOK {
+		t.Fatalf("the id's event: status %d, want 200", code)
+	}
+	_, bodies := rcv.got()
+	if want := `{"id":12345678901234567891,"text":"12345678901234567891","small":2.5}`; len(bodies) != 1 || string(bodies[0]) != want {
+		t.Fatalf("the action got %q, want once %s", bodies, want)
+	}
+}

@@ -4,7 +4,9 @@
 //
 // An expression reads the event's variables (see event.Vars): source, id,
 // type, schema_version, received_at (a timestamp), headers (a string map)
-// and payload (the decoded JSON):
+// and payload (the decoded JSON: numbers are doubles, but for integers
+// beyond ±2^53, which are ints, or uints above int64's range, so that
+// 64-bit ids compare by their digits; see event.Vars):
 //
 //	c, err := condition.Compile(`type == "push" && payload.ref == "refs/heads/main"`)
 //	// at start-up: err names the position of a syntax or type error

@@ -52,6 +52,31 @@ func TestMatchEvaluatesOverTheEvent(t *testing.T) {
 	}
 }
 
+// A 64-bit id compares as its digits (float64 would make neighbouring ids
+// equal), and numbers of every kind still compare with each other.
+func TestNumbersCompareByTheirDigits(t *testing.T) {
+	payload := `{"x_id":1234567890123456789,"big":12345678901234567891,"amount":2000,"rate":2.5}`
+	for expr, want := range map[string]bool{
+		`payload.x_id == 1234567890123456789`:                         true,
+		`payload.x_id == 1234567890123456788`:                         false, // equal as float64
+		`payload.big == 12345678901234567891u`:                        true,
+		`payload.big == 12345678901234567168u`:                        false, // equal as float64
+		`string(payload.big) == "12345678901234567891"`:               true,
+		`payload.big > payload.x_id && payload.x_id > 1.5`:            true,
+		`payload.amount >= 100 && payload.amount == 2000.0`:           true,
+		`payload.amount / 100.0 == 20.0 && payload.rate * 2.0 == 5.0`: true,
+	} {
+		c, err := Compile(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Match(vars(t, payload))
+		if err != nil || got != want {
+			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
+		}
+	}
+}
+
 func TestCompileRejectsBadExpressionsWithPosition(t *testing.T) {
 	tests := []struct{ name, expr, want string }{
 		{"syntax", `type == `, "1:9"},

@@ -1,6 +1,7 @@
 package strictjson
 
 import (
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -181,12 +182,14 @@ func (s *scanner) literal(word string) error {
 	return nil
 }
 
-// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+// number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? and checks
+// that float64 can hold it.
 func (s *scanner) number() error {
 	d, i := s.data, s.pos
 	if d[i] == '-' {
 		i++
 	}
+	intStart := i
 	switch {
 	case i < len(d) && d[i] == '0':
 		i++
@@ -195,15 +198,18 @@ func (s *scanner) number() error {
 	default:
 		return s.errorf(ErrSyntax, i)
 	}
+	intEnd, fracStart, fracEnd := i, i, i
 	if i < len(d) && d[i] == '.' {
 		j := digits(d, i+1)
 		if j == i+1 {
 			return s.errorf(ErrSyntax, j)
 		}
-		i = j
+		fracStart, fracEnd, i = i+1, j, j
 	}
+	exp := 0
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
 		i++
+		neg := i < len(d) && d[i] == '-'
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
 			i++
 		}
@@ -211,10 +217,52 @@ func (s *scanner) number() error {
 		if j == i {
 			return s.errorf(ErrSyntax, j)
 		}
+		for _, c := range d[i:j] {
+			if exp < 1e9 { // beyond, the number is 0 or out of range anyway
+				exp = exp*10 + int(c-'0')
+			}
+		}
+		if neg {
+			exp = -exp
+		}
 		i = j
+	}
+	if !inRange(d[s.pos:i], d[intStart:intEnd], d[fracStart:fracEnd], exp) {
+		return s.errorf(ErrNumberRange, s.pos)
 	}
 	s.pos = i
 	return nil
+}
+
+// inRange reports whether float64 holds the number literal, of integer
+// digits intPart, fraction digits frac and exponent exp: whether its
+// magnitude is below float64's largest, 1.797…e308. Numbers too small
+// round to zero, as strconv.ParseFloat and encoding/json read them.
+func inRange(literal, intPart, frac []byte, exp int) bool {
+	// The number is d.ddd…×10^e10 with a first digit d that is not zero.
+	var e10 int
+	switch {
+	case intPart[0] != '0':
+		e10 = len(intPart) - 1 + exp
+	default:
+		z := 0
+		for z < len(frac) && frac[z] == '0' {
+			z++
+		}
+		if z == len(frac) {
+			return true // zero
+		}
+		e10 = exp - z - 1
+	}
+	switch {
+	case e10 < 308:
+		return true
+	case e10 > 308:
+		return false
+	}
+	// Only a number of 1e308 up to 1e309 needs ParseFloat to decide.
+	_, err := strconv.ParseFloat(string(literal), 64)
+	return err == nil
 }
 
 func digits(d []byte, i int) int {

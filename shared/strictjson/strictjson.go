@@ -6,7 +6,14 @@
 // has two members of the same name, at any depth ("\u0061" and "a" are the
 // same name). encoding/json accepts both and reads them its own way (the
 // last duplicate wins, bad bytes become U+FFFD), while the raw bytes keep
-// the other reading; refusing them is what leaves one reading.
+// the other reading; refusing them is what leaves one reading. Numbers,
+// as I-JSON asks, are within float64's range: encoding/json cannot decode
+// 1e400, which Store would otherwise keep and Relay and Trigger refuse.
+//
+// What every function accepts is bounded so that it can be stored and
+// checked cheaply: arrays and objects nest at most MaxDepth (BigQuery's
+// JSON limit), an object has at most MaxMembers members and the objects
+// open at once MaxNames names together.
 //
 // Everything here is one pass over the bytes that builds no values, so it
 // is cheap enough for the request path and safe before authentication:
@@ -21,6 +28,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -37,11 +45,29 @@ var (
 	ErrDuplicateName = errors.New("strictjson: duplicate member name")
 	// ErrTooDeep: arrays and objects nest deeper than MaxDepth.
 	ErrTooDeep = errors.New("strictjson: nested too deep")
+	// ErrTooManyNames: an object has more than MaxMembers members, or
+	// the objects open at once more than MaxNames.
+	ErrTooManyNames = errors.New("strictjson: too many member names")
+	// ErrNumberRange: a number is beyond float64's range (1e400), which
+	// encoding/json cannot decode: Store would keep what Relay and
+	// Trigger cannot read.
+	ErrNumberRange = errors.New("strictjson: number outside float64's range")
 )
 
-// MaxDepth is how deeply arrays and objects may nest: encoding/json's own
-// limit, so that nothing it reads is refused for depth alone.
-const MaxDepth = 10000
+// The bounds of what Validate accepts, which bound what it holds.
+const (
+	// MaxDepth is how deeply arrays and objects may nest: the limit of
+	// BigQuery's JSON type, where Store keeps the payload, so that what
+	// every function accepts can be stored.
+	MaxDepth = 500
+	// MaxMembers is the most members one object may have, far above any
+	// provider's payload (GitHub's largest objects hold a few hundred).
+	MaxMembers = 10_000
+	// MaxNames is the most member names the objects open at once may
+	// hold together: the duplicate check keeps a hash of each, so it
+	// holds at most 400 KiB.
+	MaxNames = 5 * MaxMembers
+)
 
 // Span is a range of bytes, data[Start:End].
 type Span struct{ Start, End int }
@@ -50,18 +76,24 @@ type Span struct{ Start, End int }
 // comment) and, when data is an object and member is not nil, calls member
 // with the name (unescaped) and raw value of each of its members. The
 // slices passed to member are only valid during the call.
+//
+// What Validate holds is bounded whatever data holds: a 64-bit hash of
+// each name of the objects open at once, at most MaxNames of them, so a
+// body of millions of names costs a few hundred KiB at most, not ten
+// times its size (ErrTooManyNames).
 func Validate(data []byte, member func(name, value []byte)) error {
 	var s scanner
 	s.data = data
-	// Names of the open objects, innermost last: frames[i] is where the
-	// names of the i-th open object start in names.
-	var namesBuf [32]nameRef
-	var framesBuf [16]int
+	// Hashes of the names of the open objects, innermost last;
+	// frames[i] is the i-th open object.
+	var namesBuf [32]uint64
+	var framesBuf [16]frame
 	names, frames := namesBuf[:0], framesBuf[:0]
-	var arena []byte // unescaped text of names written with escapes
+	var h maphash.Hash
+	h.SetSeed(seed)
 	// The member of a top-level object being read: its name, and where
 	// its value starts when that is an array or object.
-	var topName []byte
+	var topName, topBuf []byte
 	topObject, pending, topStart := false, false, -1
 	for first := true; ; first = false {
 		k, err := s.next()
@@ -72,26 +104,30 @@ func Validate(data []byte, member func(name, value []byte)) error {
 		case tokEnd:
 			return nil
 		case tokObjectStart:
-			frames = append(frames, len(names))
+			frames = append(frames, frame{names: len(names), start: s.start})
 			topObject = topObject || first
 		case tokObjectEnd:
-			n := frames[len(frames)-1]
-			if dupNames(data, arena, names[n:]) {
+			f := frames[len(frames)-1]
+			if dup, err := duplicate(data, f.start, names[f.names:]); err != nil || dup {
 				return s.errorf(ErrDuplicateName, s.start)
 			}
-			names, frames = names[:n], frames[:len(frames)-1]
+			names, frames = names[:f.names], frames[:len(frames)-1]
 		case tokName:
-			ref := nameRef{start: s.start + 1, end: s.end - 1}
-			if s.escaped {
-				ref.start = len(arena)
-				arena = appendUnquoted(arena, data[s.start:s.end])
-				ref.end, ref.inArena = len(arena), true
+			if len(names)-frames[len(frames)-1].names == MaxMembers || len(names) == MaxNames {
+				return s.errorf(ErrTooManyNames, s.start)
 			}
-			names = append(names, ref)
+			if len(names) == cap(names) {
+				// Doubling: append's 1.25× growth of a large slice
+				// would allocate five times what is held.
+				names = slices.Grow(names, len(names))
+			}
+			quoted := data[s.start:s.end]
+			names = append(names, hashName(&h, quoted, s.escaped))
 			if topObject && s.depth == 1 && member != nil {
-				topName = ref.text(data, arena)
-				if ref.inArena {
-					topName = bytes.Clone(topName) // arena moves as it grows
+				topName = quoted[1 : len(quoted)-1]
+				if s.escaped {
+					topBuf = appendUnquoted(topBuf[:0], quoted)
+					topName = topBuf
 				}
 				pending = true
 			}
@@ -197,83 +233,140 @@ func Unquote(raw []byte) (text []byte, ok bool) {
 	return appendUnquoted(nil, raw), true
 }
 
-// nameRef is a member name: data[start:end], or arena[start:end] when it
-// was written with escapes.
-type nameRef struct {
-	start, end int
-	inArena    bool
-}
+// frame is an open object: where its names start in Validate's hashes,
+// and where its opening brace is in data.
+type frame struct{ names, start int }
 
-func (n nameRef) text(data, arena []byte) []byte {
-	if n.inArena {
-		return arena[n.start:n.end]
+// seed keys the name hashes: chosen at random for each process, so that
+// no sender can choose names whose hashes collide.
+var seed = maphash.MakeSeed()
+
+// hashName hashes the text of the member name quoted (escapes replaced,
+// so that "\u0061" and "a" hash alike) without building it.
+func hashName(h *maphash.Hash, quoted []byte, escaped bool) uint64 {
+	b := quoted[1 : len(quoted)-1]
+	if !escaped {
+		return maphash.Bytes(seed, b)
 	}
-	return data[n.start:n.end]
+	h.Reset()
+	var buf [utf8.UTFMax]byte
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 {
+			_, _ = h.Write(b)
+			break
+		}
+		_, _ = h.Write(b[:i])
+		text, n := unescape(buf[:0], b[i:])
+		_, _ = h.Write(text)
+		b = b[i+n:]
+	}
+	return h.Sum64()
 }
 
-// dupNames reports whether two of the names of one object are the same.
-// Small objects, the common case, compare every pair; large ones sort, so
-// that a body of many names costs n log n, not n².
-func dupNames(data, arena []byte, names []nameRef) bool {
-	if len(names) <= 16 {
-		for i := 1; i < len(names); i++ {
-			a := names[i].text(data, arena)
-			for _, b := range names[:i] {
-				if bytes.Equal(a, b.text(data, arena)) {
-					return true
+// duplicate reports whether two of the names of the object that starts
+// at data[start] are the same, given their hashes (which it reorders).
+// Small objects, the common case, compare every pair; large ones sort,
+// so that a body of many names costs n log n, not n². Equal hashes are
+// confirmed by the names' text: a collision is not a duplicate.
+func duplicate(data []byte, start int, hashes []uint64) (bool, error) {
+	if len(hashes) <= 16 {
+		for i := 1; i < len(hashes); i++ {
+			for _, b := range hashes[:i] {
+				if hashes[i] == b {
+					if dup, err := sameNames(data, start, b); err != nil || dup {
+						return dup, err
+					}
 				}
 			}
 		}
-		return false
+		return false, nil
 	}
-	slices.SortFunc(names, func(a, b nameRef) int {
-		return bytes.Compare(a.text(data, arena), b.text(data, arena))
-	})
-	for i := 1; i < len(names); i++ {
-		if bytes.Equal(names[i-1].text(data, arena), names[i].text(data, arena)) {
-			return true
+	slices.Sort(hashes)
+	for i := 1; i < len(hashes); i++ {
+		if hashes[i] == hashes[i-1] && (i == 1 || hashes[i] != hashes[i-2]) {
+			if dup, err := sameNames(data, start, hashes[i]); err != nil || dup {
+				return dup, err
+			}
 		}
 	}
-	return false
+	return false, nil
+}
+
+// sameNames reads again the object that starts at data[start] and
+// reports whether two of its names of hash h have the same text.
+func sameNames(data []byte, start int, h uint64) (bool, error) {
+	s := scanner{data: data, pos: start}
+	if _, err := s.next(); err != nil {
+		return false, err
+	}
+	var hh maphash.Hash
+	hh.SetSeed(seed)
+	var seen [][]byte // the text of each name of hash h so far
+	for {
+		k, err := s.next()
+		if err != nil || k == tokObjectEnd {
+			return false, err
+		}
+		quoted := data[s.start:s.end]
+		if hashName(&hh, quoted, s.escaped) == h {
+			text := quoted[1 : len(quoted)-1]
+			if s.escaped {
+				text = appendUnquoted(nil, quoted)
+			}
+			for _, t := range seen {
+				if bytes.Equal(t, text) {
+					return true, nil
+				}
+			}
+			seen = append(seen, text)
+		}
+		if _, err := s.skipValue(1); err != nil {
+			return false, err
+		}
+	}
 }
 
 // appendUnquoted appends the text of the string token quoted, which the
 // scanner has checked, with its escapes replaced.
 func appendUnquoted(dst, quoted []byte) []byte {
 	b := quoted[1 : len(quoted)-1]
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			i++
-			continue
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 {
+			return append(dst, b...)
 		}
-		switch e := b[i+1]; e {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := rune(hex4(b[i+2:]))
-			if utf16.IsSurrogate(r) {
-				r = utf16.DecodeRune(r, rune(hex4(b[i+8:])))
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, r)
-			i += 6
-			continue
-		default: // " \ /
-			dst = append(dst, e)
-		}
-		i += 2
+		dst = append(dst, b[:i]...)
+		var n int
+		dst, n = unescape(dst, b[i:])
+		b = b[i+n:]
 	}
 	return dst
+}
+
+// unescape appends the text of the escape that starts b, which the
+// scanner has checked, and returns the escape's length.
+func unescape(dst, b []byte) ([]byte, int) {
+	switch e := b[1]; e {
+	case 'b':
+		return append(dst, '\b'), 2
+	case 'f':
+		return append(dst, '\f'), 2
+	case 'n':
+		return append(dst, '\n'), 2
+	case 'r':
+		return append(dst, '\r'), 2
+	case 't':
+		return append(dst, '\t'), 2
+	case 'u':
+		r := rune(hex4(b[2:]))
+		if utf16.IsSurrogate(r) {
+			return utf8.AppendRune(dst, utf16.DecodeRune(r, rune(hex4(b[8:])))), 12
+		}
+		return utf8.AppendRune(dst, r), 6
+	default: // " \ /
+		return append(dst, e), 2
+	}
 }
 
 // hex4 decodes four hex digits; -1 when b does not start with four.

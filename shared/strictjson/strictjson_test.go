@@ -144,20 +144,21 @@ func TestUnquote(t *testing.T) {
 }
 
 // FuzzValidate holds the strict reading to encoding/json's: what it
-// accepts encoding/json accepts and decodes to the same top-level members;
+// accepts encoding/json decodes, to the same top-level members;
 // what encoding/json accepts it refuses only for the strict rules; and
 // Find and Remove agree with the decoded value.
 func FuzzValidate(f *testing.F) {
 	for _, seed := range []string{`{"a":1,"b":{"c":[true,null,"x"]}}`, `{"a":1,"a":2}`, `{"\u0061":1,"a":2}`,
-		"[\"\xff\"]", `["\ud800"]`, `["\ud83d\ude00"]`, `[1.5e3,-0,{}]`, `{"a" : { "a" : "a" } }`, ` 0 `} {
+		"[\"\xff\"]", `["\ud800"]`, `["\ud83d\ude00"]`, `[1.5e3,-0,{}]`, `{"a" : { "a" : "a" } }`, ` 0 `, `[1e400]`, `1e308`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		members := map[string]json.RawMessage{}
 		err := Validate(data, func(name, value []byte) { members[string(name)] = bytes.Clone(value) })
 		if err == nil {
-			if !json.Valid(data) || !utf8.Valid(data) {
-				t.Fatalf("accepted %q, which encoding/json refuses or is not UTF-8", data)
+			var v any
+			if json.Unmarshal(data, &v) != nil || !utf8.Valid(data) {
+				t.Fatalf("accepted %q, which encoding/json cannot decode or is not UTF-8", data)
 			}
 			var top map[string]json.RawMessage
 			if json.Unmarshal(data, &top) == nil {
@@ -174,7 +175,7 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		var known bool
-		for _, e := range []error{ErrSyntax, ErrInvalidUTF8, ErrDuplicateName, ErrTooDeep} {
+		for _, e := range []error{ErrSyntax, ErrInvalidUTF8, ErrDuplicateName, ErrTooDeep, ErrTooManyNames, ErrNumberRange} {
 			known = known || errors.Is(err, e)
 		}
 		if !known {
@@ -182,6 +183,13 @@ func FuzzValidate(f *testing.F) {
 		}
 		if errors.Is(err, ErrSyntax) && json.Valid(data) {
 			t.Fatalf("refused %q as not JSON: %v", data, err)
+		}
+		var v any
+		if errors.Is(err, ErrNumberRange) && json.Unmarshal(data, &v) == nil {
+			t.Fatalf("refused %q as out of range, which encoding/json decodes to %v", data, v)
+		}
+		if errors.Is(err, ErrTooDeep) || errors.Is(err, ErrTooManyNames) || errors.Is(err, ErrNumberRange) {
+			return // a bound, checked by the tests of bounds_test.go
 		}
 		if json.Valid(data) && utf8.Valid(data) && !bytes.Contains(data, []byte(`\u`)) && !hasDuplicate(data) {
 			t.Fatalf("refused %q: %v", data, err)
