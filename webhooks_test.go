@@ -515,23 +515,27 @@ func instanceEnv(t testing.TB, target string, port int) (env []string, dataDir s
 			t.Fatal(err)
 		}
 	}
-	return []string{"FUNCTION_TARGET=" + target, fmt.Sprintf("PORT=%d", port),
-		"WEBHOOKS_SECRETS_DIR=" + secretsDir, "WEBHOOKS_DATA_DIR=" + dataDir, "WEBHOOKS_CONFIG=",
+	// TriggerWorker's push settings, as terraform sets them.
+	push := []string{"TRIGGER_PUSH_AUDIENCE=https://webhooks-trigger-worker-1.europe-west1.run.app",
+		"TRIGGER_PUSH_EMAIL=webhooks-trigger-push@p.iam.gserviceaccount.com"}
+	return append(push, "FUNCTION_TARGET="+target, fmt.Sprintf("PORT=%d", port),
+		"WEBHOOKS_SECRETS_DIR="+secretsDir, "WEBHOOKS_DATA_DIR="+dataDir, "WEBHOOKS_CONFIG=",
 		"GOOGLE_CLOUD_PROJECT=", "BIGQUERY_PROJECT=", "BIGQUERY_EMULATOR_HOST=", "BIGQUERY_STORAGE_EMULATOR_HOST=",
-		"PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST="}, dataDir
+		"PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST="), dataDir
 }
 
 // delivery is a request an entry point accepts: serves checks it, and the
 // cold-start benchmark sends it first.
 type delivery struct {
-	what   string // for messages
-	path   string
-	body   []byte
-	header http.Header
-	scheme string // the verify scheme that signs it; "" for a Pub/Sub push
-	key    string
-	status int      // the answer when signed
-	traces []string // what its work leaves under WEBHOOKS_DATA_DIR
+	what     string // for messages
+	path     string
+	body     []byte
+	header   http.Header
+	scheme   string // the verify scheme that signs it; "" for a Pub/Sub push
+	key      string
+	status   int      // the answer when signed
+	traces   []string // what its work leaves under WEBHOOKS_DATA_DIR
+	untraced []string // what must not be found there (a refused request's work)
 }
 
 // deliveryTo returns the request target accepts.
@@ -566,8 +570,11 @@ func deliveryTo(target string) (delivery, bool) {
 			status: http.StatusOK}, true
 	case "TriggerWorker":
 		// The job an async rule queues, in the body a Pub/Sub push
-		// subscription posts to <worker url>/projects/P/topics/T; without a
-		// project the Cloud Build action is recorded under the data folder.
+		// subscription posts to <worker url>/projects/P/topics/T, but
+		// posted as an attacker would: unsigned and without the push
+		// identity's OIDC token. The worker acknowledges it (204, so
+		// Pub/Sub would not redeliver) and does not run it: no Cloud Build
+		// action is recorded under the data folder.
 		job := []byte(`{"event":{"source":"github","id":"buildpack-worker-1","type":"push","received_at":"2026-01-01T00:00:00Z",` +
 			`"payload":{"ref":"refs/heads/main","deleted":false,"after":"abc123","repository":{"full_name":"o/r"},"pusher":{"name":"octocat"}}},` +
 			`"rule":"deploy-staging","action":"cloud-build","attempt":1}`)
@@ -575,9 +582,9 @@ func deliveryTo(target string) (delivery, bool) {
 			"message":      map[string]any{"data": job, "messageId": "1", "publishTime": "2026-01-01T00:00:00Z"},
 			"subscription": "projects/p/subscriptions/webhooks-trigger-jobs",
 		})
-		return delivery{what: "pushed job", path: "/projects/p/topics/webhooks-trigger-jobs",
+		return delivery{what: "forged pushed job", path: "/projects/p/topics/webhooks-trigger-jobs",
 			body: push, header: jsonHeader(),
-			status: http.StatusOK, traces: []string{"buildpack-worker-1", "deploy-staging"}}, true
+			status: http.StatusNoContent, untraced: []string{"buildpack-worker-1"}}, true
 	}
 	return delivery{}, false
 }
@@ -644,6 +651,14 @@ func serves(t *testing.T, target, bin string) {
 			}
 		}
 	}
+	if len(d.untraced) > 0 {
+		left := readTree(t, dataDir)
+		for _, trace := range d.untraced {
+			if strings.Contains(left, trace) {
+				t.Fatalf("the %s was run: %q is under the data folder:\n%s", d.what, trace, left)
+			}
+		}
+	}
 	if d.scheme != "" {
 		if code, _ := post(false); code != http.StatusUnauthorized {
 			t.Fatalf("unsigned %s: %d, want 401", d.what, code)
@@ -681,7 +696,7 @@ func readTree(t testing.TB, dir string) string {
 // serves checks: a signed webhook, verified with a secret read on first
 // use, decoded, and stored (Store's local sink, an fsynced line) or matched
 // against the rules (Relay, Trigger: none sends); TriggerWorker's is a
-// pushed job, run to its recorded Cloud Build action. Hello-world's is a
+// forged pushed job, refused (no push token). Hello-world's is a
 // POST / answered "ok".
 //
 //	go test -run '^$' -bench ColdStart -benchtime 10x .

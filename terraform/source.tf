@@ -38,8 +38,16 @@ locals {
   # sm:NAME and sm:NAME@VERSION name a secret of this project;
   # projects/P/secrets/S/versions/V names secret S of project P; env: and
   # file: references are not Secret Manager secrets and are skipped.
+  # The job key (trigger.tf) is read by Trigger, which signs the jobs it
+  # queues, and TriggerWorker, which checks them: by nobody else.
+  trigger_job_key_ref = "sm:${var.name_prefix}-trigger-job-key"
+  secret_principal_refs = merge(local.secret_refs, var.enable_trigger ? {
+    trigger        = concat(local.secret_refs.trigger, [local.trigger_job_key_ref])
+    trigger_worker = concat(local.action_secret_refs, [local.trigger_job_key_ref])
+  } : {})
+
   secret_grant_list = flatten([
-    for principal, refs in merge(local.secret_refs, length(local.action_secret_refs) > 0 ? { trigger_worker = local.action_secret_refs } : {}) : [
+    for principal, refs in local.secret_principal_refs : [
       for ref in refs : {
         principal = principal
         project   = startswith(ref, "sm:") ? var.project_id : regex("^projects/([^/]+)/secrets/", ref)[0]

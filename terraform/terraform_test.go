@@ -244,7 +244,9 @@ func registrations(t *testing.T) map[string]registration {
 			}
 			var kind string
 			switch {
-			case pkg.Name == "functions" && sel.Sel.Name == "HTTP", pkg.Name == "pipeline" && sel.Sel.Name == "Register":
+			case pkg.Name == "pipeline" && sel.Sel.Name == "Register":
+				kind = "webhook"
+			case pkg.Name == "functions" && sel.Sel.Name == "HTTP":
 				kind = "http"
 			case pkg.Name == "functions" && sel.Sel.Name == "CloudEvent":
 				kind = "cloudevent"
@@ -287,8 +289,10 @@ func functionsByEntryPoint(t *testing.T, m *module) map[string]block {
 }
 
 // Every registered function is deployed with its entry point, public
-// exactly when it is an HTTP (webhook) function; terraform test
-// (tests/patterns.tftest.hcl) checks what the module makes of that.
+// exactly when it is a webhook target (pipeline.Register): an HTTP
+// function of our own (TriggerWorker, fed by a Pub/Sub push) is private
+// like a CloudEvent one. terraform test (tests/patterns.tftest.hcl) checks
+// what the module makes of that.
 func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
 	m := loadModule(t)
 	regs := registrations(t)
@@ -299,8 +303,8 @@ func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
 			t.Errorf("%s registers %q (%s) but no module \"./modules/function\" has entry_point %q", r.pos, name, r.kind, name)
 			continue
 		}
-		if public := literal(t, b, attr(b.body, "public")).True(); public != (r.kind == "http") {
-			t.Errorf("%s (%s function): public = %v, want %v", name, r.kind, public, r.kind == "http")
+		if public := literal(t, b, attr(b.body, "public")).True(); public != (r.kind == "webhook") {
+			t.Errorf("%s (%s function): public = %v, want %v", name, r.kind, public, r.kind == "webhook")
 		}
 	}
 	for name, b := range deployed {
@@ -515,6 +519,12 @@ func expectedGrants(t *testing.T, enabled map[string]bool) map[string]bool {
 				}
 			}
 		}
+	}
+	if enabled["trigger"] {
+		// The job key (trigger.tf): Trigger signs jobs, TriggerWorker
+		// checks them, nobody else reads it.
+		add("trigger", "sm:webhooks-trigger-job-key")
+		add("trigger_worker", "sm:webhooks-trigger-job-key")
 	}
 	return grants
 }
@@ -1082,12 +1092,13 @@ func TestFunctionEnvironment(t *testing.T) {
 	m := loadModule(t)
 	common := []string{"GOOGLE_CLOUD_PROJECT", "LOG_LEVEL"}
 	claims := []string{"FIRESTORE_DATABASE", "IDEMPOTENCY_COLLECTION"}
-	topics := []string{"TRIGGER_JOBS_TOPIC", "TRIGGER_DEAD_LETTER_TOPIC"}
+	topics := []string{"TRIGGER_JOBS_TOPIC", "TRIGGER_DEAD_LETTER_TOPIC", "TRIGGER_JOB_KEY"}
+	push := []string{"TRIGGER_PUSH_AUDIENCE", "TRIGGER_PUSH_EMAIL"}
 	want := map[string][]string{
 		"Store":         append([]string{"BIGQUERY_DATASET", "BIGQUERY_TABLE"}, common...),
 		"Relay":         append(slices.Clone(claims), common...),
 		"Trigger":       append(append(slices.Clone(claims), topics...), common...),
-		"TriggerWorker": append(append(slices.Clone(claims), topics...), common...),
+		"TriggerWorker": append(append(append(slices.Clone(claims), topics...), push...), common...),
 	}
 	r := root(t)
 	read := goStringLiterals(t, filepath.Join(r, "functions"), filepath.Join(r, "shared"))

@@ -7,9 +7,8 @@
 # The worker is fed by an explicit push subscription instead of a
 # function event_trigger: the subscription an event_trigger creates is
 # managed by Eventarc and cannot carry a dead-letter policy here. The
-# Functions Framework turns the push request (at the path
-# /projects/P/topics/T) into the same google.cloud.pubsub.topic.v1.messagePublished
-# CloudEvent an Eventarc trigger delivers.
+# worker is an HTTP function reading Pub/Sub's push body itself: a
+# CloudEvent function never sees the push request's OIDC token.
 
 locals {
   # Both run actions: Trigger synchronously, TriggerWorker for async jobs.
@@ -28,6 +27,23 @@ locals {
     IDEMPOTENCY_COLLECTION    = var.idempotency_collection
     TRIGGER_JOBS_TOPIC        = google_pubsub_topic.trigger_jobs[0].name
     TRIGGER_DEAD_LETTER_TOPIC = google_pubsub_topic.trigger_dead_letter[0].name
+    # The key Trigger signs jobs with and TriggerWorker checks them with:
+    # a secret of its own (secrets.tf, readable by these two only), without
+    # a value until the operator adds one, as for every secret here:
+    #   head -c 32 /dev/urandom | base64 | gcloud secrets versions add PREFIX-trigger-job-key --data-file=-
+    # Until then Trigger answers async events 503 (the provider retries).
+    TRIGGER_JOB_KEY = local.trigger_job_key_ref
+  }) : {}
+  # What the push subscription's OIDC token says, checked by TriggerWorker
+  # in code. The audience is the worker's deterministic Cloud Run URL
+  # (https://SERVICE-PROJECT_NUMBER.REGION.run.app), one of the default
+  # run.app URLs that Cloud Run's invoker check accepts as audience, known
+  # before the function exists: its service_config.uri would make the
+  # function's environment depend on itself.
+  trigger_worker_audience = var.enable_trigger ? "https://${var.name_prefix}-trigger-worker-${data.google_project.this[0].number}.${var.region}.run.app" : null
+  trigger_worker_env = var.enable_trigger ? merge(local.trigger_env, {
+    TRIGGER_PUSH_AUDIENCE = local.trigger_worker_audience
+    TRIGGER_PUSH_EMAIL    = google_service_account.trigger_push[0].email
   }) : {}
   pubsub_service_agent = var.enable_trigger ? "serviceAccount:service-${data.google_project.this[0].number}@gcp-sa-pubsub.iam.gserviceaccount.com" : null
 }
@@ -120,7 +136,7 @@ resource "google_pubsub_subscription" "trigger_jobs" {
     push_endpoint = "${module.trigger_worker[0].uri}/${google_pubsub_topic.trigger_jobs[0].id}"
     oidc_token {
       service_account_email = google_service_account.trigger_push[0].email
-      audience              = module.trigger_worker[0].uri
+      audience              = local.trigger_worker_audience
     }
   }
 
@@ -241,6 +257,8 @@ module "trigger" {
 
 # Private: only the push identity may invoke it, and only from inside
 # Google Cloud (Pub/Sub push counts as internal traffic of the project).
+# An HTTP function, so that it can check the push token itself
+# (TRIGGER_PUSH_AUDIENCE, TRIGGER_PUSH_EMAIL) as well as Cloud Run does.
 module "trigger_worker" {
   source = "./modules/function"
   count  = var.enable_trigger ? 1 : 0
@@ -254,7 +272,7 @@ module "trigger_worker" {
   settings              = var.trigger_worker_function
   public                = false
   invoker               = "serviceAccount:${google_service_account.trigger_push[0].email}"
-  environment_variables = local.trigger_env
+  environment_variables = local.trigger_worker_env
   wait_for = concat(
     local.build_grant_ids,
     [google_pubsub_topic_iam_member.worker_dead_letter_publisher[0].id, google_project_iam_member.claims_user["trigger_worker"].id],

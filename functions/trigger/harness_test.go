@@ -57,6 +57,13 @@ func (m memSecrets) Secret(_ context.Context, ref string) ([]byte, error) {
 	return []byte(v), nil
 }
 
+// testJobKey is the job key of tests; otherJobKey is another one, as an
+// attacker without the real key would sign with.
+var (
+	testJobKey  = jobKey{ref: "sm:test-job-key", secrets: memSecrets{"sm:test-job-key": "test-job-key-0123456789abcdef0123456789abcdef"}}
+	otherJobKey = jobKey{ref: "sm:other", secrets: memSecrets{"sm:other": "another-key-0123456789abcdef0123456789abcdef"}}
+)
+
 // testDeps returns deps for tests: claims in memory, the real HTTP client,
 // actions recorded in a temporary folder, jobs on the in-process queue.
 // Tests replace the fields they exercise.
@@ -73,6 +80,7 @@ func testDeps(t testing.TB) (*deps, *syncBuffer) {
 		topics:      rec,
 		builds:      rec,
 		now:         time.Now,
+		jobKey:      testJobKey,
 	}
 	d.jobs = newLocalQueue(d, 2)
 	return d, logs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"slices"
@@ -90,7 +91,7 @@ func pullAll(t testing.TB, c *pubsub.Client, sub string, want int, within time.D
 func pubsubDeps(t testing.TB, c *pubsub.Client, jobsTopic, dl string) *deps {
 	t.Helper()
 	d, _ := testDeps(t)
-	jobs := newPubSubJobs(c, jobsTopic)
+	jobs := newPubSubJobs(c, jobsTopic, d.jobKey)
 	t.Cleanup(jobs.pub.Stop)
 	d.jobs = jobs
 	d.topics = &clientPublisher{client: c}
@@ -137,8 +138,11 @@ func TestAsyncAnswers202OnlyOnceTheJobsArePublished(t *testing.T) {
 		if err := json.Unmarshal(m.GetMessage().GetData(), &j); err != nil {
 			t.Fatal(err)
 		}
-		if j.Event.ID != "d-async" || j.Rule != "deploy" || j.Attempt != 1 || j.Event.Source != "src" {
-			t.Errorf("job %+v", j)
+		if j.Event.ID != "d-async" || j.Rule != "deploy" || attemptOf(m.GetMessage().GetAttributes()) != 1 || j.Event.Source != "src" {
+			t.Errorf("job %+v, attributes %v", j, m.GetMessage().GetAttributes())
+		}
+		if err := d.jobKey.check(context.Background(), m.GetMessage().GetData(), m.GetMessage().GetAttributes()[AttrSignature]); err != nil {
+			t.Errorf("published job's signature: %v", err)
 		}
 		if k := m.GetMessage().GetOrderingKey(); k != "src/deploy/octo-org/octo-repo" {
 			t.Errorf("ordering key %q, want the rule's serialize_by value", k)
@@ -171,10 +175,11 @@ func TestAsyncPublishToAMissingTopicIsRetryableNot202(t *testing.T) {
 	wantStatus(t, out, err, 202, ResultQueued)
 }
 
-// workerEndpoint serves the worker as a Pub/Sub push endpoint.
+// workerEndpoint serves the worker as the local runner does to the
+// emulator (PushHandler): this machine only.
 func workerEndpoint(t testing.TB, w *worker) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(w.pushHandler())
+	srv := httptest.NewServer(w.pushHandler(localOnly, http.StatusForbidden))
 	t.Cleanup(srv.Close)
 	return srv
 }

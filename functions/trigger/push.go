@@ -5,27 +5,53 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 // maxPushBody bounds a push request: Pub/Sub's 10 MB message limit, base64
 // encoded, plus the envelope.
 const maxPushBody = 14 << 20
 
-// PushHandler serves TriggerWorker to a Pub/Sub push subscription
-// directly, without the Functions Framework's CloudEvent conversion: the
-// local runner mounts it, and a push endpoint may point at it. It answers
-// 204 when the job is finished with and 500 (Pub/Sub redelivers) when it
-// failed retryably.
-func PushHandler() http.Handler { return processWorker.pushHandler() }
+// pushCheck admits a push request before its job is read. An error
+// wrapping errPushRefused refuses the request (answered per refusal);
+// any other error is ours, and Pub/Sub redelivers.
+type pushCheck func(r *http.Request) error
 
-func (w *worker) pushHandler() http.Handler {
+// errPushRefused means the request does not come from the push
+// subscription.
+var errPushRefused = errors.New("push refused")
+
+// serveWorker is the TriggerWorker function: the Pub/Sub push
+// subscription's requests, each with an OIDC token of the push identity.
+func serveWorker(w http.ResponseWriter, r *http.Request) {
+	processWorker.pushHandler(processWorker.oidcCheck, http.StatusNoContent).ServeHTTP(w, r)
+}
+
+// PushHandler serves TriggerWorker to the local runner's Pub/Sub emulator,
+// which mints no OIDC token: it answers requests from this machine to a
+// loopback name only, and only requests that a cross-site page cannot make
+// (localOnly). It answers 204 when the job is finished with and 500
+// (Pub/Sub redelivers) when it failed retryably. Jobs are signed and
+// checked here as in a deployment.
+func PushHandler() http.Handler { return processWorker.pushHandler(localOnly, http.StatusForbidden) }
+
+// pushHandler checks each request with check, answering refused when it
+// refuses it, then runs its job. A refused request to the deployed
+// worker is answered 204: Pub/Sub takes it as done and never redelivers it.
+func (w *worker) pushHandler(check pushCheck, refused int) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			rw.Header().Set("Allow", http.MethodPost)
@@ -42,12 +68,121 @@ func (w *worker) pushHandler() http.Handler {
 			http.Error(rw, "cannot read body", http.StatusBadRequest)
 			return
 		}
+		if err := check(r); err != nil {
+			if !errors.Is(err, errPushRefused) {
+				w.logError(r.Context(), "trigger worker: cannot check the push; Pub/Sub redelivers it", err)
+				http.Error(rw, "cannot check the push; redeliver", http.StatusInternalServerError)
+				return
+			}
+			w.logError(r.Context(), "trigger: job", err, "result", ResultRefused)
+			if refused == http.StatusNoContent {
+				rw.WriteHeader(refused)
+				return
+			}
+			http.Error(rw, "refused", refused)
+			return
+		}
 		if err := w.handle(r.Context(), body); err != nil {
 			http.Error(rw, "job failed; redeliver", http.StatusInternalServerError)
 			return
 		}
 		rw.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// logError logs a push that was not run, with the worker's logger.
+func (w *worker) logError(ctx context.Context, msg string, err error, attrs ...any) {
+	log := slog.Default()
+	if d, derr := w.deps(ctx); derr == nil {
+		log = d.log
+	}
+	log.Error(msg, append([]any{logging.FieldFunction, FunctionWorker, "reason", err.Error()}, attrs...)...)
+}
+
+// oidcCheck requires the OIDC token that the push subscription signs its
+// requests with: Google-signed, for EnvPushAudience, of the service account
+// EnvPushEmail (shared/verify's oidc scheme). Cloud Run's invoker check
+// admits the same token before the request gets here; this check holds
+// even where that one is loosened (an invoker granted more widely, a
+// function made public).
+func (w *worker) oidcCheck(r *http.Request) error {
+	v, err := w.pushVerifier()
+	if err != nil {
+		return err
+	}
+	if _, err := v.Verify(r.Context(), r, nil); err != nil {
+		if errors.Is(err, verify.ErrSecretUnavailable) {
+			return fmt.Errorf("push token: %w", err)
+		}
+		return fmt.Errorf("%w: push token: %w", errPushRefused, err)
+	}
+	return nil
+}
+
+// pushVerifier returns the worker's OIDC verifier, made once from the
+// environment (EnvPushAudience, EnvPushEmail). Without them every push
+// fails (500), so that Pub/Sub keeps the jobs and dead-letters them.
+func (w *worker) pushVerifier() (*verify.Verifier, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.push != nil {
+		return w.push, nil
+	}
+	s := settingsFromEnv(lookupEnv)
+	v, err := verify.New(FunctionWorker, verify.Config{Scheme: verify.SchemeOIDC, Audience: s.PushAudience, Email: s.PushEmail}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("trigger worker: %s and %s: %w", EnvPushAudience, EnvPushEmail, err)
+	}
+	w.push = v
+	return v, nil
+}
+
+// localOnly admits what the Pub/Sub emulator sends from this machine, as
+// the local inspector admits its page's requests
+// (functions/cmd/local/inspector): a client address that is loopback, a
+// Host that is a loopback name (a DNS-rebinding page reaches 127.0.0.1
+// under its own name), and a request a cross-site page cannot send
+// without a CORS preflight that nothing here approves: Content-Type
+// application/json (Pub/Sub's push content type, not one a form can
+// send), no Origin of another site, and no Sec-Fetch-Site other than
+// same-origin or none.
+func localOnly(r *http.Request) error {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || !isLoopback(host) {
+		return fmt.Errorf("%w: client %q is not this machine", errPushRefused, r.RemoteAddr)
+	}
+	if !isLoopback(hostname(r.Host)) {
+		return fmt.Errorf("%w: Host %q is not a loopback name", errPushRefused, r.Host)
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return fmt.Errorf("%w: Content-Type is not application/json", errPushRefused)
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("%w: cross-site Origin %q", errPushRefused, origin)
+		}
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return fmt.Errorf("%w: Sec-Fetch-Site %q", errPushRefused, site)
+	}
+	return nil
+}
+
+// hostname is the host of a Host header, without port or brackets.
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // EmulatorMaxDeliveryAttempts is the dead-letter policy SetUpEmulator

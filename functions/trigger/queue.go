@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -18,15 +19,21 @@ import (
 
 // job is the message an async rule queues for one of its actions: the
 // whole event envelope, so that the worker needs nothing but the message
-// and the configuration.
+// and the configuration. The message data is the job's JSON, signed as
+// published (AttrSignature, jobkey.go) and never changed afterwards.
 type job struct {
 	Event  *event.Event `json:"event"`
 	Rule   string       `json:"rule"`
 	Action string       `json:"action"`
 	// Attempt is 1 when the job is first queued and grows by one each time
 	// Replay republishes it from the dead-letter topic. Pub/Sub's own
-	// redeliveries do not change it (they carry the same message).
-	Attempt int `json:"attempt"`
+	// redeliveries do not change it (they carry the same message). It
+	// travels in the AttrAttempt attribute, outside the signed data, so
+	// that Replay, which holds no job key, can count it.
+	Attempt int `json:"-"`
+	// sig is the AttrSignature the job was pushed with, kept when the
+	// worker dead-letters it.
+	sig string
 }
 
 // Attributes set on every job message, for filters and for people reading
@@ -36,13 +43,26 @@ const (
 	AttrEvent  = "event_id"
 	AttrRule   = "rule"
 	AttrAction = "action"
+	// AttrAttempt is the job's Attempt, in decimal.
+	AttrAttempt = "attempt"
 	// AttrError is set on a job that the worker dead-letters itself after
 	// a permanent failure: the error's text.
 	AttrError = "trigger_error"
 )
 
 func (j *job) attributes() map[string]string {
-	return map[string]string{AttrSource: j.Event.Source, AttrEvent: j.Event.ID, AttrRule: j.Rule, AttrAction: j.Action}
+	return map[string]string{AttrSource: j.Event.Source, AttrEvent: j.Event.ID, AttrRule: j.Rule, AttrAction: j.Action,
+		AttrAttempt: strconv.Itoa(max(j.Attempt, 1))}
+}
+
+// attemptOf reads a message's AttrAttempt: 1 when absent or unreadable
+// (it only counts, it decides nothing).
+func attemptOf(attrs map[string]string) int {
+	n, err := strconv.Atoi(attrs[AttrAttempt])
+	if err != nil || n < 1 {
+		return 1
+	}
+	return n
 }
 
 // queuedJob is a job on its way to a queue, with its ordering key and, for
@@ -78,20 +98,21 @@ func orderingKey(source, rule, value string) string {
 	return k
 }
 
-// pubSubJobs queues jobs on the jobs topic.
+// pubSubJobs queues jobs on the jobs topic, each signed with the job key.
 type pubSubJobs struct {
 	pub *pubsub.Publisher
+	key jobKey
 }
 
 // jobsDelayThreshold is how long the publisher waits to batch jobs: short,
 // because every request waits for its own publish to be acknowledged.
 const jobsDelayThreshold = time.Millisecond
 
-func newPubSubJobs(client *pubsub.Client, topic string) *pubSubJobs {
+func newPubSubJobs(client *pubsub.Client, topic string, key jobKey) *pubSubJobs {
 	pub := client.Publisher(topic)
 	pub.EnableMessageOrdering = true
 	pub.PublishSettings.DelayThreshold = jobsDelayThreshold
-	return &pubSubJobs{pub: pub}
+	return &pubSubJobs{pub: pub, key: key}
 }
 
 func (p *pubSubJobs) enqueue(ctx context.Context, q queuedJob) error {
@@ -99,7 +120,13 @@ func (p *pubSubJobs) enqueue(ctx context.Context, q queuedJob) error {
 	if err != nil {
 		return fmt.Errorf("encode job: %w", err)
 	}
-	res := p.pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: q.job.attributes(), OrderingKey: q.key})
+	sig, err := p.key.sign(ctx, data)
+	if err != nil {
+		return fmt.Errorf("sign job: %w", err)
+	}
+	attrs := q.job.attributes()
+	attrs[AttrSignature] = sig
+	res := p.pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs, OrderingKey: q.key})
 	if _, err := res.Get(ctx); err != nil {
 		if q.key != "" {
 			// A failed publish pauses its ordering key so that later jobs

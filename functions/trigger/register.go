@@ -1,10 +1,9 @@
 package trigger
 
 import (
-	"context"
+	"net/http"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 )
@@ -14,7 +13,7 @@ import (
 // The names are literals here, where terraform's test reads them.
 func init() {
 	pipeline.Register("Trigger", "trigger", NewPattern)
-	functions.CloudEvent("TriggerWorker", Work)
+	functions.HTTP("TriggerWorker", serveWorker)
 }
 
 // The entry points registered above, as log lines name them.
@@ -23,10 +22,10 @@ const (
 	FunctionWorker  = "TriggerWorker"
 )
 
-// Work is the TriggerWorker function: it runs the job in a Pub/Sub message: an Eventarc Pub/Sub
-// CloudEvent, or a push subscription's request to
-// <worker url>/projects/P/topics/T, which the framework converts to the
-// same CloudEvent. Returning an error answers 500: Pub/Sub redelivers.
-func Work(ctx context.Context, e cloudevents.Event) error {
-	return processWorker.handle(ctx, e.Data())
-}
+// Worker is the TriggerWorker function: the requests of the Pub/Sub push
+// subscription to the jobs topic, each job run once its push token
+// (EnvPushAudience, EnvPushEmail) and its signature (EnvJobKey) are
+// checked and its rule matched again. It answers 204 when the job is
+// finished with (done, duplicate, dead-lettered or refused) and 500 when
+// Pub/Sub should redeliver it.
+func Worker(w http.ResponseWriter, r *http.Request) { serveWorker(w, r) }

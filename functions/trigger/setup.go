@@ -38,6 +38,17 @@ const (
 	// dead-letters to, and where the worker sends a job whose action failed
 	// permanently.
 	EnvDeadLetterTopic = "TRIGGER_DEAD_LETTER_TOPIC"
+	// EnvJobKey is the secret reference of the key that Trigger signs its
+	// jobs with and TriggerWorker checks them with (jobkey.go); terraform
+	// sets it to its own secret, which only those two can read.
+	EnvJobKey = "TRIGGER_JOB_KEY"
+	// EnvPushAudience and EnvPushEmail are what the Pub/Sub push
+	// subscription's OIDC token must say for TriggerWorker to read the job
+	// it pushes: the audience the token is minted for and the push
+	// identity's service account. TriggerWorker refuses every push while
+	// either is unset.
+	EnvPushAudience = "TRIGGER_PUSH_AUDIENCE"
+	EnvPushEmail    = "TRIGGER_PUSH_EMAIL"
 	// EnvDataDir is the local data folder where, without Google Cloud,
 	// Cloud Build and Pub/Sub actions are recorded instead of performed.
 	EnvDataDir = "WEBHOOKS_DATA_DIR"
@@ -48,6 +59,9 @@ const (
 	DefaultJobsTopic       = "trigger-jobs"
 	DefaultDeadLetterTopic = "trigger-dead-letter"
 	DefaultDataDir         = ".local/data"
+	// DefaultJobKey is the job key of local runs: the runner writes a
+	// random one to .local/secrets/trigger-job-key.
+	DefaultJobKey = "sm:trigger-job-key"
 	// LocalProject stands in for GOOGLE_CLOUD_PROJECT when it is unset:
 	// the Pub/Sub emulator's project, and the project of the Cloud Build
 	// runs a local run records.
@@ -62,6 +76,9 @@ type settings struct {
 	JobsTopic       string
 	DeadLetterTopic string
 	DataDir         string
+	JobKey          string // secret reference
+	PushAudience    string
+	PushEmail       string
 }
 
 // lookupEnv is os.LookupEnv; a variable so that tests can replace it.
@@ -75,6 +92,9 @@ func settingsFromEnv(lookup func(string) (string, bool)) settings {
 		JobsTopic:       env.String(EnvJobsTopic, DefaultJobsTopic),
 		DeadLetterTopic: env.String(EnvDeadLetterTopic, DefaultDeadLetterTopic),
 		DataDir:         env.String(EnvDataDir, DefaultDataDir),
+		JobKey:          env.String(EnvJobKey, DefaultJobKey),
+		PushAudience:    env.String(EnvPushAudience, ""),
+		PushEmail:       env.String(EnvPushEmail, ""),
 	}
 	s.PubSub = s.Project != "" || env.String(EnvPubSubEmulator, "") != ""
 	s.PubSubProject = env.String(EnvProject, LocalProject)
@@ -90,8 +110,11 @@ type deps struct {
 	// sends those that opt in with allow_private_network.
 	http, httpPrivate *http.Client
 	secrets           verify.SecretSource
-	topics            topicPublisher
-	builds            buildRunner
+	// jobKey signs the jobs Trigger queues and checks those the worker
+	// is pushed.
+	jobKey jobKey
+	topics topicPublisher
+	builds buildRunner
 	// jobs queues async jobs: Pub/Sub, or the in-process queue of local
 	// runs.
 	jobs jobQueue
@@ -138,6 +161,7 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 	// them.
 	life := context.WithoutCancel(ctx)
 	d := &deps{log: log, project: s.Project, http: newHTTPClient(false), httpPrivate: newHTTPClient(true), secrets: processSecrets(), now: time.Now}
+	d.jobKey = jobKey{ref: s.JobKey, secrets: d.secrets}
 	if d.project == "" {
 		// Recorded Cloud Build runs still name a project, as real ones do.
 		d.project = LocalProject
@@ -167,7 +191,7 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 		return nil, fmt.Errorf("trigger: pubsub.NewClient: %w", err)
 	}
 	d.topics = &clientPublisher{client: client}
-	d.jobs = newPubSubJobs(client, s.JobsTopic)
+	d.jobs = newPubSubJobs(client, s.JobsTopic, d.jobKey)
 	d.deadLetter = client.Publisher(s.DeadLetterTopic)
 	return d, nil
 }

@@ -56,6 +56,15 @@
 // subscription's maximum delivery attempts, dead-letters it; Replay
 // brings dead-lettered jobs back.
 //
+// A job proves where it came from before the worker runs it: Trigger signs
+// it with the job key (jobkey.go: HMAC-SHA256 under a secret only Trigger
+// and TriggerWorker can read), the push request carries the push
+// identity's OIDC token (push.go), and the job's rule must still match the
+// job's event. A job that fails any of these is acknowledged and logged
+// with result "refused": never run, never redelivered, never
+// dead-lettered. Who may publish to the jobs topic or invoke the worker is
+// then no longer who may run an action.
+//
 // serialize_by runs a rule's actions one at a time per key (per
 // repository: two quick pushes never deploy concurrently, the later last):
 // an in-process lock in sync mode, the Pub/Sub ordering key in async mode

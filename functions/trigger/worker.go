@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/logging"
+	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
 // ErrInFlight means another delivery of the same event is performing the
@@ -64,7 +66,11 @@ func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (d
 // runJob runs one queued job. raw is the job's message data, sent on to
 // the dead-letter topic when the action fails permanently (nil for the
 // in-process queue, which only logs). A nil error means the job is
-// finished with: done, duplicate, or dead-lettered.
+// finished with: done, duplicate, refused or dead-lettered.
+//
+// The job's rule must still match the job's event (its events and
+// condition, evaluated again here): a job is only ever an action that its
+// rule chose for its event, whoever queued it.
 func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error {
 	log := d.log.With(logging.FieldFunction, FunctionWorker, logging.FieldSource, j.Event.Source, logging.FieldEventID, j.Event.ID,
 		logging.FieldEventType, j.Event.Type, "rule", j.Rule, "action", j.Action, "attempt", j.Attempt)
@@ -79,7 +85,13 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	}
 	vars, err := j.Event.Vars()
 	if err != nil {
-		return deadLetter(ctx, d, j, raw, log, err)
+		return refuse(log, fmt.Errorf("event: %w", err))
+	}
+	switch ok, err := r.match(j.Event.Type, vars); {
+	case err != nil:
+		return refuse(log, fmt.Errorf("rule %q: %w", r.name, err))
+	case !ok:
+		return refuse(log, fmt.Errorf("%w: rule %q", errRuleNoLongerMatches, r.name))
 	}
 	c, err := a.impl.prepare(j.Event, vars)
 	if err != nil {
@@ -102,6 +114,22 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	}
 }
 
+// errRuleNoLongerMatches refuses a job whose rule does not match its
+// event: the event is not one the rule acts on (or the rule changed since).
+var errRuleNoLongerMatches = errors.New("the rule does not match the job's event")
+
+// ResultRefused is the result of a job that the worker will not run: not
+// a signed job, not pushed by the push identity, or an event its rule does
+// not match. It is acknowledged, so never retried, and not dead-lettered,
+// so never replayed.
+const ResultRefused = "refused"
+
+// refuse logs a job that is acknowledged without running.
+func refuse(log interface{ Error(string, ...any) }, reason error) error {
+	log.Error("trigger: job", "result", ResultRefused, "reason", reason.Error())
+	return nil
+}
+
 // deadLetter sends a job that no redelivery can fix to the dead-letter
 // topic at once, instead of letting Pub/Sub try it N times; Replay brings
 // it back once its cause is fixed. It returns nil once the dead-letter
@@ -114,6 +142,7 @@ func deadLetter(ctx context.Context, d *deps, j *job, raw []byte, log interface 
 		return nil
 	}
 	attrs := j.attributes()
+	attrs[AttrSignature] = j.sig // Replay's republished job is checked again
 	attrs[AttrError] = truncate(cause.Error(), 1024)
 	if _, err := d.deadLetter.Publish(ctx, &pubsub.Message{Data: raw, Attributes: attrs}).Get(ctx); err != nil {
 		return fmt.Errorf("trigger: dead-letter job: %w (after: %w)", err, cause)
@@ -145,6 +174,9 @@ type worker struct {
 	sources map[string]*source
 	load    func() (map[string]*source, error)
 	deps    func(ctx context.Context) (*deps, error)
+	// push checks the OIDC token of the deployed worker's pushes; made
+	// on first use (pushVerifier).
+	push *verify.Verifier
 }
 
 // processWorker is the TriggerWorker function's state.
@@ -191,25 +223,36 @@ func (w *worker) source(name string) (*source, error) {
 	return w.sources[name], nil
 }
 
-// handle runs the job in one pushed message. A nil error acknowledges the
-// message; an error makes Pub/Sub redeliver it with backoff, until the
-// subscription's dead-letter policy moves it to the dead-letter topic.
+// handle runs the job in one pushed message, once its signature is
+// checked. A nil error acknowledges the message; an error makes Pub/Sub
+// redeliver it with backoff, until the subscription's dead-letter policy
+// moves it to the dead-letter topic. The push request itself is checked
+// before (push.go).
 func (w *worker) handle(ctx context.Context, data []byte) error {
 	d, err := w.deps(ctx)
 	if err != nil {
 		return err
 	}
+	log := d.log.With(logging.FieldFunction, FunctionWorker)
 	var m pushMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		// Not a Pub/Sub message: redelivering cannot help.
-		d.log.Error("trigger worker: not a Pub/Sub message; dropped", logging.FieldFunction, FunctionWorker, "error", err.Error())
-		return nil
+		return refuse(log, fmt.Errorf("not a Pub/Sub push: %w", err))
+	}
+	log = log.With("message_id", m.Message.MessageID)
+	switch err := d.jobKey.check(ctx, m.Message.Data, m.Message.Attributes[AttrSignature]); {
+	case errors.Is(err, ErrJobKeyUnavailable):
+		log.Error("trigger worker: cannot check the job's signature; Pub/Sub redelivers it", "error", err.Error())
+		return err
+	case err != nil:
+		return refuse(log, err)
 	}
 	var j job
 	if err := json.Unmarshal(m.Message.Data, &j); err != nil || j.Event == nil {
-		d.log.Error("trigger worker: not a job; dropped", logging.FieldFunction, FunctionWorker, "message_id", m.Message.MessageID)
-		return nil
+		return refuse(log, errors.New("signed, but not a job"))
 	}
+	j.Attempt = attemptOf(m.Message.Attributes)
+	j.sig = m.Message.Attributes[AttrSignature]
 	src, err := w.source(j.Event.Source)
 	if err != nil {
 		return fmt.Errorf("trigger worker: configuration: %w", err)
@@ -312,13 +355,10 @@ func replayMessage(m *pubsubpb.PubsubMessage) *pubsub.Message {
 			delete(attrs, k)
 		}
 	}
-	data := m.GetData()
-	var j job
-	if json.Unmarshal(data, &j) == nil && j.Event != nil {
-		j.Attempt++
-		if b, err := json.Marshal(&j); err == nil {
-			data = b
-		}
+	if attrs == nil {
+		attrs = map[string]string{}
 	}
-	return &pubsub.Message{Data: data, Attributes: attrs, OrderingKey: m.GetOrderingKey()}
+	// The data is signed and stays as it is; the attempt is outside it.
+	attrs[AttrAttempt] = strconv.Itoa(attemptOf(attrs) + 1)
+	return &pubsub.Message{Data: m.GetData(), Attributes: attrs, OrderingKey: m.GetOrderingKey()}
 }

@@ -22,37 +22,42 @@ import (
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-// frameworkData is the data of the CloudEvent that the Functions Framework
-// builds from a legacy Pub/Sub push request (funcframework/events.go: the
-// message, with "@type", lifted under "message"), and the shape of
-// Eventarc's MessagePublishedData.
-func frameworkData(t testing.TB, j *job) []byte {
+// pushBody is the body of a Pub/Sub push request carrying j, signed with
+// key (unsigned when key is the zero jobKey), as Trigger publishes it.
+func pushBody(t testing.TB, key jobKey, j *job) []byte {
 	t.Helper()
 	data, err := json.Marshal(j)
 	if err != nil {
 		t.Fatal(err)
 	}
+	attrs := j.attributes()
+	if key != (jobKey{}) {
+		sig, err := key.sign(context.Background(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs[AttrSignature] = sig
+	}
 	b, err := json.Marshal(map[string]any{"message": map[string]any{
-		"@type":       "type.googleapis.com/google.pubsub.v1.PubsubMessage",
 		"data":        base64.StdEncoding.EncodeToString(data),
-		"attributes":  j.attributes(),
+		"attributes":  attrs,
 		"messageId":   "17",
 		"publishTime": time.Now().UTC().Format(time.RFC3339Nano),
-	}})
+	}, "subscription": "projects/p/subscriptions/jobs"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func TestWorkerRunsTheJobOfAFrameworkCloudEvent(t *testing.T) {
+func TestWorkerRunsASignedJob(t *testing.T) {
 	rcv := newReceiver(t, 503, 200)
 	d, logs := testDeps(t)
 	tr := newTrigger(t, fmt.Sprintf(asyncRule, rcv.srv.URL, rcv.srv.URL), d)
 	w := &worker{load: func() (map[string]*source, error) { return map[string]*source{"src": tr.src}, nil },
 		deps: func(context.Context) (*deps, error) { return d, nil }}
 	ev := githubEvent(t, "push", "d-w")
-	data := frameworkData(t, &job{Event: ev, Rule: "deploy", Action: "call", Attempt: 2})
+	data := pushBody(t, testJobKey, &job{Event: ev, Rule: "deploy", Action: "call", Attempt: 2})
 
 	if err := w.handle(context.Background(), data); err == nil {
 		t.Fatal("the first delivery's action failed (503) but handle returned nil: Pub/Sub would not redeliver")
@@ -84,8 +89,8 @@ func TestWorkerAcknowledgesWhatNoRedeliveryCanFix(t *testing.T) {
 	}{
 		{"not JSON", []byte("{")},
 		{"not a job", []byte(`{"message":{"data":"bm90IGpzb24="}}`)},
-		{"a rule removed from the configuration", frameworkData(t, &job{Event: ev, Rule: "gone", Action: "call", Attempt: 1})},
-		{"an unknown source", frameworkData(t, &job{Event: &ev2, Rule: "deploy", Action: "call", Attempt: 1})},
+		{"a rule removed from the configuration", pushBody(t, testJobKey, &job{Event: ev, Rule: "gone", Action: "call", Attempt: 1})},
+		{"an unknown source", pushBody(t, testJobKey, &job{Event: &ev2, Rule: "deploy", Action: "call", Attempt: 1})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,17 +107,21 @@ var ev2 = event.Event{Source: "other", ID: "x", Payload: []byte(`{}`)}
 func TestReplayedJobsCountTheAttemptAndLoseDeadLetterAttributes(t *testing.T) {
 	j := job{Event: &ev2, Rule: "r", Action: "a", Attempt: 1}
 	data, _ := json.Marshal(&j)
-	m := replayMessage(&pubsubpb.PubsubMessage{Data: data, OrderingKey: "k", Attributes: map[string]string{
-		AttrRule: "r", AttrError: "status 400", "CloudPubSubDeadLetterSourceDeliveryCount": "5"}})
-	var got job
-	if err := json.Unmarshal(m.Data, &got); err != nil {
+	sig, err := testJobKey.sign(context.Background(), data)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Attempt != 2 || m.OrderingKey != "k" {
-		t.Errorf("replayed job attempt %d, ordering key %q; want 2, k", got.Attempt, m.OrderingKey)
+	m := replayMessage(&pubsubpb.PubsubMessage{Data: data, OrderingKey: "k", Attributes: map[string]string{
+		AttrRule: "r", AttrSignature: sig, AttrAttempt: "1", AttrError: "status 400", "CloudPubSubDeadLetterSourceDeliveryCount": "5"}})
+	if got := attemptOf(m.Attributes); got != 2 || m.OrderingKey != "k" {
+		t.Errorf("replayed job attempt %d, ordering key %q; want 2, k", got, m.OrderingKey)
 	}
-	if len(m.Attributes) != 1 || m.Attributes[AttrRule] != "r" {
+	if len(m.Attributes) != 3 || m.Attributes[AttrRule] != "r" {
 		t.Errorf("attributes %v, want only the job's own", m.Attributes)
+	}
+	// The signed data is untouched: the worker still accepts the job.
+	if err := testJobKey.check(context.Background(), m.Data, m.Attributes[AttrSignature]); err != nil {
+		t.Errorf("replayed job's signature: %v", err)
 	}
 }
 

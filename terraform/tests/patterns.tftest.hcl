@@ -259,8 +259,9 @@ run "trigger_alone" {
   assert {
     condition = toset(keys(google_secret_manager_secret_iam_member.accessor)) == toset([
       "trigger:tf-test/github-webhook-secret", "trigger:tf-test/standard-webhook-secret", "trigger_worker:tf-test/standard-webhook-secret",
+      "trigger:tf-test/webhooks-trigger-job-key", "trigger_worker:tf-test/webhooks-trigger-job-key",
     ])
-    error_message = "Trigger reads its sources' and actions' secrets; the worker only its actions' secrets."
+    error_message = "Trigger reads its sources' and actions' secrets and the job key; the worker only its actions' secrets and the job key."
   }
   assert {
     condition     = module.trigger[0].invoker == "allUsers" && module.trigger[0].ingress == "ALLOW_ALL"
@@ -269,6 +270,22 @@ run "trigger_alone" {
   assert {
     condition     = module.trigger_worker[0].invoker == "serviceAccount:${google_service_account.trigger_push[0].email}" && module.trigger_worker[0].ingress == "ALLOW_INTERNAL_ONLY"
     error_message = "TriggerWorker is private: only the push identity, only internal traffic."
+  }
+  assert {
+    condition = (contains(keys(google_secret_manager_secret.webhook), "webhooks-trigger-job-key")
+    && length([for k, g in local.secret_grants : k if g.secret == "webhooks-trigger-job-key"]) == 2)
+    error_message = "The job key is a secret of its own (no value in terraform), readable by Trigger and TriggerWorker only."
+  }
+  assert {
+    condition = (local.trigger_env.TRIGGER_JOB_KEY == "sm:webhooks-trigger-job-key"
+    && local.trigger_worker_env.TRIGGER_JOB_KEY == "sm:webhooks-trigger-job-key")
+    error_message = "Trigger and TriggerWorker name the job key secret in TRIGGER_JOB_KEY."
+  }
+  assert {
+    condition = (local.trigger_worker_env.TRIGGER_PUSH_AUDIENCE == google_pubsub_subscription.trigger_jobs[0].push_config[0].oidc_token[0].audience
+      && local.trigger_worker_env.TRIGGER_PUSH_EMAIL == google_pubsub_subscription.trigger_jobs[0].push_config[0].oidc_token[0].service_account_email
+    && !contains(keys(local.trigger_env), "TRIGGER_PUSH_AUDIENCE"))
+    error_message = "TriggerWorker checks the push token the subscription is configured to send (audience and push identity)."
   }
 }
 
@@ -290,8 +307,8 @@ run "all_on" {
     error_message = "allUsers on the three webhook functions only."
   }
   assert {
-    condition     = length(google_secret_manager_secret.webhook) == 4 && length(google_secret_manager_secret_iam_member.accessor) == 8
-    error_message = "One secret per distinct reference, one binding per (function, secret)."
+    condition     = length(google_secret_manager_secret.webhook) == 5 && length(google_secret_manager_secret_iam_member.accessor) == 10
+    error_message = "One secret per distinct reference and the job key, one binding per (function, secret)."
   }
   assert {
     condition     = length(google_service_account.build) == 1 && toset(keys(google_project_iam_member.build)) == toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectViewer"])

@@ -190,8 +190,11 @@ func routes(ctx context.Context, base string, fns router, labels map[string]stri
 	}
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
 		// With the emulator, async Trigger jobs go through Pub/Sub as
-		// deployed: a push subscription delivers them to TriggerWorker.
-		fns["triggerworker"] = http.StripPrefix("/triggerworker", trigger.PushHandler())
+		// deployed: a push subscription delivers them to TriggerWorker,
+		// signed. The emulator mints no OIDC token: PushHandler answers
+		// loopback clients addressing a loopback name only, and refuses
+		// what a cross-site page can send.
+		fns["triggerworker"] = workerRoute()
 		if err := trigger.SetUpEmulator(ctx, base+"/triggerworker"); err != nil {
 			return nil, nil, err
 		}
@@ -199,6 +202,9 @@ func routes(ctx context.Context, base string, fns router, labels map[string]stri
 	}
 	return frontEnd(fns), urls, nil
 }
+
+// workerRoute is the local TriggerWorker, mounted at /triggerworker.
+func workerRoute() http.Handler { return http.StripPrefix("/triggerworker", trigger.PushHandler()) }
 
 // router sends /NAME/... to the function mounted as NAME and answers 404
 // to everything else. Unlike http.ServeMux it never redirects: a redirect
@@ -242,11 +248,23 @@ func frontEnd(next http.Handler) http.Handler {
 
 // devSecrets writes a random development key for every Secret Manager
 // secret the configuration references and that has no local file yet:
-// every source's verify.secret and verify.handshake_secret, and the secret
-// of every Trigger action, each in the format its user reads.
+// every source's verify.secret and verify.handshake_secret, the secret of
+// every Trigger action, and Trigger's job key, each in the format its user
+// reads.
 func devSecrets(cfg *config.File, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
+	}
+	if cfg.Function("trigger") != nil {
+		// Trigger signs its jobs and TriggerWorker checks them with the
+		// job key (package trigger, jobkey.go).
+		ref := os.Getenv(trigger.EnvJobKey)
+		if ref == "" {
+			ref = trigger.DefaultJobKey
+		}
+		if err := devSecret(dir, ref, verify.SchemeHMAC); err != nil {
+			return err
+		}
 	}
 	for _, section := range []string{"store", "relay", "trigger"} {
 		fn := cfg.Function(section)

@@ -167,3 +167,41 @@ func TestSampleActionFollowsThePort(t *testing.T) {
 		t.Fatalf("the rewritten file does not load: %v", err)
 	}
 }
+
+// The local worker route runs signed jobs for the emulator: a web page
+// that a browser on this machine opens cannot post one, nor can a client
+// addressing the runner by another name (DNS rebinding).
+func TestLocalWorkerRouteRefusesCrossSiteRequests(t *testing.T) {
+	srv := httptest.NewServer(frontEnd(router{"triggerworker": workerRoute()}))
+	t.Cleanup(srv.Close)
+	const body = `{"message":{"data":"e30=","attributes":{},"messageId":"1"}}`
+	tests := []struct {
+		name   string
+		header http.Header
+		host   string
+	}{
+		{"a cross-site form (text/plain)", http.Header{"Content-Type": {"text/plain"}}, ""},
+		{"a cross-site fetch", http.Header{"Content-Type": {"application/json"}, "Origin": {"https://evil.example"}}, ""},
+		{"a DNS-rebinding page", http.Header{"Content-Type": {"application/json"}}, "evil.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/triggerworker/projects/p/topics/jobs", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = tt.header
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("answered %d, want 403", resp.StatusCode)
+			}
+		})
+	}
+}
