@@ -275,7 +275,8 @@ func costBinary(b *testing.B, target string) string {
 	if dir := os.Getenv("WEBHOOKS_BENCH_BIN"); dir != "" && fileExists(filepath.Join(dir, target)) {
 		return filepath.Join(dir, target)
 	}
-	return buildLikeTheBuildpack(b, filepath.Join(deployArchives(b), target+".zip"), target, false).bin
+	archives := deployArchives(b)
+	return buildLikeTheBuildpack(b, buildConfigs[0], buildEnvironment(b, archives, target), filepath.Join(archives, target+".zip"), target, false).bin
 }
 
 // bareSource writes the baseline: the least a webhook handler can do

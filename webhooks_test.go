@@ -19,20 +19,33 @@ package webhooks_test
 //     included).
 //   - cmd/go/functions_framework/lib/template_declarative.go and
 //     template_v1_1.go: the two mains, written below in our words.
-//   - cmd/go/build/lib/lib.go and pkg/golang/golang.go (PerformBuild):
-//     `go build -o OUT BUILDABLE` in the source folder, no other flags
-//     unless GOOGLE_GOGCFLAGS/GOOGLE_GOLDFLAGS are set.
+//   - cmd/go/build/lib/lib.go (BuildFn, goBuildFlags) and
+//     pkg/golang/golang.go (PerformBuild): `go build [-gcflags
+//     $GOOGLE_GOGCFLAGS] [-ldflags $GOOGLE_GOLDFLAGS] -o OUT BUILDABLE` in
+//     the source folder, each flag only when its variable is set
+//     (buildpackFlags).
+//   - pkg/gcpbuildpack/exec.go (ctx.Exec): every command runs with the
+//     build's whole environment (os.Environ()), which holds the function's
+//     build environment variables; nothing in the Go buildpacks sets
+//     CGO_ENABLED or GOFLAGS, so cgo is the toolchain's default: on, as the
+//     build image has a C compiler, and the binary is dynamically linked.
 //
 // They run on what a deploy uploads: the archives terraform writes to
 // terraform/.build/<EntryPoint>.zip (terraform/tests/archives.tftest.hcl
 // runs the module's own archive_file data sources), never on this working
-// tree. The toolchain is this machine's Go with GOTOOLCHAIN=local and cgo
-// off, so a go directive the runtime's Go cannot meet fails here too.
+// tree, built with the build environment terraform gives the function
+// (written beside the archive as <EntryPoint>.build-env.zip). The
+// toolchain is this machine's Go with GOTOOLCHAIN=local, so a go directive
+// the runtime's Go cannot meet fails here too. Every build runs in two
+// configurations (buildConfigs): the buildpack's, cgo left to the
+// toolchain with a C compiler present, and cgo-free (CGO_ENABLED=0), so
+// that the functions stay buildable and fast as static binaries too.
 
 import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -40,6 +53,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -153,18 +167,100 @@ func main() {
 `))
 )
 
+// buildConfig is one way the archives are built.
+type buildConfig struct {
+	name string
+	// cgo false sets CGO_ENABLED=0; true leaves it to the toolchain, which
+	// must then find a C compiler, as on the build image.
+	cgo bool
+}
+
+// buildConfigs: the buildpack's own first (the deployed binary), then the
+// cgo-free one.
+var buildConfigs = []buildConfig{{name: "buildpack", cgo: true}, {name: "cgo-free", cgo: false}}
+
+// env returns the environment the buildpack's commands run with for
+// target: this machine's, without the variables a deploy build does not
+// inherit, plus the function's build environment variables.
+func (c buildConfig) env(target string, buildEnv map[string]string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "CGO_ENABLED", "GOFLAGS", "GOOGLE_GOGCFLAGS", "GOOGLE_GOLDFLAGS", "CC", "CGO_CFLAGS", "CGO_LDFLAGS":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "GOTOOLCHAIN=local", "GOWORK=off", "FUNCTION_TARGET="+target)
+	if !c.cgo {
+		env = append(env, "CGO_ENABLED=0")
+	}
+	for _, name := range slices.Sorted(maps.Keys(buildEnv)) {
+		env = append(env, name+"="+buildEnv[name])
+	}
+	return env
+}
+
+// buildpackFlags is cmd/go/build/lib/lib.go's goBuildFlags over env.
+func buildpackFlags(env []string) []string {
+	lookup := func(name string) string {
+		for _, kv := range slices.Backward(env) {
+			if v, ok := strings.CutPrefix(kv, name+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	var flags []string
+	if v := lookup("GOOGLE_GOGCFLAGS"); v != "" {
+		flags = append(flags, "-gcflags", v)
+	}
+	if v := lookup("GOOGLE_GOLDFLAGS"); v != "" {
+		flags = append(flags, "-ldflags", v)
+	}
+	return flags
+}
+
+// buildEnvironment reads the build environment terraform gives
+// entryPoint's function from <EntryPoint>.build-env.zip in archives.
+func buildEnvironment(t testing.TB, archives, entryPoint string) map[string]string {
+	t.Helper()
+	zr, err := zip.OpenReader(filepath.Join(archives, entryPoint+".build-env.zip"))
+	if err != nil {
+		t.Fatalf("the build environment terraform writes beside the archive: %v", err)
+	}
+	defer zr.Close()
+	rc, err := zr.Open("build-env.json")
+	if err != nil {
+		t.Fatalf("%s.build-env.zip: %v", entryPoint, err)
+	}
+	defer rc.Close()
+	env := map[string]string{}
+	if err := json.NewDecoder(rc).Decode(&env); err != nil {
+		t.Fatalf("%s.build-env.zip: build-env.json: %v", entryPoint, err)
+	}
+	return env
+}
+
 // entryPoints are the functions terraform deploys, each with the modules
 // its binary must not link: a Store instance pays for no Firebase, CEL or
-// Cloud Build code at every cold start.
+// Cloud Build code at every cold start, and none pays for gRPC's xDS and
+// Envoy's control plane, which only a gRPC Cloud Storage client would use
+// (the build's -tags=disable_grpc_modules drops them).
 var entryPoints = []struct {
 	name      string
 	forbidden []string
 }{
-	{"Store", []string{"firebase.google.com/go/v4", "cel.dev/cel-go", "cloud.google.com/go/cloudbuild"}},
-	{"Relay", []string{"cloud.google.com/go/bigquery", "cloud.google.com/go/cloudbuild"}},
-	{"Trigger", []string{"cloud.google.com/go/bigquery", "firebase.google.com/go/v4"}},
-	{"TriggerWorker", []string{"cloud.google.com/go/bigquery", "firebase.google.com/go/v4"}},
+	{"Store", append([]string{"firebase.google.com/go/v4", "cel.dev/cel-go", "cloud.google.com/go/cloudbuild"}, grpcExtras...)},
+	{"Relay", append([]string{"cloud.google.com/go/bigquery", "cloud.google.com/go/cloudbuild"}, grpcExtras...)},
+	{"Trigger", append([]string{"cloud.google.com/go/bigquery", "firebase.google.com/go/v4"}, grpcExtras...)},
+	{"TriggerWorker", append([]string{"cloud.google.com/go/bigquery", "firebase.google.com/go/v4"}, grpcExtras...)},
 }
+
+// grpcExtras are the modules cloud.google.com/go/storage's grpc_dp.go
+// links unless built with disable_grpc_modules.
+var grpcExtras = []string{"github.com/envoyproxy/go-control-plane/envoy", "github.com/cncf/xds/go"}
 
 func repoRoot() string {
 	_, here, _, _ := runtime.Caller(0)
@@ -224,13 +320,15 @@ type built struct {
 	source   string   // serverless_function_source_code: the unpacked archive
 	template string   // "declarative" or "v1.1"
 	files    []string // the archive's files; nil for a folder
+	env      []string // the environment it was built with
 }
 
 // buildLikeTheBuildpack unpacks source (a deploy archive, or a folder,
 // which is copied as an upload would be) and runs the buildpack's steps on
-// it for target. forceTarget uses the v1.1 template whatever the imports
-// say, as a future buildpack might.
-func buildLikeTheBuildpack(t testing.TB, source, target string, forceTarget bool) built {
+// it for target in configuration cfg, with the function's build
+// environment variables buildEnv. forceTarget uses the v1.1 template
+// whatever the imports say, as a future buildpack might.
+func buildLikeTheBuildpack(t testing.TB, cfg buildConfig, buildEnv map[string]string, source, target string, forceTarget bool) built {
 	t.Helper()
 	app := t.TempDir()
 	src := filepath.Join(app, sourceDir)
@@ -243,7 +341,7 @@ func buildLikeTheBuildpack(t testing.TB, source, target string, forceTarget bool
 		files = unzip(t, source, src)
 	}
 
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off", "FUNCTION_TARGET="+target)
+	env := cfg.env(target, buildEnv)
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)
@@ -257,6 +355,9 @@ func buildLikeTheBuildpack(t testing.TB, source, target string, forceTarget bool
 		return strings.TrimSpace(string(out))
 	}
 
+	if cfg.cgo && run("go", "env", "CGO_ENABLED") != "1" {
+		testenv.Missing(t, "a C compiler (the build image has one, so the deployed binary is cgo-enabled)", errors.New("go env CGO_ENABLED is not 1"))
+	}
 	name, imports := rootPackage(t, src)
 	module := run("go", "list", "-m")
 	if first, _, _ := strings.Cut(module, "/"); !strings.Contains(first, ".") {
@@ -291,8 +392,8 @@ func buildLikeTheBuildpack(t testing.TB, source, target string, forceTarget bool
 	}
 	run("go", "mod", "tidy")
 	bin := filepath.Join(app, "main")
-	run("go", "build", "-o", bin, mainDir)
-	return built{bin: bin, source: src, template: which, files: files}
+	run(slices.Concat([]string{"go", "build"}, buildpackFlags(env), []string{"-o", bin, mainDir})...)
+	return built{bin: bin, source: src, template: which, files: files, env: env}
 }
 
 // rootPackage parses every .go file of dir imports-only, as the
@@ -359,14 +460,14 @@ func unzip(t testing.TB, archive, dir string) []string {
 	return names
 }
 
-// neededFiles lists what building the root package of src reads: go.mod,
-// go.sum and the Go and embedded files of every package of the module it
-// compiles.
-func neededFiles(t *testing.T, src string) []string {
+// neededFiles lists what building the root package of b reads: go.mod,
+// go.sum and the Go, cgo and embedded files of every package of the module
+// it compiles, in the environment it was built with.
+func neededFiles(t *testing.T, b built) []string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-deps", "-json=Dir,Module,GoFiles,EmbedFiles", ".")
-	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=", "GOWORK=off")
+	cmd := exec.Command("go", "list", "-deps", "-json=Dir,Module,GoFiles,CgoFiles,EmbedFiles", ".")
+	cmd.Dir = b.source
+	cmd.Env = b.env
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
@@ -375,9 +476,9 @@ func neededFiles(t *testing.T, src string) []string {
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for dec.More() {
 		var p struct {
-			Dir                 string
-			Module              *struct{ Main bool }
-			GoFiles, EmbedFiles []string
+			Dir                           string
+			Module                        *struct{ Main bool }
+			GoFiles, CgoFiles, EmbedFiles []string
 		}
 		if err := dec.Decode(&p); err != nil {
 			t.Fatal(err)
@@ -385,11 +486,11 @@ func neededFiles(t *testing.T, src string) []string {
 		if p.Module == nil || !p.Module.Main {
 			continue
 		}
-		rel, err := filepath.Rel(src, p.Dir)
+		rel, err := filepath.Rel(b.source, p.Dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range append(p.GoFiles, p.EmbedFiles...) {
+		for _, f := range slices.Concat(p.GoFiles, p.CgoFiles, p.EmbedFiles) {
 			need = append(need, filepath.ToSlash(filepath.Join(rel, f)))
 		}
 	}
@@ -397,47 +498,56 @@ func neededFiles(t *testing.T, src string) []string {
 	return need
 }
 
-// linkedModules returns the modules a binary links, as `go version -m`
-// prints them.
-func linkedModules(t *testing.T, bin string) []string {
+// buildInfo returns the modules a binary links and its build settings
+// (CGO_ENABLED, -ldflags, -tags, ...), as `go version -m` prints them.
+func buildInfo(t *testing.T, bin string) (modules []string, settings map[string]string) {
 	t.Helper()
-	out, err := exec.Command("go", "version", "-m", bin).Output()
+	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
-		t.Fatalf("go version -m: %v", err)
+		t.Fatalf("read the build information of %s: %v", bin, err)
 	}
-	var mods []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "dep" {
-			mods = append(mods, f[1])
-		}
+	settings = map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
 	}
-	return mods
+	for _, m := range info.Deps {
+		modules = append(modules, m.Path)
+	}
+	return modules, settings
 }
 
 func TestEveryFunctionBuildsFromItsDeployArchiveAsTheBuildpackDoes(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs terraform, builds and starts four server binaries")
+		t.Skip("runs terraform, builds and starts eight server binaries")
 	}
 	archives := deployArchives(t)
-	for _, ep := range entryPoints {
-		t.Run(ep.name, func(t *testing.T) {
-			b := buildLikeTheBuildpack(t, filepath.Join(archives, ep.name+".zip"), ep.name, false)
-			if b.template != "declarative" {
-				t.Errorf("the buildpack would generate its %s main, want the declarative one: the root package must import %s itself", b.template, frameworkFunctions)
-			}
-			if need := neededFiles(t, b.source); !slices.Equal(b.files, need) {
-				t.Errorf("the archive holds %d files, the build reads %d: an extra file redeploys this function for nothing, a missing one breaks it\narchive: %v\nneeded:  %v",
-					len(b.files), len(need), b.files, need)
-			}
-			linked := linkedModules(t, b.bin)
-			for _, m := range ep.forbidden {
-				if slices.Contains(linked, m) {
-					t.Errorf("%s links %s, which only other functions need", ep.name, m)
+	for _, cfg := range buildConfigs {
+		for _, ep := range entryPoints {
+			t.Run(cfg.name+"/"+ep.name, func(t *testing.T) {
+				buildEnv := buildEnvironment(t, archives, ep.name)
+				b := buildLikeTheBuildpack(t, cfg, buildEnv, filepath.Join(archives, ep.name+".zip"), ep.name, false)
+				if b.template != "declarative" {
+					t.Errorf("the buildpack would generate its %s main, want the declarative one: the root package must import %s itself", b.template, frameworkFunctions)
 				}
-			}
-			serves(t, ep.name, b.bin)
-		})
+				if need := neededFiles(t, b); !slices.Equal(b.files, need) {
+					t.Errorf("the archive holds %d files, the build reads %d: an extra file redeploys this function for nothing, a missing one breaks it\narchive: %v\nneeded:  %v",
+						len(b.files), len(need), b.files, need)
+				}
+				linked, settings := buildInfo(t, b.bin)
+				for _, m := range ep.forbidden {
+					if slices.Contains(linked, m) {
+						t.Errorf("%s links %s, which it never uses", ep.name, m)
+					}
+				}
+				if want := map[bool]string{true: "1", false: "0"}[cfg.cgo]; settings["CGO_ENABLED"] != want {
+					t.Errorf("built with CGO_ENABLED=%q, want %s", settings["CGO_ENABLED"], want)
+				}
+				if settings["-ldflags"] != buildEnv["GOOGLE_GOLDFLAGS"] {
+					t.Errorf("linked with -ldflags %q, want GOOGLE_GOLDFLAGS %q (cmd/go/build/lib/lib.go passes it as -ldflags)", settings["-ldflags"], buildEnv["GOOGLE_GOLDFLAGS"])
+				}
+				serves(t, ep.name, b.bin)
+			})
+		}
 	}
 }
 
@@ -448,7 +558,7 @@ func TestAMainThatCallsTheEntryPointDirectlyAlsoBuildsAndServes(t *testing.T) {
 	archives := deployArchives(t)
 	for _, ep := range entryPoints {
 		t.Run(ep.name, func(t *testing.T) {
-			b := buildLikeTheBuildpack(t, filepath.Join(archives, ep.name+".zip"), ep.name, true)
+			b := buildLikeTheBuildpack(t, buildConfigs[0], buildEnvironment(t, archives, ep.name), filepath.Join(archives, ep.name+".zip"), ep.name, true)
 			serves(t, ep.name, b.bin)
 		})
 	}
@@ -478,7 +588,8 @@ func TestABadConfigurationStopsTheRevisionFromStarting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs terraform, builds and starts a server binary")
 	}
-	b := buildLikeTheBuildpack(t, filepath.Join(deployArchives(t), "Store.zip"), "Store", false)
+	archives := deployArchives(t)
+	b := buildLikeTheBuildpack(t, buildConfigs[0], buildEnvironment(t, archives, "Store"), filepath.Join(archives, "Store.zip"), "Store", false)
 	bad := filepath.Join(t.TempDir(), "webhooks.yaml")
 	if err := os.WriteFile(bad, []byte("store:\n  sources:\n    - name: github\n      verify:\n        scheme: githib\n        secret: sm:x\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -682,83 +793,94 @@ func readTree(t testing.TB, dir string) string {
 
 // BenchmarkColdStart measures what a scale-to-zero function pays at every
 // burst: each entry point built from its deploy archive as the buildpack
-// builds it, beside a hello-world Functions Framework function built the
-// same way (helloWorldSource), started as Cloud Run starts an instance
-// (instanceEnv). Per start: ms/first-answer, from exec until the answer to
-// the first request is read (the request is retried every 250 µs while the
-// port refuses connections); ms/listening, from exec until that request's
-// connection was accepted, so the difference is the request's own work;
-// and MiB-RSS, VmRSS right after the answer; each the median of
-// max(b.N, 10) starts. x-hello-world is the median first answer over
-// hello-world's, measured in the same run with a hello-world start before
-// each start, so that a shared machine's changing load weighs on both
-// alike. MB-binary is the binary's size in 10^6 bytes. The first request is the entry point's delivery, the one
-// serves checks: a signed webhook, verified with a secret read on first
-// use, decoded, and stored (Store's local sink, an fsynced line) or matched
-// against the rules (Relay, Trigger: none sends); TriggerWorker's is a
-// forged pushed job, refused (no push token). Hello-world's is a
-// POST / answered "ok".
+// builds it, with its build environment, in each build configuration
+// (buildConfigs: BenchmarkColdStart/buildpack/Store is the deployed
+// binary, BenchmarkColdStart/cgo-free/Store its static twin), beside a
+// hello-world Functions Framework function built the same way
+// (helloWorldSource, with Store's build environment), started as Cloud
+// Run starts an instance (instanceEnv). Per start: ms/first-answer, from
+// exec until the answer to the first request is read (the request is
+// retried every 250 µs while the port refuses connections);
+// ms/listening, from exec until that request's connection was accepted,
+// so the difference is the request's own work; and MiB-RSS, VmRSS right
+// after the answer; each the median of max(b.N, 10) starts.
+// x-hello-world is the median first answer over hello-world's, measured
+// in the same run with a hello-world start before each start, so that a
+// shared machine's changing load weighs on both alike. MB-binary is the
+// binary's size in 10^6 bytes. The first request is the entry point's
+// delivery, the one serves checks: a signed webhook, verified with a
+// secret read on first use, decoded, and stored (Store's local sink, an
+// fsynced line) or matched against the rules (Relay, Trigger: none
+// sends); TriggerWorker's is a forged pushed job,
+// refused (no push token). Hello-world's is a POST / answered "ok".
 //
 //	go test -run '^$' -bench ColdStart -benchtime 10x .
 //
-// With WEBHOOKS_BENCH_BIN set to a folder, the binaries measured are
-// copied there, named by entry point (bench.sh runs its Store load on
-// Store).
+// With WEBHOOKS_BENCH_BIN set to a folder, the buildpack configuration's
+// binaries are copied there, named by entry point (bench.sh runs its
+// Store load on Store).
 func BenchmarkColdStart(b *testing.B) {
 	archives := deployArchives(b)
 	type subject struct {
 		target, source string
+		buildEnv       map[string]string
 		first          delivery
 		bin            string
 		size           int64
 	}
-	subjects := []subject{{target: helloTarget, source: helloWorldSource(b),
+	subjects := []subject{{target: helloTarget, source: helloWorldSource(b), buildEnv: buildEnvironment(b, archives, "Store"),
 		first: delivery{what: "hello-world request", path: "/", status: http.StatusOK}}}
 	for _, ep := range entryPoints {
 		d, ok := deliveryTo(ep.name)
 		if !ok {
 			b.Fatalf("no delivery for %s", ep.name)
 		}
-		subjects = append(subjects, subject{target: ep.name, source: filepath.Join(archives, ep.name+".zip"), first: d})
+		subjects = append(subjects, subject{target: ep.name, source: filepath.Join(archives, ep.name+".zip"),
+			buildEnv: buildEnvironment(b, archives, ep.name), first: d})
 	}
 	keep := os.Getenv("WEBHOOKS_BENCH_BIN")
-	for i, s := range subjects {
-		subjects[i].bin = buildLikeTheBuildpack(b, s.source, s.target, false).bin
-		info, err := os.Stat(subjects[i].bin)
-		if err != nil {
-			b.Fatal(err)
-		}
-		subjects[i].size = info.Size()
-		if keep != "" {
-			data, err := os.ReadFile(subjects[i].bin)
-			if err == nil {
-				err = os.WriteFile(filepath.Join(keep, s.target), data, 0o755)
-			}
+	for _, cfg := range buildConfigs {
+		bins := slices.Clone(subjects)
+		for i, s := range bins {
+			bins[i].bin = buildLikeTheBuildpack(b, cfg, s.buildEnv, s.source, s.target, false).bin
+			info, err := os.Stat(bins[i].bin)
 			if err != nil {
-				b.Fatalf("keep the %s binary: %v", s.target, err)
+				b.Fatal(err)
+			}
+			bins[i].size = info.Size()
+			if keep != "" && cfg == buildConfigs[0] {
+				data, err := os.ReadFile(bins[i].bin)
+				if err == nil {
+					err = os.WriteFile(filepath.Join(keep, s.target), data, 0o755)
+				}
+				if err != nil {
+					b.Fatalf("keep the %s binary: %v", s.target, err)
+				}
 			}
 		}
-	}
-	hello := subjects[0]
-	for _, s := range subjects {
-		b.Run(s.target, func(b *testing.B) {
-			starts := max(b.N, 10)
-			var listening, firsts, rss, helloFirsts []float64
-			for range starts {
-				if s.target != hello.target {
-					helloFirsts = append(helloFirsts, ms(coldStart(b, hello.bin, hello.target, hello.first).answered))
-				}
-				st := coldStart(b, s.bin, s.target, s.first)
-				listening, firsts, rss = append(listening, ms(st.listening)), append(firsts, ms(st.answered)), append(rss, st.rssMiB)
+		hello := bins[0]
+		b.Run(cfg.name, func(b *testing.B) {
+			for _, s := range bins {
+				b.Run(s.target, func(b *testing.B) {
+					starts := max(b.N, 10)
+					var listening, firsts, rss, helloFirsts []float64
+					for range starts {
+						if s.target != hello.target {
+							helloFirsts = append(helloFirsts, ms(coldStart(b, hello.bin, hello.target, hello.first).answered))
+						}
+						st := coldStart(b, s.bin, s.target, s.first)
+						listening, firsts, rss = append(listening, ms(st.listening)), append(firsts, ms(st.answered)), append(rss, st.rssMiB)
+					}
+					b.ReportMetric(0, "ns/op")
+					b.ReportMetric(median(listening), "ms/listening")
+					b.ReportMetric(median(firsts), "ms/first-answer")
+					if helloFirsts != nil {
+						b.ReportMetric(median(firsts)/median(helloFirsts), "x-hello-world")
+					}
+					b.ReportMetric(median(rss), "MiB-RSS")
+					b.ReportMetric(float64(s.size)/1e6, "MB-binary")
+				})
 			}
-			b.ReportMetric(0, "ns/op")
-			b.ReportMetric(median(listening), "ms/listening")
-			b.ReportMetric(median(firsts), "ms/first-answer")
-			if helloFirsts != nil {
-				b.ReportMetric(median(firsts)/median(helloFirsts), "x-hello-world")
-			}
-			b.ReportMetric(median(rss), "MiB-RSS")
-			b.ReportMetric(float64(s.size)/1e6, "MB-binary")
 		})
 	}
 }

@@ -129,6 +129,29 @@ locals {
     source_root           = "${path.module}/.."
     build_dir             = "${path.module}/.build"
     source_bucket         = one(google_storage_bucket.source[*].name)
+    build_environment     = local.build_environment
+  }
+
+  # The environment every function's build runs with (build_config's
+  # environment_variables), as Google's Go buildpack honours it
+  # (GoogleCloudPlatform/buildpacks):
+  #   - GOOGLE_GOLDFLAGS: cmd/go/build/lib/lib.go, goBuildFlags, passes it
+  #     to `go build` as -ldflags. "-s -w" drops the symbol table and
+  #     DWARF (panics still print their stacks): a smaller binary to pull
+  #     and map at every cold start.
+  #   - GOFLAGS: read by the go command itself; the buildpack runs
+  #     `go build` with the build's own environment (pkg/gcpbuildpack/
+  #     exec.go appends os.Environ()) and sets no GOFLAGS of its own.
+  #     disable_grpc_modules is the Cloud Storage client's switch
+  #     (cloud.google.com/go/storage doc.go, grpc_dp.go) for not linking
+  #     gRPC's xDS, Envoy's control plane and the RLS balancer, which
+  #     firebase v4 (Relay) and the payload bucket (Store) would pull in
+  #     for a gRPC transport they never use.
+  # The buildpack test in the repository root builds every archive with
+  # exactly this environment (the module writes it beside the archive).
+  build_environment = {
+    GOOGLE_GOLDFLAGS = "-s -w"
+    GOFLAGS          = "-tags=disable_grpc_modules"
   }
 
   shared_packages = [

@@ -28,6 +28,19 @@ data "archive_file" "source" {
   excludes    = local.excludes
 }
 
+# The build's environment beside the archive, as <entry_point>.build-env.zip
+# holding build-env.json: the buildpack test in the repository root builds
+# the archive with exactly what the function's build_config sends.
+data "archive_file" "build_environment" {
+  type        = "zip"
+  output_path = "${var.deployment.build_dir}/${var.entry_point}.build-env.zip"
+
+  source {
+    filename = "build-env.json"
+    content  = jsonencode(var.deployment.build_environment)
+  }
+}
+
 # One object per function, replaced in place when its archive changes:
 # the bucket keeps the replaced generations (versioning) for rollback until
 # its lifecycle rule deletes them, and the function pins the generation it
@@ -53,6 +66,9 @@ resource "google_cloudfunctions2_function" "this" {
     runtime         = var.deployment.runtime
     entry_point     = var.entry_point
     service_account = var.deployment.build_service_account
+    # Read by the Go buildpack's build (the root module's source.tf says
+    # how each variable reaches `go build`).
+    environment_variables = var.deployment.build_environment
     source {
       storage_source {
         bucket     = var.deployment.source_bucket

@@ -32,3 +32,13 @@ output "environment_variables" {
   description = "The environment the function runs with."
   value       = google_cloudfunctions2_function.this.service_config[0].environment_variables
 }
+
+output "build_environment" {
+  description = "The environment the function's build runs with (build_config.environment_variables)."
+  value       = google_cloudfunctions2_function.this.build_config[0].environment_variables
+}
+
+output "build_environment_path" {
+  description = "The file the build environment is written to beside the archive (<build_dir>/<entry_point>.build-env.zip), read by the buildpack test."
+  value       = data.archive_file.build_environment.output_path
+}
