@@ -549,3 +549,49 @@ func TestARepeatedIdentityOrSignedHeaderIsRefusedInEitherOrder(t *testing.T) {
 		}
 	}
 }
+
+// The Why's weak keys: a Stripe line "whsec_" (six public bytes) and a
+// basic line ":" were keys, so whoever read the docs could sign. A secret
+// holding no key that proves anything is our fault (503), and the forged
+// request never passes.
+func TestKeysThatProveNothingAreRefused(t *testing.T) {
+	body := `{"id":"evt_forged","type":"payment_intent.succeeded"}`
+	stripeForged := func(r *http.Request) {
+		m := hmac.New(sha256.New, []byte("whsec_"))
+		fmt.Fprintf(m, "%d.%s", now.Unix(), body)
+		r.Header.Set("Stripe-Signature", fmt.Sprintf("t=%d,v1=%x", now.Unix(), m.Sum(nil)))
+	}
+	basicForged := func(cred string) func(*http.Request) {
+		return func(r *http.Request) {
+			r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cred)))
+		}
+	}
+	tests := []struct {
+		name, scheme, key string
+		forge             func(*http.Request)
+	}{
+		{"stripe whsec_ alone", "stripe", "whsec_", stripeForged},
+		{"basic with neither user nor password", "basic", ":", basicForged(":")},
+		{"basic without a password", "basic", "hooks:", basicForged("hooks:")},
+		{"basic without a user", "basic", ":secret", basicForged(":secret")},
+		{"an HMAC key of one byte", "github", "k", func(r *http.Request) {
+			m := hmac.New(sha256.New, []byte("k"))
+			m.Write([]byte(body))
+			r.Header.Set("X-Hub-Signature-256", fmt.Sprintf("sha256=%x", m.Sum(nil)))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := verify.New("src", verify.Config{Scheme: tt.scheme, Secret: "env:K"}, memSecrets{"env:K": tt.key}, verify.WithClock(clock))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodPost, "/src", strings.NewReader(body))
+			tt.forge(r)
+			_, err = v.Verify(context.Background(), r, []byte(body))
+			if !errors.Is(err, verify.ErrSecretUnavailable) {
+				t.Fatalf("a request signed with the weak key %q: %v, want ErrSecretUnavailable (503)", tt.key, err)
+			}
+		})
+	}
+}
