@@ -9,6 +9,6 @@ run:
 test:
 	bash .ci/test.sh
 
-# Benchmarks whose figures are in the README.
+# Benchmarks whose figures are in docs/performance.md.
 bench:
 	bash .ci/bench.sh

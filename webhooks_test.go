@@ -97,8 +97,12 @@ const runtimeGo = "1.26.7"
 // The two mains the buildpack generates, in our words: the declarative
 // one imports the root package for its init registrations and serves
 // FUNCTION_TARGET; the v1.1 one registers webhooks.<FUNCTION_TARGET> by
-// its signature first. Both 404 the reserved /robots.txt and
-// /favicon.ico and default PORT to 8080.
+// its signature first. Both default PORT to 8080, and both register
+// http.NotFound for /robots.txt and /favicon.ico on http.DefaultServeMux,
+// which functions-framework-go v1.9.2 never serves: funcframework.Start
+// serves a ServeMux of its own (framework.go, initServer) with the target
+// at "/", so those paths reach the function. The HTTP functions answer
+// them 404 "unknown source", TriggerWorker (a CloudEvent function) 400.
 var (
 	declarativeMain = template.Must(template.New("declarative").Parse(`package main
 

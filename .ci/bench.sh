@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The README's measurements: `make bench`. Go benchmarks side by side with
+# The measurements of docs/performance.md: `make bench`. Go benchmarks side by side with
 # the peers the issues name, cold starts of the functions as deployed
 # beside a hello-world function, then load runs against the local runner
 # and the deployed Store binary with their peak RSS. Figures vary with the
-# machine; the README records one run on the 2-core CI machine type.
+# machine; docs/performance.md records runs on the 2-core CI machine type.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOFLAGS="${GOFLAGS:-} -buildvcs=false"

@@ -123,7 +123,7 @@ var errPayloadConflict = errors.New("payload object exists with other bytes")
 // API's generated client (google.golang.org/api/storage/v1). Not
 // cloud.google.com/go/storage: that package also carries its gRPC
 // transport, and with it gRPC's xDS and OpenTelemetry, which nearly
-// doubled the Store binary and its memory at start (README, cold start);
+// doubled the Store binary and its memory at start;
 // Store needs two calls, an insert and a get.
 type bucketStore struct {
 	bucket string

@@ -49,7 +49,7 @@ func (m *memoryWriter) Handle(_ context.Context, ev *event.Event) (pattern.Outco
 //
 // "http" serves each over loopback HTTP/1.1 with keep-alive, the way an
 // instance receives requests: the req/s ratio of the two is the figure the
-// README records (goal: pipeline ≥ 0.85 of bare). "handler" calls
+// docs/performance.md records (goal: pipeline ≥ 0.85 of bare). "handler" calls
 // ServeHTTP directly, which isolates the pipeline's own CPU cost.
 //
 //	go test ./shared/pipeline -run '^$' -bench Overhead -benchmem

@@ -20,7 +20,7 @@ import (
 )
 
 // everySource is a sources file with one source of every scheme the
-// README lists and every handshake, and a Trigger rule whose http action
+// docs/verification.md lists and every handshake, and a Trigger rule whose http action
 // signs with a secret that no source references.
 const everySource = `
 store:

@@ -21,7 +21,7 @@ type replayTarget struct {
 
 // replayNames reads replay's flags. Deployed, the names are terraform's
 // (PREFIX-trigger-jobs and PREFIX-trigger-dead-letter, name_prefix
-// "webhooks" unless -prefix says otherwise), so the README's command works
+// "webhooks" unless -prefix says otherwise), so docs/trigger.md's command works
 // as pasted; with PUBSUB_EMULATOR_HOST they are the local loop's.
 func replayNames(args []string, getenv func(string) string) (replayTarget, error) {
 	fs := flag.NewFlagSet("send replay", flag.ContinueOnError)

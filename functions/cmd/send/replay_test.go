@@ -91,7 +91,7 @@ func pull(t *testing.T, client *pubsub.Client, subscription string, want int) []
 	return got
 }
 
-// The README's recovery command, pasted during an incident, must reach the
+// docs/trigger.md's recovery command, pasted during an incident, must reach the
 // topics terraform created: it defaulted to the local loop's names.
 func TestReplayDefaultsToTheNamesTerraformCreates(t *testing.T) {
 	tf, err := os.ReadFile(filepath.Join("..", "..", "..", "terraform", "trigger.tf"))

@@ -24,7 +24,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to testdata/screenshot.png (the README shows it)")
+var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to testdata/screenshot.png (docs/local.md shows it)")
 
 // chromium finds Debian's chromium (`apt-get install chromium`, which the
 // README's test command does on a fresh machine).
