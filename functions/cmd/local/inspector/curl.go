@@ -64,7 +64,8 @@ func (i *Inspector) Curl(seq int64) (string, error) {
 }
 
 // shellQuote quotes s for a POSIX shell: inside single quotes every byte
-// is literal but the single quote, written as '\''.
+// is literal but the single quote itself, which closes the quotes, is
+// written escaped (\') and reopens them.
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
