@@ -39,9 +39,8 @@ function verifyClass(v) {
 // the HTTP status.
 function verdict(d) {
   let text = d.verification;
-  if (d.status >= 400 && d.verification !== "failed" && d.verification !== "not checked") {
-    text = (d.status >= 500 ? "failed" : "refused") + " after " + d.verification;
-  }
+  const after = { passed: " after verifying", unsigned: " (unsigned source)", handshake: " (handshake)" }[d.verification];
+  if (d.status >= 400 && after) text = (d.status >= 500 ? "failed" : "refused") + after;
   if (d.reason) text += ": " + d.reason;
   const cls = d.status >= 300 && d.status < 400 ? "muted" : d.status >= 400 ? statusClass(d) : verifyClass(d.verification);
   return [text, cls];
