@@ -10,13 +10,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	_ "github.com/cloudhooks/webhooks/functions/store" // registers Store, as the local runner's import does
+	_ "github.com/cloudhooks/webhooks/functions/store"   // registers Store, as the local runner's import does
+	_ "github.com/cloudhooks/webhooks/functions/trigger" // and Trigger
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/secrets"
@@ -40,10 +42,14 @@ func chromium(t *testing.T) string {
 }
 
 // The page in a real browser, served the way `make run` serves it (the
-// registered Store function with the embedded configuration and local
-// development keys): a delivery sent to Store appears without a reload,
-// with its verdict; the Replay button sends it again through the same
-// handler, and the replay appears above it.
+// registered Store and Trigger functions with the embedded configuration
+// and local development keys): a delivery sent to Store appears without a
+// reload, with its verdict, full timestamp and latency; the Replay button
+// sends it again through the same handler, and the replay appears above
+// it. A 422 from Trigger's rule and a 400 for a bad body, both verified,
+// are shown refused, not passed. The filters and the search narrow the
+// list; Copy as curl shows the command with its signature header; a
+// re-signed forgery is marked changed.
 func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	browser := chromium(t)
 	dir := t.TempDir()
@@ -69,6 +75,10 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "secrets", ref.SecretID()), append(key, '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Trigger's job key, which the runner writes on first run.
+	if err := os.WriteFile(filepath.Join(dir, "secrets", "trigger-job-key"), []byte("browser-test-job-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx := context.Background()
 	store, err := pipeline.Lookup(ctx, "Store")
@@ -81,7 +91,12 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = insp.Close() })
 	mux := http.NewServeMux()
+	trig, err := pipeline.Lookup(ctx, "Trigger")
+	if err != nil {
+		t.Fatal(err)
+	}
 	mux.Handle("/store/", http.StripPrefix("/store", store))
+	mux.Handle("/trigger/", http.StripPrefix("/trigger", trig))
 	mux.Handle(Path, insp.Page())
 	srv := httptest.NewServer(insp.Record(mux))
 	t.Cleanup(srv.Close)
@@ -176,6 +191,106 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stamp, latency := text(first+" .time"), text(first+" .latency")
+
+	// Verified, then refused: Trigger's rule cannot read the push (422),
+	// Store cannot decode the body (400).
+	signed := func(path, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", "refused-by"+strings.ReplaceAll(path, "/", "-"))
+		if err := verify.Sign(src.Verify, key, time.Now(), req, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := signed("/trigger/github", `{"repository":{"full_name":"octo-org/octo-repo"}}`); got != http.StatusUnprocessableEntity {
+		t.Fatalf("a push without ref to Trigger answered %d, want 422", got)
+	}
+	if got := signed("/store/github", `{"ref":`); got != http.StatusBadRequest {
+		t.Fatalf("a bad body to Store answered %d, want 400", got)
+	}
+	if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(`.delivery[data-seq="5"]`))); err != nil {
+		t.Fatalf("the refused deliveries did not appear: %v", err)
+	}
+	for _, seq := range []string{"4", "5"} {
+		sel := `.delivery[data-seq="` + seq + `"] .verification`
+		class, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('`+sel+`').className`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := text(sel); strings.HasPrefix(v, VerifyPassed) || !strings.HasPrefix(v, "refused after verifying: ") || !strings.Contains(class, "bad") {
+			t.Errorf("#%s (status %s) shown as %q, class %q; want it refused, not passed", seq, text(`.delivery[data-seq="`+seq+`"] .status`), v, class)
+		}
+	}
+
+	listed := func() string {
+		t.Helper()
+		seqs, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll(".delivery")].map(e => e.dataset.seq)`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(seqs, " ")
+	}
+	choose := func(id, value string) {
+		t.Helper()
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`(() => { const f = document.getElementById("`+id+`");
+			f.value = "`+value+`"; f.dispatchEvent(new Event("input")); return f.value === "`+value+`"; })()`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	choose("f-function", "trigger")
+	if got := listed(); got != "4" {
+		t.Errorf("filtered to Trigger: listed %q, want 4", got)
+	}
+	choose("f-function", "")
+	choose("f-status", "2xx")
+	if got := listed(); got != "2 1" {
+		t.Errorf("filtered to 2xx: listed %q, want 2 1", got)
+	}
+	choose("f-status", "4xx")
+	if got := listed(); got != "5 4 3" {
+		t.Errorf("filtered to 4xx: listed %q, want 5 4 3", got)
+	}
+	choose("f-status", "")
+	if err := chromedp.Do(tab, chromedp.SendKeys(chromedp.CSS("#f-search"), "72d3162e")); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); got != "2 1" {
+		t.Errorf("searched for the delivery id: listed %q, want 2 1", got)
+	}
+	choose("f-search", "")
+	if got := listed(); got != "5 4 3 2 1" {
+		t.Errorf("filters cleared: listed %q, want every delivery", got)
+	}
+
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(first+" button.curl")),
+		chromedp.WaitVisible(chromedp.CSS(first+" pre.curl")),
+	); err != nil {
+		t.Fatalf("copy as curl: %v", err)
+	}
+	curl := text(first + " pre.curl")
+	for _, want := range []string{"curl ", "'" + srv.URL + "/store/github'", "-H 'X-Hub-Signature-256: sha256=", "-H 'X-Github-Delivery: 72d3162e", "--data-binary @-"} {
+		if !strings.Contains(curl, want) {
+			t.Errorf("curl text lacks %q:\n%s", want, curl)
+		}
+	}
+
+	// The forgery re-signed passes, and is marked changed.
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(`.delivery[data-seq="3"] button.resign`)),
+		chromedp.WaitVisible(chromedp.CSS(`.delivery[data-seq="6"][data-kind="re-signed"] .mark.changed`)),
+	); err != nil {
+		t.Fatalf("the re-signed forgery is not marked changed: %v", err)
+	}
 	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
@@ -183,15 +298,18 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	if code != "200" || verdict != VerifyPassed || result != "stored" || !strings.Contains(event, "push") {
 		t.Errorf("first delivery shown as status %q, verification %q, result %q, event %q", code, verdict, result, event)
 	}
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$`).MatchString(stamp) || !strings.HasSuffix(latency, " ms") {
+		t.Errorf("row shows time %q and latency %q, want the full timestamp and the latency in ms", stamp, latency)
+	}
 	if strings.Join(order, " ") != "2:replay 1:received" {
 		t.Errorf("list order %v, want the replay above the delivery", order)
 	}
-	if signature != mask {
-		t.Errorf("signature header shown as %q, want it masked", signature)
+	if signature != "sha256="+mask {
+		t.Errorf("signature header shown as %q, want its bytes masked", signature)
 	}
 	rows, err := os.ReadFile(filepath.Join(dir, "data", "store", "github.ndjson"))
-	if err != nil || bytes.Count(rows, []byte("\n")) != 2 {
-		t.Errorf("Store wrote %d rows (%v), want 2: the delivery and its replay", bytes.Count(rows, []byte("\n")), err)
+	if err != nil || bytes.Count(rows, []byte("\n")) != 3 || !bytes.Contains(rows, []byte(ResignedHeader)) {
+		t.Errorf("Store wrote %d rows (%v), want 3: the delivery, its replay and the re-signed forgery, marked", bytes.Count(rows, []byte("\n")), err)
 	}
 
 	out := filepath.Join(t.ArtifactDir(), "screenshot.png")

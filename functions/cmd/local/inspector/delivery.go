@@ -1,9 +1,12 @@
 package inspector
 
 import (
+	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -78,6 +81,9 @@ type Delivery struct {
 	Response  string `json:"response,omitempty"`
 	// Note says what a replay could not repeat.
 	Note string `json:"note,omitempty"`
+	// Changes lists how a replay differs from the delivery it repeats
+	// (Of): each header added, removed or changed, and the body.
+	Changes []string `json:"changes,omitempty"`
 }
 
 // Header is one request header.
@@ -180,6 +186,130 @@ func maskQuery(target string, names []string) (string, []string) {
 		return target, nil
 	}
 	return path + "?" + strings.Join(parts, "&"), masked
+}
+
+// showValue is a credential header's value as the page shows it: a
+// secret itself is masked whole; a signature keeps its structure and
+// what is not secret (Stripe's "t=1712345678,v1=••••••••", GitHub's
+// "sha256=••••••••", Standard Webhooks' "v1,••••••••"), the signature
+// bytes masked.
+func showValue(h Header) string {
+	if h.Secret || h.Value == "" {
+		return mask
+	}
+	var out strings.Builder
+	part := func(p string) {
+		if p == "" {
+			return
+		}
+		key, _, ok := strings.Cut(p, "=")
+		switch {
+		case ok && timestampKeys[key]:
+			out.WriteString(p)
+		case ok && labelKey(key):
+			out.WriteString(key + "=" + mask)
+		case !ok && versionTag.MatchString(p):
+			out.WriteString(p) // "v1" of "v1,<base64>"
+		default:
+			out.WriteString(mask)
+		}
+	}
+	start := 0
+	for n, c := range h.Value {
+		if c == ',' || c == ' ' {
+			part(h.Value[start:n])
+			out.WriteRune(c)
+			start = n + 1
+		}
+	}
+	part(h.Value[start:])
+	return out.String()
+}
+
+// timestampKeys name the parts of a signature header that are its
+// timestamp, which the page shows.
+var timestampKeys = map[string]bool{"t": true, "ts": true, "timestamp": true}
+
+// versionTag is a signature's version in a header of "v1,<signature>"
+// parts (Standard Webhooks).
+var versionTag = regexp.MustCompile(`^v[0-9]+[a-z]?$`)
+
+// labelKey reports whether s reads as the name of a signature part
+// ("v1", "sha256"), short enough that it cannot be a signature's bytes.
+func labelKey(s string) bool {
+	if s == "" || len(s) > 8 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// changes lists how replay r differs from its original o: the headers by
+// name (never their values, some being credentials), compared with the
+// in-memory secret values where the record keeps none, and the body.
+func changes(o, r *Delivery, osec, rsec secretParts) []string {
+	values := func(d *Delivery, sp secretParts) map[string]string {
+		m := map[string]string{}
+		for _, h := range d.Headers {
+			v := h.Value
+			if h.Secret {
+				v = "\x00" + strings.Join(sp.header[h.Name], "\x00")
+			}
+			if old, ok := m[h.Name]; ok {
+				v = old + "\n" + v
+			}
+			m[h.Name] = v
+		}
+		return m
+	}
+	ov, rv := values(o, osec), values(r, rsec)
+	var out []string
+	names := make([]string, 0, len(ov)+len(rv))
+	for name := range ov {
+		names = append(names, name)
+	}
+	for name := range rv {
+		if _, ok := ov[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		a, inO := ov[name]
+		b, inR := rv[name]
+		switch {
+		case !inO:
+			out = append(out, "header "+name+": added")
+		case !inR:
+			out = append(out, "header "+name+": removed")
+		case a != b:
+			out = append(out, "header "+name+": changed")
+		}
+	}
+	ob, rb := o.body(), r.body()
+	if osec.body != nil {
+		ob = osec.body
+	}
+	if rsec.body != nil {
+		rb = rsec.body
+	}
+	if bytes.Equal(ob, rb) {
+		out = append(out, fmt.Sprintf("body: the same %d bytes", len(rb)))
+	} else {
+		at := 0
+		for at < len(ob) && at < len(rb) && ob[at] == rb[at] {
+			at++
+		}
+		out = append(out, fmt.Sprintf("body: differs from byte %d (%d bytes, then %d)", at, len(ob), len(rb)))
+	}
+	if o.Target != r.Target {
+		out = append(out, "target: changed")
+	}
+	return out
 }
 
 // setBody keeps body in d as text, or base64 when it is not UTF-8.

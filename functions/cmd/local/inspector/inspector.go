@@ -38,7 +38,9 @@ const Path = "/_/"
 
 // Limits of what is kept.
 const (
-	// DefaultKeep is how many deliveries the page lists and the file keeps.
+	// DefaultKeep is how many deliveries the page lists and the file
+	// keeps: that many answered 2xx and that many refused or failed, each
+	// the newest of its kind.
 	DefaultKeep = 200
 	// MaxBody is the most of a body kept; a longer one is shown cut and
 	// cannot be replayed.
@@ -112,7 +114,7 @@ func New(opts Options) (*Inspector, error) {
 	if err := i.load(); err != nil {
 		return nil, fmt.Errorf("inspector: %w", err)
 	}
-	if i.onDisk > 2*opts.Keep {
+	if i.onDisk > len(i.list)+opts.Keep {
 		if err := i.compact(); err != nil {
 			return nil, fmt.Errorf("inspector: compact: %w", err)
 		}
@@ -131,12 +133,13 @@ func (i *Inspector) Record(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		i.serve(w, r, KindReceived, 0, "")
+		i.serve(w, r, KindReceived, 0, "", nil)
 	})
 }
 
-// serve passes r to the wrapped handler and records what happened.
-func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, of int64, note string) *Delivery {
+// serve passes r to the wrapped handler and records what happened;
+// finish, when not nil, completes the record before it is listed.
+func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, of int64, note string, finish func(*Delivery, secretParts)) *Delivery {
 	start := i.opts.Now()
 	d := &Delivery{
 		Time:   start.UTC(),
@@ -202,6 +205,9 @@ func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, o
 	if d.Reason == "" && d.Status >= 400 && len(records) == 0 {
 		d.Reason = strings.TrimSpace(d.Response)
 	}
+	if finish != nil {
+		finish(d, secret)
+	}
 	i.add(d, secret)
 	return d
 }
@@ -230,15 +236,52 @@ func (i *Inspector) add(d *Delivery, secret secretParts) {
 	if secret.header != nil || secret.body != nil || secret.target != "" {
 		i.secrets[d.Seq] = secret
 	}
-	if over := len(i.list) - i.opts.Keep; over > 0 {
-		for _, old := range i.list[:over] {
+	if kept, dropped := trim(i.list, i.opts.Keep); len(dropped) > 0 {
+		for _, old := range dropped {
 			delete(i.secrets, old.Seq)
 		}
-		i.list = append([]*Delivery(nil), i.list[over:]...)
+		i.list = kept
 	}
 	i.queue(d)
 	close(i.changed)
 	i.changed = make(chan struct{})
+}
+
+// failed reports whether d is kept among the failures: the pipeline did
+// not answer 2xx (or 1xx, 3xx).
+func failed(d *Delivery) bool { return d.Status >= 400 }
+
+// trim keeps, of list (oldest first), the newest keep deliveries that
+// succeeded and the newest keep that failed, so that a run of successes
+// (a load run, Trigger's own calls to the runner) never pushes a failure
+// out of the list, nor a run of failures a success.
+func trim(list []*Delivery, keep int) (kept, dropped []*Delivery) {
+	var ok, bad int
+	for _, d := range list {
+		if failed(d) {
+			bad++
+		} else {
+			ok++
+		}
+	}
+	if ok <= keep && bad <= keep {
+		return list, nil
+	}
+	dropOK, dropBad := max(ok-keep, 0), max(bad-keep, 0)
+	kept = make([]*Delivery, 0, len(list))
+	for _, d := range list {
+		switch {
+		case failed(d) && dropBad > 0:
+			dropBad--
+			dropped = append(dropped, d)
+		case !failed(d) && dropOK > 0:
+			dropOK--
+			dropped = append(dropped, d)
+		default:
+			kept = append(kept, d)
+		}
+	}
+	return kept, dropped
 }
 
 // snapshot returns the deliveries newest first and a channel closed at the

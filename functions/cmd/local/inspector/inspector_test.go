@@ -256,7 +256,7 @@ func TestRecordsWhatThePipelineDidWithEachDelivery(t *testing.T) {
 			}
 			for _, h := range d.Headers {
 				credential := h.Name == "X-Hub-Signature-256" || h.Name == "Stripe-Signature" || h.Name == "X-Ci-Check"
-				if credential && (!h.Masked || h.Value != mask) {
+				if credential && (!h.Masked || !strings.HasSuffix(h.Value, mask)) {
 					t.Errorf("header %s shown as %q, want it masked", h.Name, h.Value)
 				}
 			}

@@ -33,7 +33,8 @@ const mask = "••••••••"
 
 // Page returns the handler of everything under Path: the page, its
 // script, the list (GET Path+"api/deliveries?after=SEQ" answers when the
-// newest delivery is not SEQ, or 204 after a while) and the replays (POST
+// newest delivery is not SEQ, or 204 after a while), a delivery as a curl
+// command (GET Path+"api/deliveries/SEQ/curl") and the replays (POST
 // Path+"api/deliveries/SEQ/replay" or ".../resign").
 func (i *Inspector) Page() http.Handler {
 	mux := http.NewServeMux()
@@ -43,6 +44,7 @@ func (i *Inspector) Page() http.Handler {
 		http.ServeFileFS(w, r, assets, "page.js")
 	})
 	mux.HandleFunc("GET "+Path+"api/deliveries", i.deliveries)
+	mux.HandleFunc("GET "+Path+"api/deliveries/{seq}/curl", i.curl)
 	mux.HandleFunc("POST "+Path+"api/deliveries/{seq}/{action}", i.action)
 	return loopbackOnly(mux)
 }
@@ -103,12 +105,28 @@ func (i *Inspector) shown(all []*Delivery) []Delivery {
 		out[n].Headers = make([]Header, len(d.Headers))
 		for k, h := range d.Headers {
 			if h.Masked {
-				h.Value = mask
+				h.Value = showValue(h)
 			}
 			out[n].Headers[k] = h
 		}
 	}
 	return out
+}
+
+func (i *Inspector) curl(w http.ResponseWriter, r *http.Request) {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	text, err := i.Curl(seq)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(text))
 }
 
 func (i *Inspector) action(w http.ResponseWriter, r *http.Request) {

@@ -78,13 +78,27 @@ func (i *Inspector) Replay(ctx context.Context, seq int64, resign bool) (*Delive
 		note = "not kept across a restart, being the secret itself: " + strings.Join(lost, ", ") + "; re-sign instead"
 	}
 	if resign {
-		kind, note = KindResigned, ""
+		kind, note = KindResigned, "signed by the inspector with the development key, not by the provider"
+		if d.Verification == VerifyFailed {
+			note += "; the delivery as received failed verification, so this body was never signed by its sender"
+		}
 		if err := i.resign(ctx, d, r, body); err != nil {
 			return nil, err
 		}
+		// The mark reaches what the function keeps: Store's row has it
+		// among the event's headers.
+		r.Header.Set(ResignedHeader, fmt.Sprintf("of delivery #%d, by the local inspector", d.Seq))
 	}
-	return i.serve(discard{h: http.Header{}}, r, kind, d.Seq, note), nil
+	return i.serve(discard{h: http.Header{}}, r, kind, d.Seq, note, func(nd *Delivery, ns secretParts) {
+		nd.Changes = changes(d, nd, secret, ns)
+	}), nil
 }
+
+// ResignedHeader marks a re-signed request: its signature is the
+// inspector's, made with the development key, so its body may be one
+// that its sender never signed (a delivery that failed verification,
+// signed afresh). It is an ordinary header, kept in the event.
+const ResignedHeader = "X-Webhooks-Resigned"
 
 // resign replaces the credentials of r with a fresh signature.
 func (i *Inspector) resign(ctx context.Context, d *Delivery, r *http.Request, body []byte) error {

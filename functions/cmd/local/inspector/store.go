@@ -15,7 +15,8 @@ import (
 // queueLen is how many deliveries may wait for the file. The file is
 // written off the request path (each line is synced), so that a load run
 // is not slowed by the inspector; when the queue is full, the delivery is
-// listed but not written down, and the page says how many were not. Each
+// listed but not kept in the inspector's history (the file), and the page
+// says how many were not: what the functions did with them is unaffected. Each
 // waiting delivery holds its body (up to MaxBody): 1024 of them held
 // 300 MiB under make bench's 64 KiB load, for a file that keeps only the
 // last DefaultKeep anyway.
@@ -56,9 +57,7 @@ func (i *Inspector) load() error {
 		i.seq = max(i.seq, seq)
 	}
 	sort.Slice(i.list, func(a, b int) bool { return i.list[a].Seq < i.list[b].Seq })
-	if over := len(i.list) - i.opts.Keep; over > 0 {
-		i.list = i.list[over:]
-	}
+	i.list, _ = trim(i.list, i.opts.Keep)
 	return nil
 }
 
@@ -76,7 +75,7 @@ func (i *Inspector) queue(d *Delivery) {
 }
 
 // write appends the queued deliveries to the file, and rewrites the file
-// with the kept ones whenever it holds twice as many.
+// with the kept ones whenever it holds Keep lines more than those.
 func (i *Inspector) write() {
 	defer close(i.done)
 	for d := range i.lines {
@@ -92,7 +91,10 @@ func (i *Inspector) write() {
 			continue
 		}
 		i.onDisk++
-		if i.onDisk > 2*i.opts.Keep {
+		i.mu.Lock()
+		listed := len(i.list)
+		i.mu.Unlock()
+		if i.onDisk > listed+i.opts.Keep {
 			if err := i.compact(); err != nil {
 				slog.Warn("inspector: compaction failed", "error", err.Error())
 			}
