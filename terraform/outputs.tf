@@ -51,3 +51,8 @@ output "trigger_topics" {
     dead_letter_subscription = google_pubsub_subscription.trigger_dead_letter[0].name
   } : null
 }
+
+output "trigger_build_service_account" {
+  description = "The service account the build triggers of the rules' cloudbuild actions must run as (set it as each trigger's service account), or null without such an action."
+  value       = one(google_service_account.trigger_builds[*].id)
+}

@@ -222,17 +222,66 @@ resource "google_pubsub_topic_iam_member" "action_publisher" {
   member = "serviceAccount:${local.trigger_action_runners[each.value.runner]}"
 }
 
-# Cloudbuild actions, only when a rule has one: running a build trigger
-# needs cloudbuild.builds.create, granted by roles/cloudbuild.builds.editor
-# on the project (build triggers have no IAM of their own). A trigger that
-# runs as a user-managed service account also needs
-# iam.serviceAccounts.actAs on that account, granted outside this module.
-resource "google_project_iam_member" "action_cloudbuild" {
+# Cloudbuild actions, only when a rule has one. RunBuildTrigger, the one
+# Cloud Build call Trigger makes (functions/trigger/cloudbuild.go), needs
+# cloudbuild.builds.create on the trigger: a custom role of that one
+# permission, instead of roles/cloudbuild.builds.editor (which also reads,
+# edits and deletes every build and trigger). It cannot be narrowed to the
+# rules' triggers: build triggers have no IAM policy of their own (the
+# provider has no google_cloudbuild_trigger_iam_* resource), and Cloud
+# Build is not among the services that give IAM conditions the resource's
+# name, so a condition on resource.name would not narrow the binding. What
+# remains is bounded by actAs: cloudbuild.builds.create still starts any
+# trigger or build of the project, but a build runs as a service account,
+# and the function identities may act as the build identity only.
+resource "google_project_iam_custom_role" "trigger_run_builds" {
+  count = var.enable_trigger && local.trigger_uses_cloudbuild ? 1 : 0
+
+  project     = var.project_id
+  role_id     = "${replace(var.name_prefix, "-", "_")}_trigger_run_builds"
+  title       = "Trigger: run build triggers"
+  description = "Starts Cloud Build triggers (RunBuildTrigger) for the webhooks' Trigger functions."
+  permissions = ["cloudbuild.builds.create"]
+}
+
+resource "google_project_iam_member" "trigger_run_builds" {
   for_each = var.enable_trigger && local.trigger_uses_cloudbuild ? local.trigger_action_runners : {}
 
   project = var.project_id
-  role    = "roles/cloudbuild.builds.editor"
+  role    = google_project_iam_custom_role.trigger_run_builds[0].id
   member  = "serviceAccount:${each.value}"
+}
+
+# The identity the rules' triggers run as (each trigger's service account,
+# set by the operator: output trigger_build_service_account), with only
+# var.trigger_build_roles.
+resource "google_service_account" "trigger_builds" {
+  count = var.enable_trigger && local.trigger_uses_cloudbuild ? 1 : 0
+
+  project      = var.project_id
+  account_id   = "${var.name_prefix}-trigger-builds"
+  display_name = "Builds that Trigger's cloudbuild actions start"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_iam_member" "trigger_builds" {
+  for_each = var.enable_trigger && local.trigger_uses_cloudbuild ? toset(var.trigger_build_roles) : toset([])
+
+  project = var.project_id
+  role    = each.value
+  member  = "serviceAccount:${google_service_account.trigger_builds[0].email}"
+}
+
+# Trigger and TriggerWorker may act as the build identity, granted on that
+# one service account: never on the project, which would let them run
+# builds as any service account there, the deployer's included.
+resource "google_service_account_iam_member" "trigger_builds_user" {
+  for_each = var.enable_trigger && local.trigger_uses_cloudbuild ? local.trigger_action_runners : {}
+
+  service_account_id = google_service_account.trigger_builds[0].name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${each.value}"
 }
 
 module "trigger" {

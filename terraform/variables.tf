@@ -205,6 +205,22 @@ variable "trigger_max_delivery_attempts" {
   }
 }
 
+variable "trigger_build_roles" {
+  description = "Project roles of the identity the rules' build triggers run as (output trigger_build_service_account): what those builds need, and nothing else. Builds run as a user-managed service account write their logs with logging.logWriter."
+  type        = list(string)
+  default     = ["roles/logging.logWriter"]
+
+  # A role that lets the build identity act as another service account, or
+  # change IAM, would hand every build it runs (and so Trigger) the project.
+  validation {
+    condition = alltrue([
+      for r in var.trigger_build_roles : can(regex("^(roles|projects/[^/]+/roles|organizations/[^/]+/roles)/[A-Za-z0-9_.]+$", r))
+      && !contains(["roles/owner", "roles/editor"], r) && !startswith(r, "roles/iam.") && !startswith(r, "roles/resourcemanager.")
+    ])
+    error_message = "trigger_build_roles: role names only (roles/X or a custom role's id), and none of roles/owner, roles/editor, roles/iam.* or roles/resourcemanager.*: with those the build identity could act as, or grant itself, any other identity."
+  }
+}
+
 variable "notification_channels" {
   description = "Monitoring notification channel ids (projects/P/notificationChannels/N) the alert policies notify."
   type        = list(string)
