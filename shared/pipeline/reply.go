@@ -60,8 +60,12 @@ func (h *Handler) log(r *http.Request, rq *request, start time.Time, status int,
 		// Which check refused the request, in words a filter can match,
 		// and the detail: the header, by how much the timestamp missed,
 		// how many keys were tried; never a signature, key or payload.
-		if check := refusedBy(err); check != "" {
-			attrs = append(attrs, slog.String("refused_by", check))
+		a := answerTo(err)
+		if a.refusedBy != "" {
+			attrs = append(attrs, slog.String("refused_by", a.refusedBy))
+		}
+		if file := h.keyFile(rq.source, a.key); file != "" {
+			attrs = append(attrs, slog.String("key_file", file))
 		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
@@ -86,4 +90,20 @@ type reply struct {
 	ID     string `json:"id,omitempty"`
 	Result string `json:"result,omitempty"`
 	Error  string `json:"error,omitempty"`
+}
+
+// keyFile is the file that the named source's key was read from in local
+// mode, "" when deployed or when the key is no Secret Manager reference:
+// its path, never its value.
+func (h *Handler) keyFile(source string, k key) string {
+	s := h.sources[source]
+	switch {
+	case s == nil:
+		return ""
+	case k == signingKey:
+		return s.keyFile
+	case k == handshakeKey:
+		return s.handshakeKeyFile
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/verify"
 	"github.com/cloudhooks/webhooks/shared/verify/handshake"
 	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
@@ -37,6 +38,10 @@ type source struct {
 	// (Okta's verification request, which carries the hook's token).
 	lateGET bool
 	pattern pattern.Pattern
+	// keyFile and handshakeKeyFile are the files that verify.secret and
+	// the handshakes' key are read from in local mode
+	// (Options.SecretsDir), for the log line of a refusal by that key.
+	keyFile, handshakeKeyFile string
 }
 
 func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSource, newPattern Factory, opts Options) (*source, error) {
@@ -61,6 +66,11 @@ func newSource(ctx context.Context, sc config.Source, secrets verify.SecretSourc
 			s.formField = p.FormField
 		}
 		s.plainJSON = p.Family == verify.FamilySNS
+	}
+	s.keyFile = localFile(opts.SecretsDir, sc.Verify.Secret)
+	s.handshakeKeyFile = s.keyFile
+	if sc.Verify.HandshakeSecret != "" {
+		s.handshakeKeyFile = localFile(opts.SecretsDir, sc.Verify.HandshakeSecret)
 	}
 	for _, kind := range sc.Verify.Handshakes {
 		if handshake.BeforeVerification(kind) {
@@ -93,4 +103,14 @@ func allowList(vc verify.Config) (*ipallow.List, error) {
 		return nil, fmt.Errorf("verify.allow_cidrs: %w", err)
 	}
 	return l, nil
+}
+
+// localFile is the file in dir that a Secret Manager reference is read
+// from in local mode; "" for any other reference, or when dir is "".
+func localFile(dir, ref string) string {
+	r, err := secrets.ParseRef(ref)
+	if err != nil {
+		return ""
+	}
+	return r.LocalFile(dir)
 }

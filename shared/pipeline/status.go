@@ -46,13 +46,29 @@ var (
 // answer is what the pipeline does with an error: the HTTP status, the
 // short public message, and refusedBy, the check that refused the request
 // for its log line ("" for errors that are not a refusal of the request:
-// ours, 5xx). retry says whether a Retry-After goes with it.
+// ours, 5xx). retry says whether a Retry-After goes with it, key which of
+// the source's secrets the refusing check compared the request with.
 type answer struct {
 	status    int
 	public    string
 	refusedBy string
 	retry     retry
+	key       key
 }
+
+// key is the secret that a refusing check compared the request with: in
+// local mode the log line names its file (key_file), the one a developer
+// checks when a provider's signature does not match.
+type key int
+
+const (
+	// noKey: the check read no key (a missing header, a stale timestamp).
+	noKey key = iota
+	// signingKey: verify.secret.
+	signingKey
+	// handshakeKey: verify.handshake_secret, else verify.secret.
+	handshakeKey
+)
 
 // retry is the Retry-After of an answer.
 type retry int
@@ -82,31 +98,31 @@ var answers = []struct {
 	is func(error) bool
 	answer
 }{
-	{is(ErrUnknownSource), answer{http.StatusNotFound, "unknown source", "source", noRetry}},
-	{is(ErrMethod), answer{http.StatusMethodNotAllowed, "method not allowed", "method", noRetry}},
-	{as[*http.MaxBytesError], answer{http.StatusRequestEntityTooLarge, "body too large", "body_limit", noRetry}},
-	{is(ErrForbiddenAddress), answer{http.StatusForbidden, "forbidden", "allow_cidrs", noRetry}},
-	{is(handshake.ErrRefused), answer{http.StatusForbidden, "forbidden", "handshake", noRetry}},
+	{is(ErrUnknownSource), answer{http.StatusNotFound, "unknown source", "source", noRetry, noKey}},
+	{is(ErrMethod), answer{http.StatusMethodNotAllowed, "method not allowed", "method", noRetry, noKey}},
+	{as[*http.MaxBytesError], answer{http.StatusRequestEntityTooLarge, "body too large", "body_limit", noRetry, noKey}},
+	{is(ErrForbiddenAddress), answer{http.StatusForbidden, "forbidden", "allow_cidrs", noRetry, noKey}},
+	{is(handshake.ErrRefused), answer{http.StatusForbidden, "forbidden", "handshake", noRetry, handshakeKey}},
 	{is(verify.ErrSecretUnavailable), unclassified},
-	{is(verify.ErrMissingHeader), answer{http.StatusUnauthorized, "verification failed", "missing_header", noRetry}},
-	{is(verify.ErrMalformedHeader), answer{http.StatusUnauthorized, "verification failed", "malformed_header", noRetry}},
-	{is(verify.ErrTooOld, verify.ErrTooNew), answer{http.StatusUnauthorized, "verification failed", "timestamp_tolerance", noRetry}},
-	{is(verify.ErrUnknownKey), answer{http.StatusUnauthorized, "verification failed", "unknown_signing_key", noRetry}},
-	{is(verify.ErrUntrustedKeyURL), answer{http.StatusUnauthorized, "verification failed", "untrusted_key_url", noRetry}},
-	{is(verify.ErrBadSignature), answer{http.StatusUnauthorized, "verification failed", "signature", noRetry}},
-	{is(ErrReadBody, ErrMalformedBody), answer{http.StatusBadRequest, "malformed request", "body", noRetry}},
-	{is(ErrMalformedIdentity), answer{http.StatusBadRequest, "malformed request", "identity", noRetry}},
-	{is(handshake.ErrMalformed), answer{http.StatusBadRequest, "malformed request", "handshake", noRetry}},
-	{is(ErrContentType), answer{http.StatusUnsupportedMediaType, "unsupported content type", "content_type", noRetry}},
-	{is(ErrContentEncoding), answer{http.StatusUnsupportedMediaType, "unsupported content encoding", "content_encoding", noRetry}},
-	{is(pattern.ErrUnprocessable), answer{http.StatusUnprocessableEntity, "event cannot be processed", "rules", noRetry}},
-	{as[*pattern.RetryableError], answer{http.StatusServiceUnavailable, "temporarily unavailable", "", retryAsAsked}},
-	{is(errPanic), answer{http.StatusInternalServerError, "internal error", "", noRetry}},
+	{is(verify.ErrMissingHeader), answer{http.StatusUnauthorized, "verification failed", "missing_header", noRetry, noKey}},
+	{is(verify.ErrMalformedHeader), answer{http.StatusUnauthorized, "verification failed", "malformed_header", noRetry, noKey}},
+	{is(verify.ErrTooOld, verify.ErrTooNew), answer{http.StatusUnauthorized, "verification failed", "timestamp_tolerance", noRetry, noKey}},
+	{is(verify.ErrUnknownKey), answer{http.StatusUnauthorized, "verification failed", "unknown_signing_key", noRetry, noKey}},
+	{is(verify.ErrUntrustedKeyURL), answer{http.StatusUnauthorized, "verification failed", "untrusted_key_url", noRetry, noKey}},
+	{is(verify.ErrBadSignature), answer{http.StatusUnauthorized, "verification failed", "signature", noRetry, signingKey}},
+	{is(ErrReadBody, ErrMalformedBody), answer{http.StatusBadRequest, "malformed request", "body", noRetry, noKey}},
+	{is(ErrMalformedIdentity), answer{http.StatusBadRequest, "malformed request", "identity", noRetry, noKey}},
+	{is(handshake.ErrMalformed), answer{http.StatusBadRequest, "malformed request", "handshake", noRetry, noKey}},
+	{is(ErrContentType), answer{http.StatusUnsupportedMediaType, "unsupported content type", "content_type", noRetry, noKey}},
+	{is(ErrContentEncoding), answer{http.StatusUnsupportedMediaType, "unsupported content encoding", "content_encoding", noRetry, noKey}},
+	{is(pattern.ErrUnprocessable), answer{http.StatusUnprocessableEntity, "event cannot be processed", "rules", noRetry, noKey}},
+	{as[*pattern.RetryableError], answer{http.StatusServiceUnavailable, "temporarily unavailable", "", retryAsAsked, noKey}},
+	{is(errPanic), answer{http.StatusInternalServerError, "internal error", "", noRetry, noKey}},
 	{is(context.DeadlineExceeded, context.Canceled), unclassified},
 }
 
 // unclassified is the answer to an error of ours or of a dependency.
-var unclassified = answer{http.StatusServiceUnavailable, "temporarily unavailable", "", retryLater}
+var unclassified = answer{http.StatusServiceUnavailable, "temporarily unavailable", "", retryLater, noKey}
 
 // is matches an error that is any of targets.
 func is(targets ...error) func(error) bool {
@@ -134,11 +150,6 @@ func answerTo(err error) answer {
 		}
 	}
 	return unclassified
-}
-
-// refusedBy names the check that refused a request, for its log line.
-func refusedBy(err error) string {
-	return answerTo(err).refusedBy
 }
 
 // status is the HTTP answer to err: the status, how long a provider should

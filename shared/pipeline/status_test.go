@@ -65,8 +65,8 @@ func TestEveryErrorIsAnsweredAndLoggedByTheContract(t *testing.T) {
 			if status != tt.status || after != tt.after || public != tt.public {
 				t.Errorf("status(%v) = %d, %v, %q; want %d, %v, %q", tt.err, status, after, public, tt.status, tt.after, tt.public)
 			}
-			if got := refusedBy(tt.err); got != tt.refusedBy {
-				t.Errorf("refusedBy(%v) = %q, want %q", tt.err, got, tt.refusedBy)
+			if got := answerTo(tt.err).refusedBy; got != tt.refusedBy {
+				t.Errorf("refused_by of %v = %q, want %q", tt.err, got, tt.refusedBy)
 			}
 		})
 	}
