@@ -1,6 +1,8 @@
 // Package logging writes structured JSON logs in the format Cloud Logging
 // reads from a Cloud Run container's stdout: `severity`, `message`, `time`,
-// and the trace fields that tie every line of a request to its trace.
+// and the trace fields that tie every line of a request to its trace. With
+// LOG_FORMAT=text (the local runner's default) the same records are one
+// readable line each instead (Text).
 //
 //	log := logging.New(os.Stdout, slog.LevelInfo)
 //	log.InfoContext(ctx, "webhook request", logging.Trace(r, project)...)
@@ -38,6 +40,44 @@ const (
 // New returns a logger that writes one Cloud Logging JSON object per line
 // (and passes the records of a tapped context to its tap, see WithTap).
 func New(w io.Writer, level slog.Leveler) *slog.Logger {
+	return NewFormat(w, level, JSON)
+}
+
+// Format is how a logger writes its records.
+type Format int
+
+const (
+	// JSON is one Cloud Logging JSON object per line: what Cloud Run's
+	// logging reads, and the default.
+	JSON Format = iota
+	// Text is one line for a person at a terminal: the time of day, the
+	// level, the message, then key=value pairs (the local runner's
+	// default).
+	Text
+)
+
+// EnvFormat names the variable that sets the log format: json (or unset)
+// or text.
+const EnvFormat = "LOG_FORMAT"
+
+// ParseFormat reads a LOG_FORMAT value: json or text (any case); empty is
+// json.
+func ParseFormat(s string) (Format, error) {
+	switch strings.ToLower(s) {
+	case "", "json":
+		return JSON, nil
+	case "text":
+		return Text, nil
+	}
+	return JSON, fmt.Errorf("%s=%q: want json or text", EnvFormat, s)
+}
+
+// NewFormat returns a logger that writes its records to w in format f
+// (and passes the records of a tapped context to its tap, see WithTap).
+func NewFormat(w io.Writer, level slog.Leveler, f Format) *slog.Logger {
+	if f == Text {
+		return slog.New(tapHandler{h: newTextHandler(w, level)})
+	}
 	return slog.New(tapHandler{h: slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       level,
 		ReplaceAttr: cloudLogging,
@@ -60,13 +100,15 @@ func ParseLevel(s string) (slog.Level, error) {
 	return level, nil
 }
 
-// FromEnv returns a logger to stdout at the level LOG_LEVEL names. An
-// unknown level logs at info: the pipeline's start-up reports it
+// FromEnv returns a logger to stdout at the level LOG_LEVEL names, in the
+// format LOG_FORMAT names. An unknown level logs at info, an unknown
+// format as JSON: the pipeline's start-up reports them
 // (pipeline.OptionsFromEnv), so this stays usable for the error lines of
 // a function that could not start.
 func FromEnv() *slog.Logger {
 	level, _ := ParseLevel(os.Getenv(EnvLevel))
-	return New(os.Stdout, level)
+	format, _ := ParseFormat(os.Getenv(EnvFormat))
+	return NewFormat(os.Stdout, level, format)
 }
 
 // cloudLogging renames slog's standard keys to Cloud Logging's. slog's

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pattern"
+	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -98,6 +101,101 @@ func TestARefusedRequestLogsTheCheckThatRefusedIt(t *testing.T) {
 			}
 			if _, v1, ok := strings.Cut(sig, "v1="); ok && strings.Contains(logs.String(), v1) {
 				t.Errorf("log line holds the signature: %s", logs.String())
+			}
+		})
+	}
+}
+
+// In local mode (WEBHOOKS_SECRETS_DIR set) a request refused by its key
+// names the file that key was read from, .local/secrets/NAME for
+// sm:NAME: what a developer whose `stripe listen` session is refused has
+// to check. Never the key itself; no file for a refusal that read no key,
+// for a secret that is no Secret Manager reference, or when deployed.
+func TestALocalRefusalNamesTheKeyFileItChecked(t *testing.T) {
+	const (
+		stripeKey = "whsec_local-file-key-0123456789"
+		tokenKey  = "handshake-token-0123456789"
+		payload   = `{"id":"evt_1","type":"payment_intent.succeeded"}`
+	)
+	dir := filepath.Join(t.TempDir(), ".local", "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, value := range map[string]string{"stripe-webhook-secret": stripeKey, "okta-hook-secret": tokenKey,
+		"meta-app-secret": "meta-app-secret-0123456789", "meta-verify-token": tokenKey} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("STRIPE_ENV", stripeKey)
+	now := time.Unix(1_700_000_000, 0)
+	fn := &config.Function{Sources: []config.Source{
+		{Name: "stripe", Verify: verify.Config{Scheme: "stripe", Secret: "sm:stripe-webhook-secret"}},
+		{Name: "fromenv", Verify: verify.Config{Scheme: "stripe", Secret: "env:STRIPE_ENV"}},
+		{Name: "okta", Verify: verify.Config{Scheme: "okta", Secret: "sm:okta-hook-secret", Handshakes: []string{"okta"}}},
+		{Name: "meta", Verify: verify.Config{Scheme: "github", Secret: "sm:meta-app-secret", Handshakes: []string{"meta"}, HandshakeSecret: "sm:meta-verify-token"}},
+	}}
+	resolver := secrets.NewResolver(secrets.Options{LocalDir: dir})
+	t.Cleanup(func() { resolver.Close() })
+	handler := func(secretsDir string) (*Handler, *bytes.Buffer) {
+		var logs bytes.Buffer
+		h, err := New(context.Background(), fn, resolver,
+			func(context.Context, config.Source) (pattern.Pattern, error) { return &recorder{}, nil },
+			Options{Logger: logging.New(&logs, slog.LevelInfo), Now: func() time.Time { return now }, SecretsDir: secretsDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h, &logs
+	}
+	signed := func(path, key string) func() *http.Request {
+		return func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(payload))
+			if err := verify.Sign(verify.Config{Scheme: "stripe"}, []byte(key), now, r, []byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+	}
+	tests := []struct {
+		name, secretsDir string
+		req              func() *http.Request
+		check, keyFile   string
+	}{
+		{"a signature under another key", dir, signed("/stripe", "whsec_someone-else-0123456789"),
+			"signature", filepath.Join(dir, "stripe-webhook-secret")},
+		{"a handshake with another token", dir, func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/meta?hub.mode=subscribe&hub.verify_token=someone-else&hub.challenge=1", nil)
+		}, "handshake", filepath.Join(dir, "meta-verify-token")},
+		{"a verification request with another token", dir, func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/okta", nil)
+			r.Header.Set("Authorization", "someone-else's-token")
+			r.Header.Set("X-Okta-Verification-Challenge", "challenge")
+			return r
+		}, "signature", filepath.Join(dir, "okta-hook-secret")},
+		{"no signature: no key read", dir, func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/stripe", strings.NewReader(payload))
+		}, "missing_header", ""},
+		{"a secret from the environment", dir, signed("/fromenv", "whsec_someone-else-0123456789"), "signature", ""},
+		{"deployed: no local folder", "", signed("/stripe", "whsec_someone-else-0123456789"), "signature", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, logs := handler(tt.secretsDir)
+			h.ServeHTTP(httptest.NewRecorder(), tt.req())
+			var line map[string]any
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+				t.Fatalf("log %q: %v", logs.String(), err)
+			}
+			if line["refused_by"] != tt.check {
+				t.Errorf("refused_by = %v, want %s: %s", line["refused_by"], tt.check, logs.String())
+			}
+			if got, _ := line["key_file"].(string); got != tt.keyFile {
+				t.Errorf("key_file = %q, want %q: %s", got, tt.keyFile, logs.String())
+			}
+			for _, secret := range []string{stripeKey, tokenKey} {
+				if strings.Contains(logs.String(), secret) {
+					t.Errorf("log line holds the key: %s", logs.String())
+				}
 			}
 		})
 	}

@@ -42,6 +42,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; tests set it.
 	Now func() time.Time
+	// SecretsDir is the folder that sm: secrets are read from in local
+	// mode (WEBHOOKS_SECRETS_DIR; "" when deployed): a request refused by
+	// its key names the key's file there in its log line (key_file).
+	SecretsDir string
 }
 
 func (o Options) withDefaults() Options {
@@ -64,11 +68,11 @@ func (o Options) withDefaults() Options {
 }
 
 // OptionsFromEnv reads MAX_BODY_BYTES, REQUEST_DEADLINE (a Go duration),
-// RETRY_AFTER (a Go duration), GOOGLE_CLOUD_PROJECT and LOG_LEVEL (the
-// request log goes to stdout at that level), and checks SECRETS_TTL and
+// RETRY_AFTER (a Go duration), GOOGLE_CLOUD_PROJECT, LOG_LEVEL and
+// LOG_FORMAT (the request log goes to stdout at that level, as JSON or
+// text) and WEBHOOKS_SECRETS_DIR (local mode), and checks SECRETS_TTL and
 // SECRETS_TIMEOUT (below REQUEST_DEADLINE), reporting every bad value by
-// name. lookup is os.LookupEnv
-// outside tests.
+// name. lookup is os.LookupEnv outside tests.
 func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 	env := config.NewEnv(lookup)
 	o := Options{
@@ -76,6 +80,7 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 		Deadline:     env.Duration("REQUEST_DEADLINE", DefaultDeadline),
 		RetryAfter:   env.Duration("RETRY_AFTER", DefaultRetryAfter),
 		Project:      env.String("GOOGLE_CLOUD_PROJECT", ""),
+		SecretsDir:   env.String(secrets.EnvLocalDir, ""),
 	}
 	// Read by package secrets itself (one resolver per process); checked
 	// here so that a bad value stops start-up like the others.
@@ -87,6 +92,10 @@ func OptionsFromEnv(lookup func(string) (string, bool)) (Options, error) {
 	if err != nil {
 		env.Fail(err)
 	}
-	o.Logger = logging.New(os.Stdout, level)
+	format, err := logging.ParseFormat(env.String(logging.EnvFormat, ""))
+	if err != nil {
+		env.Fail(err)
+	}
+	o.Logger = logging.NewFormat(os.Stdout, level, format)
 	return o, env.Err()
 }

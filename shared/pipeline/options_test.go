@@ -20,10 +20,11 @@ func TestOptionsFromEnv(t *testing.T) {
 	}{
 		{"unset: the defaults", nil,
 			Options{MaxBodyBytes: DefaultMaxBodyBytes, Deadline: DefaultDeadline, RetryAfter: DefaultRetryAfter}, slog.LevelInfo, nil},
-		{"every setting", map[string]string{"MAX_BODY_BYTES": "1024", "REQUEST_DEADLINE": "3s", "RETRY_AFTER": "1m", "GOOGLE_CLOUD_PROJECT": "p", "LOG_LEVEL": "warn"},
-			Options{MaxBodyBytes: 1024, Deadline: 3 * time.Second, RetryAfter: time.Minute, Project: "p"}, slog.LevelWarn, nil},
-		{"bad values are all named", map[string]string{"MAX_BODY_BYTES": "25MB", "REQUEST_DEADLINE": "0s", "LOG_LEVEL": "verbose", "SECRETS_TTL": "forever", "SECRETS_TIMEOUT": "2"},
-			Options{}, 0, []string{`MAX_BODY_BYTES="25MB"`, `REQUEST_DEADLINE="0s"`, `LOG_LEVEL="verbose"`, `SECRETS_TTL="forever"`, `SECRETS_TIMEOUT="2"`}},
+		{"every setting", map[string]string{"MAX_BODY_BYTES": "1024", "REQUEST_DEADLINE": "3s", "RETRY_AFTER": "1m", "GOOGLE_CLOUD_PROJECT": "p", "LOG_LEVEL": "warn",
+			"LOG_FORMAT": "text", "WEBHOOKS_SECRETS_DIR": ".local/secrets"},
+			Options{MaxBodyBytes: 1024, Deadline: 3 * time.Second, RetryAfter: time.Minute, Project: "p", SecretsDir: ".local/secrets"}, slog.LevelWarn, nil},
+		{"bad values are all named", map[string]string{"MAX_BODY_BYTES": "25MB", "REQUEST_DEADLINE": "0s", "LOG_LEVEL": "verbose", "LOG_FORMAT": "yaml", "SECRETS_TTL": "forever", "SECRETS_TIMEOUT": "2"},
+			Options{}, 0, []string{`MAX_BODY_BYTES="25MB"`, `REQUEST_DEADLINE="0s"`, `LOG_LEVEL="verbose"`, `LOG_FORMAT="yaml": want json or text`, `SECRETS_TTL="forever"`, `SECRETS_TIMEOUT="2"`}},
 		{"a secret wait past the deadline", map[string]string{"REQUEST_DEADLINE": "3s", "SECRETS_TIMEOUT": "5s"},
 			Options{}, 0, []string{"SECRETS_TIMEOUT=5s: want less than REQUEST_DEADLINE (3s)"}},
 	}
@@ -48,7 +49,7 @@ func TestOptionsFromEnv(t *testing.T) {
 				t.Errorf("logger does not log from %s", tt.level)
 			}
 			if got.MaxBodyBytes != tt.want.MaxBodyBytes || got.Deadline != tt.want.Deadline ||
-				got.RetryAfter != tt.want.RetryAfter || got.Project != tt.want.Project {
+				got.RetryAfter != tt.want.RetryAfter || got.Project != tt.want.Project || got.SecretsDir != tt.want.SecretsDir {
 				t.Errorf("OptionsFromEnv = %+v, want %+v", got, tt.want)
 			}
 		})

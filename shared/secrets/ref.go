@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -110,6 +111,17 @@ func (r Ref) SecretID() string {
 		return ""
 	}
 	return r.Secret
+}
+
+// LocalFile returns the file that a Resolver with Options.LocalDir dir
+// reads a SecretManager ref from: dir/<secret id>. It is "" for env and
+// file refs, and when dir is "" (Secret Manager itself is read).
+func (r Ref) LocalFile(dir string) string {
+	if r.Kind != SecretManager || dir == "" {
+		return ""
+	}
+	// The secret id is validated: it cannot leave dir.
+	return filepath.Join(dir, r.Secret)
 }
 
 // String returns the reference in the form it was parsed from, normalized:

@@ -54,7 +54,6 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -192,11 +191,14 @@ var process = sync.OnceValue(FromEnv)
 // share one cache and one Secret Manager connection.
 func Process() *Resolver { return process() }
 
-// Variables read by FromEnv (Go durations such as 10m).
+// Variables read by FromEnv.
 const (
-	// EnvTTL sets Options.TTL.
+	// EnvLocalDir sets Options.LocalDir: the local runner's folder of
+	// development keys.
+	EnvLocalDir = "WEBHOOKS_SECRETS_DIR"
+	// EnvTTL sets Options.TTL (a Go duration such as 10m).
 	EnvTTL = "SECRETS_TTL"
-	// EnvTimeout sets Options.Timeout.
+	// EnvTimeout sets Options.Timeout (a Go duration).
 	EnvTimeout = "SECRETS_TIMEOUT"
 )
 
@@ -209,7 +211,7 @@ const (
 func FromEnv() *Resolver {
 	opts := Options{
 		Project:  os.Getenv("GOOGLE_CLOUD_PROJECT"),
-		LocalDir: os.Getenv("WEBHOOKS_SECRETS_DIR"),
+		LocalDir: os.Getenv(EnvLocalDir),
 		TTL:      envDuration(EnvTTL, DefaultTTL),
 		Timeout:  envDuration(EnvTimeout, DefaultTimeout),
 	}
@@ -324,9 +326,8 @@ func (r *Resolver) read(ctx context.Context, ref Ref) ([]byte, error) {
 	case File:
 		return os.ReadFile(ref.Name)
 	case SecretManager:
-		if r.opts.LocalDir != "" {
-			// The secret id is validated: it cannot leave LocalDir.
-			return os.ReadFile(filepath.Join(r.opts.LocalDir, ref.Secret))
+		if file := ref.LocalFile(r.opts.LocalDir); file != "" {
+			return os.ReadFile(file)
 		}
 		return r.access(ctx, ref)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,6 +290,19 @@ func TestEverySchemeWorksLocallyWithSend(t *testing.T) {
 // it serves.
 func startRunner(t *testing.T, path, dir string, env []string) string {
 	t.Helper()
+	banner, log := startRunnerLog(t, path, dir, env)
+	go func() { // keep reading the request log, or the runner blocks on a full pipe
+		for range log {
+		}
+	}()
+	return banner
+}
+
+// startRunnerLog starts the local runner in dir and returns its banner
+// once it serves, and the lines it writes to stdout from then on, which
+// the caller must keep reading.
+func startRunnerLog(t *testing.T, path, dir string, env []string) (string, <-chan string) {
+	t.Helper()
 	cmd := exec.Command(path)
 	cmd.Dir, cmd.Env = dir, env
 	stdout, err := cmd.StdoutPipe()
@@ -325,15 +339,80 @@ func startRunner(t *testing.T, path, dir string, env []string) string {
 			}
 			banner.WriteString(line + "\n")
 			if strings.HasPrefix(line, "Secrets:") {
-				go func() { // keep reading the request log, or the runner blocks on a full pipe
-					for range lines {
-					}
-				}()
-				return banner.String()
+				return banner.String(), lines
 			}
 		case <-deadline:
 			t.Fatalf("runner did not start:\n%s%s", banner.String(), stderr.String())
 		}
+	}
+}
+
+// `make run`, as a user types it: a request the source's key refuses is
+// logged as one readable line (LOG_FORMAT=text is the runner's default)
+// that names the key file to check, .local/secrets/NAME, and not the key.
+func TestALocalRefusalIsOneReadableLineNamingTheKeyFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the local runner")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "local")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/cloudhooks/webhooks/functions/cmd/local").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	env := append(unset(os.Environ(), "WEBHOOKS_SECRETS_DIR", "WEBHOOKS_DATA_DIR", "WEBHOOKS_CONFIG", "LOG_FORMAT", "LOG_LEVEL",
+		"PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "BIGQUERY_EMULATOR_HOST", "BIGQUERY_STORAGE_EMULATOR_HOST"), "PORT="+port)
+	_, log := startRunnerLog(t, bin, dir, env)
+	const body = `{"ref":"refs/heads/main"}`
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/store/github", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "d-1")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64)) // under no one's key
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a wrong signature: %d, want 401", resp.StatusCode)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, ".local", "secrets", "github-webhook-secret"))
+	if err != nil || len(bytes.TrimSpace(key)) == 0 {
+		t.Fatalf("the runner's development key: %v", err)
+	}
+	var line string
+	for line == "" {
+		select {
+		case l, ok := <-log:
+			if !ok {
+				t.Fatal("the runner stopped before logging the request")
+			}
+			if strings.Contains(l, "webhook request") {
+				line = l
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no request line in the runner's log")
+		}
+	}
+	go func() {
+		for range log {
+		}
+	}()
+	if json.Valid([]byte(line)) {
+		t.Errorf("the local request line is JSON, want text: %s", line)
+	}
+	for _, want := range []string{"WARN webhook request", "function=Store", "source=github", "status=401", "refused_by=signature",
+		"key_file=" + filepath.Join(".local", "secrets", "github-webhook-secret")} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the request line does not say %s: %s", want, line)
+		}
+	}
+	if strings.Contains(line, string(bytes.TrimSpace(key))) {
+		t.Errorf("the request line holds the key: %s", line)
 	}
 }
 

@@ -5,7 +5,9 @@
 //	http://localhost:8080/relay/stripe    → the Relay function's stripe source
 //
 // Secret Manager references (sm:NAME) are read from .local/secrets/NAME,
-// created with a random development key on first run; Store writes
+// created with a random development key on first run (a request refused
+// by its key names that file in its log line, key_file); the request log
+// is one readable line per request (LOG_FORMAT=text unless set); Store writes
 // newline-delimited JSON under .local/data unless BigQuery (or its
 // emulator) is configured; Relay records the messages it would send; Trigger
 // queues in process unless PUBSUB_EMULATOR_HOST is set (then the runner
@@ -41,6 +43,7 @@ import (
 	"github.com/cloudhooks/webhooks/functions/cmd/local/inspector"
 	"github.com/cloudhooks/webhooks/functions/trigger"
 	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/verify"
@@ -61,6 +64,9 @@ func main() {
 func realMain(ctx context.Context) error {
 	setDefault("WEBHOOKS_SECRETS_DIR", filepath.Join(".local", "secrets"))
 	setDefault("WEBHOOKS_DATA_DIR", filepath.Join(".local", "data"))
+	// One readable line per request at a terminal; LOG_FORMAT=json gives
+	// the lines Cloud Run writes.
+	setDefault(logging.EnvFormat, "text")
 	if err := followPort(os.Getenv("PORT")); err != nil {
 		return err
 	}
