@@ -38,7 +38,7 @@ func firestoreHarness(t *testing.T, rules string) (*harness, *firestore.Client, 
 	return newHarness(t, rules, store), client, collection
 }
 
-const oneTopic = `[{to: {topic: payments}, notification: {title: "Paid {{.payload.amount}}"}}]`
+const oneTopic = `[{name: r0, events: ["*"], to: {topic: payments}, notification: {title: "Paid {{.payload.amount}}"}}]`
 
 func TestFirestoreDuplicatesSendOnce(t *testing.T) {
 	h, _, _ := firestoreHarness(t, oneTopic)
@@ -125,7 +125,7 @@ func TestFirestoreFailedSendThenRetrySendsOnce(t *testing.T) {
 func TestFirestoreExpiredClaimIsTakenOver(t *testing.T) {
 	h, client, collection := firestoreHarness(t, oneTopic)
 	ctx := context.Background()
-	key := ClaimKey("src", "rules[0]", "evt_1")
+	key := ClaimKey("src", "r0", "evt_1")
 	crashed := func(expires time.Time) {
 		_, err := client.Collection(collection).Doc(idempotency.DocID(key)).Set(ctx, map[string]any{
 			"key": key, "state": "in_flight", "claimed_at": expires.Add(-time.Minute), "expires_at": expires,

@@ -38,18 +38,13 @@ func (p *relay) plan(ev *event.Event, vars event.Vars, now time.Time) ([]*delive
 		errs []error
 	)
 	for _, r := range p.rules {
-		if !r.matchesType(ev.Type) {
+		ok, err := r.matcher.Match(ev.Type, vars)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		if r.when != nil {
-			ok, err := r.when.Match(vars)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s.when: %w", r.name, err))
-				continue
-			}
-			if !ok {
-				continue
-			}
+		if !ok {
+			continue
 		}
 		d, err := r.render(vars, now)
 		if err != nil {
@@ -75,7 +70,7 @@ func (r *rule) render(vars event.Vars, now time.Time) (*delivery, error) {
 		}
 		s, err := t.Execute(vars)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", r.name, field, err))
+			errs = append(errs, fmt.Errorf("rule %q: %s: %w", r.name, field, err))
 		}
 		return s
 	}
@@ -105,23 +100,23 @@ func (r *rule) render(vars event.Vars, now time.Time) (*delivery, error) {
 	switch r.kind {
 	case toTopic:
 		if !topicName.MatchString(target) {
-			return nil, fmt.Errorf("%s.to.topic: rendered %q, which is not an FCM topic name", r.name, target)
+			return nil, fmt.Errorf("rule %q: to.topic: rendered %q, which is not an FCM topic name", r.name, target)
 		}
 		m.Topic = strings.TrimPrefix(target, "/topics/")
 	case toCondition:
 		if target == "" {
-			return nil, fmt.Errorf("%s.to.condition: rendered empty", r.name)
+			return nil, fmt.Errorf("rule %q: to.condition: rendered empty", r.name)
 		}
 		m.Condition = target
 	case toToken:
 		if target == "" {
-			return nil, fmt.Errorf("%s.to.token: rendered empty", r.name)
+			return nil, fmt.Errorf("rule %q: to.token: rendered empty", r.name)
 		}
 		m.Token = target
 	case toTokens:
 		tokens, err := parseTokens(target)
 		if err != nil {
-			return nil, fmt.Errorf("%s.to.tokens: %w", r.name, err)
+			return nil, fmt.Errorf("rule %q: to.tokens: %w", r.name, err)
 		}
 		if len(tokens) == 0 {
 			d.msg = nil

@@ -24,7 +24,7 @@ import (
 func TestSignedDeliveryThroughThePipelineSendsOnce(t *testing.T) {
 	h := newHarness(t, `
 - name: paid
-  types: [payment_intent.succeeded]
+  events: [payment_intent.succeeded]
   to: {topic: payments}
   notification: {title: Paid, body: "{{.payload.data.object.amount}} {{.payload.data.object.currency}}"}
 `, nil)
@@ -75,6 +75,7 @@ func TestSignedDeliveryThroughThePipelineSendsOnce(t *testing.T) {
 func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
 	h := newHarness(t, `
 - name: deploys
+  events: ["*"]
   to: {topic: deploys}
   notification: {title: Push, body: "{{.payload.ref}}"}
 `, nil)
@@ -134,7 +135,7 @@ func (m staticSecrets) Secret(_ context.Context, ref string) ([]byte, error) {
 func TestRelayReadsARequestAsEveryFunctionDoes(t *testing.T) {
 	h := newHarness(t, `
 - name: pushes
-  types: [push]
+  events: [push]
   to: {topic: deploys}
   notification: {title: Push, body: "{{.type}} {{.id}}"}
 `, nil)
@@ -154,7 +155,8 @@ func TestRelayReadsARequestAsEveryFunctionDoes(t *testing.T) {
 func TestA64BitIDReachesNotificationsAsItsDigits(t *testing.T) {
 	h := newHarness(t, `
 - name: mentions
-  when: payload.user.id == 12345678901234567891u && payload.n == 2.5
+  events: ["*"]
+  condition: payload.user.id == 12345678901234567891u && payload.n == 2.5
   to: {topic: mentions}
   notification: {title: Mention, body: "{{.payload.user.id}} {{.payload.n}}"}
   data: {user: "{{json .payload.user.id}}"}

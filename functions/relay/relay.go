@@ -13,8 +13,8 @@
 //	      verify: {scheme: stripe, secret: sm:stripe-webhook-secret}
 //	      rules:
 //	        - name: payment-succeeded
-//	          types: [payment_intent.succeeded]
-//	          when: payload.data.object.amount >= 100     # CEL, optional
+//	          events: [payment_intent.succeeded]           # "payment_intent.*" a prefix, "*" every type
+//	          condition: payload.data.object.amount >= 100 # CEL, optional
 //	          to: {topic: payments}                      # or condition, token, tokens
 //	          notification:
 //	            title: Payment received
@@ -24,8 +24,12 @@
 //	          apns: {priority: high, sound: default}
 //	          webpush: {urgency: high, link: "https://example.com/payments"}
 //
-// Every rule whose types and condition match the event sends its message
-// (rules are not exclusive: write exclusive conditions to send only one).
+// A rule's name, events and condition are written as Trigger's are (the
+// grammar is condition.Rule's): the name is required, an events list is
+// required ("*" for every type), and the former spellings types and when
+// stop start-up with "did you mean" at their line. Every rule whose events
+// and condition match the event sends its message (rules are not
+// exclusive: write exclusive conditions to send only one).
 // Rules are decoded strictly and compiled at start-up; an event that a
 // matching rule cannot render is answered 422 and nothing is sent for it.
 //
@@ -34,9 +38,9 @@
 // done answers 200 "duplicate"; a claim another delivery holds answers 503,
 // so the provider comes back once that delivery has finished or failed
 // (answering 200 instead would lose the event if that delivery failed); a
-// send that fails releases the claim so the retry sends. A rule without a
-// name is keyed by its position ("rules[2]"): name rules to reorder them
-// safely while retries are pending.
+// send that fails releases the claim so the retry sends. Claims are keyed
+// by the rule's name, so rules may be reordered while retries are pending;
+// renaming a rule makes its pending events send again.
 //
 // Without GOOGLE_CLOUD_PROJECT, or with RELAY_DRY_RUN=1, nothing is sent:
 // the messages are recorded in WEBHOOKS_DATA_DIR/relay/messages.ndjson and
@@ -100,10 +104,13 @@ type deps struct {
 }
 
 // newPattern compiles src's rules; deps supplies the clients on first use.
+// Its errors are left unwrapped, each starting with its field
+// ("rules[0].events: …"), so that config.Function.Located places them at
+// their line and column as it does Trigger's.
 func newPattern(src config.Source, d func(ctx context.Context) (*deps, error)) (*relay, error) {
 	rules, err := compileRules(src.Rules)
 	if err != nil {
-		return nil, fmt.Errorf("relay source %q: %w", src.Name, err)
+		return nil, err
 	}
 	return &relay{source: src.Name, rules: rules, deps: d, now: time.Now}, nil
 }

@@ -39,7 +39,7 @@ func TestRouting(t *testing.T) {
 	}{
 		{
 			name:      "static topic",
-			rules:     `[{to: {topic: payments}, notification: {title: "Paid {{.payload.amount}}", body: "by {{.payload.who}}", image: "https://x/{{.id}}.png"}}]`,
+			rules:     `[{name: r0, events: ["*"], to: {topic: payments}, notification: {title: "Paid {{.payload.amount}}", body: "by {{.payload.who}}", image: "https://x/{{.id}}.png"}}]`,
 			payload:   `{"amount":2000,"who":"Ada"}`,
 			wantSends: 1,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -51,7 +51,7 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:      "templated topic",
-			rules:     `[{to: {topic: "user-{{.payload.user}}"}, data: {k: v}}]`,
+			rules:     `[{name: r0, events: ["*"], to: {topic: "user-{{.payload.user}}"}, data: {k: v}}]`,
 			payload:   `{"user":"42"}`,
 			wantSends: 1,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -62,7 +62,7 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:      "condition",
-			rules:     `[{to: {condition: "'{{.payload.a}}' in topics && 'b' in topics"}, data: {k: v}}]`,
+			rules:     `[{name: r0, events: ["*"], to: {condition: "'{{.payload.a}}' in topics && 'b' in topics"}, data: {k: v}}]`,
 			payload:   `{"a":"news"}`,
 			wantSends: 1,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -73,7 +73,7 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:      "one token with data and platform options",
-			rules:     `[{to: {token: "{{.payload.device}}"}, data: {order: "{{.payload.order}}", source: "{{.source}}"}, android: {priority: high, ttl: 1h, collapse_key: c, sound: default, channel_id: orders}, apns: {priority: high, ttl: 0s, collapse_key: c, sound: ding.caf, badge: 3}, webpush: {urgency: high, ttl: 90s, collapse_key: c, link: "https://shop.example/o/{{.payload.order}}"}}]`,
+			rules:     `[{name: r0, events: ["*"], to: {token: "{{.payload.device}}"}, data: {order: "{{.payload.order}}", source: "{{.source}}"}, android: {priority: high, ttl: 1h, collapse_key: c, sound: default, channel_id: orders}, apns: {priority: high, ttl: 0s, collapse_key: c, sound: ding.caf, badge: 3}, webpush: {urgency: high, ttl: 90s, collapse_key: c, link: "https://shop.example/o/{{.payload.order}}"}}]`,
 			payload:   `{"device":"tok-1","order":"o-7"}`,
 			wantSends: 1,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -97,7 +97,7 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:           "1,200 tokens are three multicasts",
-			rules:          `[{to: {tokens: "{{json .payload.tokens}}"}, notification: {title: hi}}]`,
+			rules:          `[{name: r0, events: ["*"], to: {tokens: "{{json .payload.tokens}}"}, notification: {title: hi}}]`,
 			payload:        string(many),
 			wantMulticasts: 3,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -116,7 +116,7 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:           "space separated tokens, duplicates once",
-			rules:          `[{to: {tokens: "{{range .payload.devices}}{{.token}} {{end}}"}, data: {k: v}}]`,
+			rules:          `[{name: r0, events: ["*"], to: {tokens: "{{range .payload.devices}}{{.token}} {{end}}"}, data: {k: v}}]`,
 			payload:        `{"devices":[{"token":"a"},{"token":"b"},{"token":"a"}]}`,
 			wantMulticasts: 1,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -127,12 +127,12 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:    "empty token list sends nothing",
-			rules:   `[{to: {tokens: "{{json .payload.tokens}}"}, data: {k: v}}]`,
+			rules:   `[{name: r0, events: ["*"], to: {tokens: "{{json .payload.tokens}}"}, data: {k: v}}]`,
 			payload: `{"tokens":[]}`,
 		},
 		{
 			name:      "every matching rule sends",
-			rules:     `[{types: [pay.*], to: {topic: a}, data: {k: v}}, {types: [pay.ok], to: {topic: b}, data: {k: v}}, {types: [other], to: {topic: c}, data: {k: v}}]`,
+			rules:     `[{name: r0, events: [pay.*], to: {topic: a}, data: {k: v}}, {name: r1, events: [pay.ok], to: {topic: b}, data: {k: v}}, {name: r2, events: [other], to: {topic: c}, data: {k: v}}]`,
 			payload:   `{}`,
 			wantSends: 2,
 			check: func(t *testing.T, got []fcmtest.Received) {
@@ -148,7 +148,7 @@ func TestRouting(t *testing.T) {
 		},
 		{
 			name:    "condition false sends nothing",
-			rules:   `[{when: "payload.amount > 100", to: {topic: a}, data: {k: v}}]`,
+			rules:   `[{name: r0, events: ["*"], condition: "payload.amount > 100", to: {topic: a}, data: {k: v}}]`,
 			payload: `{"amount":5}`,
 		},
 	}
@@ -187,14 +187,14 @@ func TestUnprocessableSendsNothing(t *testing.T) {
 	cases := []struct {
 		name, rules, payload, want string
 	}{
-		{"missing field in the title", `[{to: {topic: a}, data: {k: v}}, {to: {topic: b}, notification: {title: "{{.payload.amount}}"}}]`,
-			`{}`, `rules[1].notification.title`},
-		{"missing token field", `[{to: {token: "{{.payload.device}}"}, data: {k: v}}]`, `{}`, `rules[0].to`},
-		{"token renders empty", `[{to: {token: "{{.payload.device}}"}, data: {k: v}}]`, `{"device":""}`, `rules[0].to.token: rendered empty`},
-		{"topic renders invalid", `[{to: {topic: "{{.payload.t}}"}, data: {k: v}}]`, `{"t":"a b"}`, `not an FCM topic name`},
-		{"tokens render no list", `[{to: {tokens: "{{json .payload.t}}"}, data: {k: v}}]`, `{"t":[1]}`, `want a string token`},
-		{"condition fails on a missing field", `[{when: "payload.amount > 1", to: {topic: a}, data: {k: v}}]`, `{}`, `rules[0].when`},
-		{"payload not JSON", `[{to: {topic: a}, data: {k: v}}]`, `not json`, `decode payload`},
+		{"missing field in the title", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}, {name: r1, events: ["*"], to: {topic: b}, notification: {title: "{{.payload.amount}}"}}]`,
+			`{}`, `rule "r1": notification.title`},
+		{"missing token field", `[{name: r0, events: ["*"], to: {token: "{{.payload.device}}"}, data: {k: v}}]`, `{}`, `rule "r0": to`},
+		{"token renders empty", `[{name: r0, events: ["*"], to: {token: "{{.payload.device}}"}, data: {k: v}}]`, `{"device":""}`, `rule "r0": to.token: rendered empty`},
+		{"topic renders invalid", `[{name: r0, events: ["*"], to: {topic: "{{.payload.t}}"}, data: {k: v}}]`, `{"t":"a b"}`, `not an FCM topic name`},
+		{"tokens render no list", `[{name: r0, events: ["*"], to: {tokens: "{{json .payload.t}}"}, data: {k: v}}]`, `{"t":[1]}`, `want a string token`},
+		{"condition fails on a missing field", `[{name: r0, events: ["*"], condition: "payload.amount > 1", to: {topic: a}, data: {k: v}}]`, `{}`, `rule "r0": condition`},
+		{"payload not JSON", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`, `not json`, `decode payload`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +216,7 @@ func TestUnprocessableSendsNothing(t *testing.T) {
 // TestDuplicates proves a redelivered event sends nothing and answers
 // "duplicate", and that an event id is claimed per source and rule.
 func TestDuplicates(t *testing.T) {
-	h := newHarness(t, `[{to: {topic: a}, data: {k: v}}, {to: {topic: b}, data: {k: v}}]`, nil)
+	h := newHarness(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}, {name: r1, events: ["*"], to: {topic: b}, data: {k: v}}]`, nil)
 	ctx := context.Background()
 	for i, want := range []string{ResultSent, ResultDuplicate, ResultDuplicate} {
 		out, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`))
@@ -236,9 +236,9 @@ func TestDuplicates(t *testing.T) {
 // answers 503 with InFlightRetryAfter and sends nothing.
 func TestInFlightIsRetryable(t *testing.T) {
 	store := idempotency.NewMemory(time.Minute)
-	h := newHarness(t, `[{to: {topic: a}, data: {k: v}}]`, store)
+	h := newHarness(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`, store)
 	ctx := context.Background()
-	if st, _ := store.Claim(ctx, ClaimKey("src", "rules[0]", "evt_1")); st != idempotency.Claimed {
+	if st, _ := store.Claim(ctx, ClaimKey("src", "r0", "evt_1")); st != idempotency.Claimed {
 		t.Fatal("could not pre-claim")
 	}
 	_, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`))
@@ -262,21 +262,21 @@ func TestFCMErrors(t *testing.T) {
 		wantAfter time.Duration
 		wantLog   string // a log substring, e.g. the token's hash
 	}{
-		{"unregistered token is logged and the event succeeds", `[{to: {token: secret-token}, data: {k: v}}]`,
+		{"unregistered token is logged and the event succeeds", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
 			fcmtest.Unregistered, "", 0, TokenHash("secret-token")},
-		{"invalid token is logged and the event succeeds", `[{to: {token: secret-token}, data: {k: v}}]`,
+		{"invalid token is logged and the event succeeds", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
 			fcmtest.InvalidArgument, "", 0, TokenHash("secret-token")},
-		{"sender mismatch of a token is logged", `[{to: {token: secret-token}, data: {k: v}}]`,
+		{"sender mismatch of a token is logged", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
 			fcmtest.SenderMismatch, "", 0, TokenHash("secret-token")},
-		{"invalid message to a topic is unprocessable", `[{to: {topic: a}, data: {k: v}}]`,
+		{"invalid message to a topic is unprocessable", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`,
 			fcmtest.InvalidArgument, "unprocessable", 0, ""},
-		{"unavailable with FCM's retry-after", `[{to: {topic: a}, data: {k: v}}]`,
+		{"unavailable with FCM's retry-after", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`,
 			fcmtest.Unavailable("600"), "retryable", 600 * time.Second, ""},
-		{"quota exceeded with FCM's retry-after", `[{to: {token: secret-token}, data: {k: v}}]`,
+		{"quota exceeded with FCM's retry-after", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
 			fcmtest.QuotaExceeded("7"), "retryable", 7 * time.Second, ""},
-		{"internal without retry-after", `[{to: {topic: a}, data: {k: v}}]`,
+		{"internal without retry-after", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`,
 			fcmtest.Internal, "retryable", 0, ""},
-		{"our credentials rejected is retryable and logged", `[{to: {topic: a}, data: {k: v}}]`,
+		{"our credentials rejected is retryable and logged", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`,
 			fcmtest.ThirdPartyAuth, "retryable", 0, "credentials or configuration"},
 	}
 	for _, tc := range cases {
@@ -333,7 +333,7 @@ func TestFCMErrors(t *testing.T) {
 // logged per token by hash without failing the event, and that a list
 // where every token failed retryably is retried.
 func TestMulticastFailures(t *testing.T) {
-	const rules = `[{to: {tokens: "{{json .payload.tokens}}"}, data: {k: v}}]`
+	const rules = `[{name: r0, events: ["*"], to: {tokens: "{{json .payload.tokens}}"}, data: {k: v}}]`
 	payload := `{"tokens":["tok-ok","tok-gone","tok-bad","tok-busy"]}`
 	t.Run("partial failure is logged per token", func(t *testing.T) {
 		h := newHarness(t, rules, nil)
@@ -389,7 +389,7 @@ func TestMulticastFailures(t *testing.T) {
 // TestSendTimeoutIsRetryable proves a send that outlives the send timeout
 // answers 503 and releases the claim.
 func TestSendTimeoutIsRetryable(t *testing.T) {
-	h := newHarness(t, `[{to: {topic: a}, data: {k: v}}]`, nil)
+	h := newHarness(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`, nil)
 	d, _ := h.relay.deps(context.Background())
 	d.sendTimeout = time.Millisecond
 	h.fcm.SetLatency(time.Second)
@@ -398,7 +398,7 @@ func TestSendTimeoutIsRetryable(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("Handle error = %v, want retryable", err)
 	}
-	st, err := h.claims.Claim(context.Background(), ClaimKey("src", "rules[0]", "evt_1"))
+	st, err := h.claims.Claim(context.Background(), ClaimKey("src", "r0", "evt_1"))
 	if err != nil || st != idempotency.Claimed {
 		t.Fatalf("claim after the timeout = %v, %v; want it released", st, err)
 	}
@@ -423,10 +423,12 @@ func TestDryRun(t *testing.T) {
 	}
 	p, err := newPatternWith(config.Source{Name: "src", Rules: rulesJSON(t, `
 - name: topic-rule
+  events: ["*"]
   to: {topic: payments}
   notification: {title: "Paid {{.payload.amount}}"}
   android: {ttl: 1h}
 - name: device-rule
+  events: ["*"]
   to: {tokens: "{{json .payload.devices}}"}
   data: {k: v}
 `)}, d)
@@ -543,7 +545,7 @@ func TestNewPatternDryRun(t *testing.T) {
 		shared.d = nil
 		shared.mu.Unlock()
 	})
-	p, err := NewPattern(context.Background(), config.Source{Name: "src", Rules: rulesJSON(t, `[{to: {topic: a}, data: {k: v}}]`)})
+	p, err := NewPattern(context.Background(), config.Source{Name: "src", Rules: rulesJSON(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,7 +588,7 @@ func TestMissingCredentials(t *testing.T) {
 func TestReorderedNamedRulesKeepTheirClaims(t *testing.T) {
 	store := idempotency.NewMemory(time.Minute)
 	ctx := context.Background()
-	first := newHarness(t, `[{name: a, to: {topic: a}, data: {k: v}}, {name: b, to: {topic: b}, data: {k: v}}]`, store)
+	first := newHarness(t, `[{name: a, events: ["*"], to: {topic: a}, data: {k: v}}, {name: b, events: ["*"], to: {topic: b}, data: {k: v}}]`, store)
 	first.fcm.Fail(func(r fcmtest.Received) *fcmtest.Failure {
 		if r.Message.Topic == "b" {
 			return fcmtest.Unavailable("600") // beyond the SDK's wait: no retry
@@ -596,7 +598,7 @@ func TestReorderedNamedRulesKeepTheirClaims(t *testing.T) {
 	if _, err := first.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err == nil {
 		t.Fatal("first delivery succeeded although rule b's send failed")
 	}
-	reordered := newHarness(t, `[{name: b, to: {topic: b}, data: {k: v}}, {name: a, to: {topic: a}, data: {k: v}}]`, store)
+	reordered := newHarness(t, `[{name: b, events: ["*"], to: {topic: b}, data: {k: v}}, {name: a, events: ["*"], to: {topic: a}, data: {k: v}}]`, store)
 	if out, err := reordered.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err != nil || out.Result != ResultSent {
 		t.Fatalf("retry after the reorder: %+v, %v", out, err)
 	}
@@ -616,7 +618,7 @@ func TestReorderedNamedRulesKeepTheirClaims(t *testing.T) {
 // is unprocessable (422, or the dead-letter topic for a queued job) and
 // nothing is sent; a team of that alphabet still sends.
 func TestAConditionValueCannotWidenTheAudience(t *testing.T) {
-	const rules = `[{to: {condition: "'team-{{.payload.team}}' in topics"}, notification: {title: "Deploy done"}}]`
+	const rules = `[{name: r0, events: ["*"], to: {condition: "'team-{{.payload.team}}' in topics"}, notification: {title: "Deploy done"}}]`
 	for _, team := range []string{
 		`a' in topics || 'all-users`,
 		`a'`,
@@ -631,7 +633,7 @@ func TestAConditionValueCannotWidenTheAudience(t *testing.T) {
 			if !errors.Is(err, pattern.ErrUnprocessable) {
 				t.Fatalf("Handle error = %v, want unprocessable", err)
 			}
-			if !strings.Contains(err.Error(), "rules[0].to.condition") {
+			if !strings.Contains(err.Error(), `rule "r0": to.condition`) {
 				t.Errorf("error %q does not name the field", err)
 			}
 			if sent := h.fcm.Sent(); len(sent) != 0 {

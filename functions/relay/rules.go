@@ -15,18 +15,12 @@ import (
 )
 
 // ruleSpec is one rule as written under a source's `rules:` in
-// webhooks.yaml. Every string except types, when and the platform options
-// is a template over the event's variables (see package render).
+// webhooks.yaml: its name, events and condition (condition.Rule, the
+// grammar Trigger's rules share) and the message it sends. Every string
+// of the message except the platform options is a template over the
+// event's variables (see package render).
 type ruleSpec struct {
-	// Name labels the rule in logs and dry-run records and keys its claims
-	// (unique within the source, without "/"); "rules[i]" when empty.
-	Name string `json:"name,omitempty"`
-	// Types are the event types the rule relays; a trailing "*" matches a
-	// prefix ("payment_intent.*"); empty matches every type.
-	Types []string `json:"types,omitempty"`
-	// When is an optional CEL condition (package condition) the event must
-	// also meet.
-	When string `json:"when,omitempty"`
+	condition.Rule
 	// To is where the message goes.
 	To *targetSpec `json:"to"`
 	// Notification is what the device shows.
@@ -120,8 +114,7 @@ const (
 // rule is a compiled rule: everything parsed at start-up.
 type rule struct {
 	name    string
-	types   []string
-	when    *condition.Condition
+	matcher *condition.Matcher
 	kind    targetKind
 	target  *render.Template
 	field   string // the target's field, "to.topic", for errors
@@ -204,16 +197,15 @@ func compileRules(raw json.RawMessage) ([]*rule, error) {
 // compileRule validates one decoded rule and compiles its templates.
 func compileRule(path string, s *ruleSpec) (*rule, error) {
 	r := &rule{name: s.Name, android: s.Android, apns: s.APNs, webpush: s.Webpush}
-	if r.name == "" {
-		r.name = path
-	}
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
 	}
-	if strings.Contains(s.Name, "/") {
-		fail("name", "%q: no \"/\" (the name is part of the claim key)", s.Name)
+	m, err := s.Rule.Compile(path)
+	if err != nil {
+		errs = append(errs, err)
 	}
+	r.matcher = m
 	parse := func(field, text string) *render.Template {
 		if text == "" {
 			return nil
@@ -223,20 +215,6 @@ func compileRule(path string, s *ruleSpec) (*rule, error) {
 			fail(field, "%v", err)
 		}
 		return t
-	}
-
-	for i, t := range s.Types {
-		if strings.TrimSuffix(t, "*") == "" && t != "*" {
-			fail(fmt.Sprintf("types[%d]", i), "empty event type")
-		}
-		r.types = append(r.types, t)
-	}
-	if s.When != "" {
-		c, err := condition.Compile(s.When)
-		if err != nil {
-			fail("when", "%v", err)
-		}
-		r.when = c
 	}
 
 	switch to := s.To; {
@@ -351,21 +329,4 @@ func reservedDataKey(k string) bool {
 		return true
 	}
 	return strings.HasPrefix(k, "google") || strings.HasPrefix(k, "gcm")
-}
-
-// matchesType reports whether the rule relays events of type t.
-func (r *rule) matchesType(t string) bool {
-	if len(r.types) == 0 {
-		return true
-	}
-	for _, want := range r.types {
-		if prefix, ok := strings.CutSuffix(want, "*"); ok {
-			if strings.HasPrefix(t, prefix) {
-				return true
-			}
-		} else if t == want {
-			return true
-		}
-	}
-	return false
 }

@@ -13,7 +13,7 @@ import (
 // TestCompileRulesRejects proves every configuration mistake is found at
 // start-up and named by its field.
 func TestCompileRulesRejects(t *testing.T) {
-	const ok = `{types: [a], to: {topic: t}, notification: {title: hi}}`
+	const ok = `{name: r0, events: [a], to: {topic: t}, notification: {title: hi}}`
 	cases := []struct {
 		name  string
 		rules string
@@ -21,47 +21,47 @@ func TestCompileRulesRejects(t *testing.T) {
 	}{
 		{"missing rules", ``, []string{"rules: missing"}},
 		{"empty rules", `[]`, []string{"rules: empty"}},
-		{"rules not a list", `{to: {topic: t}}`, []string{"rules: want a list"}},
-		{"duplicate rule names", `[{name: paid, to: {topic: t}, data: {k: v}}, {name: paid, to: {topic: u}, data: {k: v}}]`,
+		{"rules not a list", `{name: r0, events: ["*"], to: {topic: t}}`, []string{"rules: want a list"}},
+		{"duplicate rule names", `[{name: paid, events: ["*"], to: {topic: t}, data: {k: v}}, {name: paid, events: ["*"], to: {topic: u}, data: {k: v}}]`,
 			[]string{`rules[1].name: duplicate rule name "paid"`}},
-		{"a name with a slash", `[{name: a/b, to: {topic: t}, data: {k: v}}]`, []string{`rules[0].name: "a/b": no "/"`}},
-		{"unknown field named with its path", "- " + ok + "\n- {to: {topic: t}, notification: {titel: hi}}",
+		{"a name with a slash", `[{name: a/b, events: ["*"], to: {topic: t}, data: {k: v}}]`, []string{`rules[0].name: "a/b": a rule name holds no "/"`}},
+		{"unknown field named with its path", "- " + ok + "\n- {name: r1, events: [\"*\"], to: {topic: t}, notification: {titel: hi}}",
 			[]string{"rules[1].notification.titel: unknown field"}},
-		{"every unknown field reported", `[{to: {topic: t, topics: x}, notification: {title: a}, andriod: {}}]`,
+		{"every unknown field reported", `[{name: r0, events: ["*"], to: {topic: t, topics: x}, notification: {title: a}, andriod: {}}]`,
 			[]string{"rules[0].andriod: unknown field", "rules[0].to.topics: unknown field"}},
-		{"unknown platform option", `[{to: {topic: t}, notification: {title: a}, android: {prio: high}}]`,
+		{"unknown platform option", `[{name: r0, events: ["*"], to: {topic: t}, notification: {title: a}, android: {prio: high}}]`,
 			[]string{"rules[0].android.prio: unknown field"}},
-		{"wrong JSON type named", `[{to: {topic: t}, notification: {title: [a]}}]`,
+		{"wrong JSON type named", `[{name: r0, events: ["*"], to: {topic: t}, notification: {title: [a]}}]`,
 			[]string{"rules[0].notification.title: want string"}},
-		{"bad template", `[{to: {topic: t}, notification: {title: "{{.payload.x"}}]`,
+		{"bad template", `[{name: r0, events: ["*"], to: {topic: t}, notification: {title: "{{.payload.x"}}]`,
 			[]string{"rules[0].notification.title:", "unclosed action"}},
-		{"bad data template", `[{to: {topic: t}, data: {k: "{{end}}"}}]`, []string{"rules[0].data.k:"}},
-		{"bad CEL", `[{when: "payload.amount >", to: {topic: t}, notification: {title: a}}]`,
-			[]string{"rules[0].when:", "Syntax error"}},
-		{"non-boolean CEL", `[{when: "1 + 2", to: {topic: t}, notification: {title: a}}]`,
-			[]string{"rules[0].when:", "want bool"}},
-		{"no target", `[{notification: {title: a}}]`, []string{"rules[0].to: missing"}},
-		{"two targets", `[{to: {topic: t, token: x}, notification: {title: a}}]`,
+		{"bad data template", `[{name: r0, events: ["*"], to: {topic: t}, data: {k: "{{end}}"}}]`, []string{"rules[0].data.k:"}},
+		{"bad CEL", `[{name: r0, events: ["*"], condition: "payload.amount >", to: {topic: t}, notification: {title: a}}]`,
+			[]string{"rules[0].condition:", "Syntax error"}},
+		{"non-boolean CEL", `[{name: r0, events: ["*"], condition: "1 + 2", to: {topic: t}, notification: {title: a}}]`,
+			[]string{"rules[0].condition:", "want bool"}},
+		{"no target", `[{name: r0, events: ["*"], notification: {title: a}}]`, []string{"rules[0].to: missing"}},
+		{"two targets", `[{name: r0, events: ["*"], to: {topic: t, token: x}, notification: {title: a}}]`,
 			[]string{"rules[0].to: set exactly one", "topic, token"}},
-		{"malformed static topic", `[{to: {topic: "a b"}, notification: {title: a}}]`,
+		{"malformed static topic", `[{name: r0, events: ["*"], to: {topic: "a b"}, notification: {title: a}}]`,
 			[]string{"rules[0].to.topic:", "not an FCM topic name"}},
-		{"nothing to send", `[{to: {topic: t}}]`, []string{"rules[0].notification: missing"}},
-		{"notification without title or body", `[{to: {topic: t}, notification: {image: "https://x/i.png"}}]`,
+		{"nothing to send", `[{name: r0, events: ["*"], to: {topic: t}}]`, []string{"rules[0].notification: missing"}},
+		{"notification without title or body", `[{name: r0, events: ["*"], to: {topic: t}, notification: {image: "https://x/i.png"}}]`,
 			[]string{"rules[0].notification: set a title or a body"}},
-		{"reserved data key", `[{to: {topic: t}, data: {from: x}}]`, []string{"rules[0].data.from: reserved"}},
-		{"reserved google data key", `[{to: {topic: t}, data: {google.x: v}}]`, []string{"rules[0].data.google.x: reserved"}},
-		{"bad android priority", `[{to: {topic: t}, data: {a: b}, android: {priority: urgent}}]`,
+		{"reserved data key", `[{name: r0, events: ["*"], to: {topic: t}, data: {from: x}}]`, []string{"rules[0].data.from: reserved"}},
+		{"reserved google data key", `[{name: r0, events: ["*"], to: {topic: t}, data: {google.x: v}}]`, []string{"rules[0].data.google.x: reserved"}},
+		{"bad android priority", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, android: {priority: urgent}}]`,
 			[]string{"rules[0].android.priority:"}},
-		{"bad ttl", `[{to: {topic: t}, data: {a: b}, android: {ttl: forever}}]`, []string{"rules[0].android.ttl:"}},
-		{"negative apns ttl", `[{to: {topic: t}, data: {a: b}, apns: {ttl: -1h}}]`, []string{"rules[0].apns.ttl:"}},
-		{"bad apns priority", `[{to: {topic: t}, data: {a: b}, apns: {priority: 10}}]`, []string{"rules[0].apns.priority: want string"}},
-		{"bad webpush urgency", `[{to: {topic: t}, data: {a: b}, webpush: {urgency: now}}]`, []string{"rules[0].webpush.urgency:"}},
-		{"bad webpush collapse key", `[{to: {topic: t}, data: {a: b}, webpush: {collapse_key: "a b"}}]`,
+		{"bad ttl", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, android: {ttl: forever}}]`, []string{"rules[0].android.ttl:"}},
+		{"negative apns ttl", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, apns: {ttl: -1h}}]`, []string{"rules[0].apns.ttl:"}},
+		{"bad apns priority", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, apns: {priority: 10}}]`, []string{"rules[0].apns.priority: want string"}},
+		{"bad webpush urgency", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, webpush: {urgency: now}}]`, []string{"rules[0].webpush.urgency:"}},
+		{"bad webpush collapse key", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, webpush: {collapse_key: "a b"}}]`,
 			[]string{"rules[0].webpush.collapse_key:"}},
-		{"insecure webpush link", `[{to: {topic: t}, data: {a: b}, webpush: {link: "http://x"}}]`,
+		{"insecure webpush link", `[{name: r0, events: ["*"], to: {topic: t}, data: {a: b}, webpush: {link: "http://x"}}]`,
 			[]string{"rules[0].webpush.link: want an https:// URL"}},
-		{"empty type", `[{types: [""], to: {topic: t}, data: {a: b}}]`, []string{"rules[0].types[0]: empty"}},
-		{"errors of several rules all reported", `[{to: {topic: t}}, {to: {topic: t}, notification: {titel: a}}]`,
+		{"empty type", `[{name: r0, events: [""], to: {topic: t}, data: {a: b}}]`, []string{"rules[0].events[0]: empty"}},
+		{"errors of several rules all reported", `[{name: r0, events: ["*"], to: {topic: t}}, {name: r1, events: ["*"], to: {topic: t}, notification: {titel: a}}]`,
 			[]string{"rules[0].notification: missing", "rules[1].notification.titel"}},
 	}
 	for _, tc := range cases {
@@ -83,12 +83,17 @@ func TestCompileRulesRejects(t *testing.T) {
 	}
 }
 
-// TestNewPatternNamesTheSource proves a start-up error says which source's
-// rules are wrong.
-func TestNewPatternNamesTheSource(t *testing.T) {
-	_, err := NewPattern(context.Background(), config.Source{Name: "shop", Rules: rulesJSON(t, `[{to: {topic: t}}]`)})
-	if err == nil || !strings.Contains(err.Error(), `relay source "shop"`) {
-		t.Fatalf("NewPattern error = %v, want it to name the source", err)
+// TestAStartUpErrorNamesTheSourceAndField proves a start-up error says
+// which source's rules are wrong and which field: the pattern leaves its
+// errors unwrapped, so that config.Function.Located places each one.
+func TestAStartUpErrorNamesTheSourceAndField(t *testing.T) {
+	fn := &config.Function{Sources: []config.Source{{Name: "shop", Rules: rulesJSON(t, `[{name: r0, events: ["*"], to: {topic: t}}]`)}}}
+	_, err := NewPattern(context.Background(), fn.Sources[0])
+	if err == nil {
+		t.Fatal("NewPattern accepted a rule that sends nothing")
+	}
+	if got := fn.Located(0, err).Error(); !strings.Contains(got, `sources[0] ("shop"): rules[0].notification: missing`) {
+		t.Fatalf("located error = %q, want it to name the source and the field", got)
 	}
 }
 
@@ -181,10 +186,10 @@ func TestParseTokens(t *testing.T) {
 // FuzzCompileRules proves no rules document makes start-up panic, and
 // that what compiles plans any event without panicking.
 func FuzzCompileRules(f *testing.F) {
-	f.Add([]byte(`[{"types":["a"],"to":{"topic":"t"},"notification":{"title":"{{.payload.x}}"}}]`), []byte(`{"x":1}`))
-	f.Add([]byte(`[{"to":{"tokens":"{{json .payload.t}}"},"data":{"k":"v"},"android":{"ttl":"1h"}}]`), []byte(`{"t":["a"]}`))
-	f.Add([]byte(`[{"when":"payload.a == 1","to":{"condition":"'a' in topics"},"data":{"k":"v"}}]`), []byte(`{"a":1}`))
-	f.Add([]byte(`[{"to":{"topic":"t"},"notification":{"titel":"x"}}]`), []byte(`{}`))
+	f.Add([]byte(`[{"name":"r0","events":["a"],"to":{"topic":"t"},"notification":{"title":"{{.payload.x}}"}}]`), []byte(`{"x":1}`))
+	f.Add([]byte(`[{"name":"r0","events":["*"],"to":{"tokens":"{{json .payload.t}}"},"data":{"k":"v"},"android":{"ttl":"1h"}}]`), []byte(`{"t":["a"]}`))
+	f.Add([]byte(`[{"name":"r0","events":["*"],"condition":"payload.a == 1","to":{"condition":"'a' in topics"},"data":{"k":"v"}}]`), []byte(`{"a":1}`))
+	f.Add([]byte(`[{"name":"r0","events":["*"],"to":{"topic":"t"},"notification":{"titel":"x"}}]`), []byte(`{}`))
 	f.Fuzz(func(t *testing.T, rules, payload []byte) {
 		rs, err := compileRules(rules)
 		if err != nil {

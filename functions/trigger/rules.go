@@ -17,16 +17,10 @@ import (
 )
 
 // ruleSpec is one rule as written under a source's `rules:` in
-// webhooks.yaml.
+// webhooks.yaml: its name, events and condition (condition.Rule, the
+// grammar Relay's rules share) and what it does.
 type ruleSpec struct {
-	// Name identifies the rule in jobs, claims and logs; unique per source.
-	Name string `json:"name"`
-	// Events are the event types the rule acts on; a trailing "*" matches
-	// a prefix ("pull_request*"), "*" alone every type.
-	Events []string `json:"events"`
-	// Condition is an optional CEL expression (package condition) the event
-	// must also meet.
-	Condition string `json:"condition,omitempty"`
+	condition.Rule
 	// Mode is "async" (the default: queue one job per action and answer
 	// 202) or "sync" (run the actions before answering).
 	Mode string `json:"mode,omitempty"`
@@ -111,9 +105,7 @@ const (
 // rule is a compiled rule.
 type rule struct {
 	name      string
-	exact     map[string]bool // event types matched exactly
-	prefixes  []string        // event type prefixes ("*" is the empty prefix)
-	cond      *condition.Condition
+	matcher   *condition.Matcher
 	async     bool
 	serialize *keyExpr
 	actions   []*action
@@ -174,37 +166,16 @@ func compileRules(raw json.RawMessage, lease time.Duration) ([]*rule, error) {
 
 // compileRule validates one decoded rule and compiles it.
 func compileRule(path string, s *ruleSpec, lease time.Duration) (*rule, error) {
-	r := &rule{name: s.Name, exact: map[string]bool{}, byName: map[string]*action{}}
+	r := &rule{name: s.Name, byName: map[string]*action{}}
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
 	}
-	switch {
-	case s.Name == "":
-		fail("name", "missing: jobs and claims name the rule")
-	case strings.Contains(s.Name, "/"):
-		fail("name", "%q: a rule name holds no \"/\" (claims and outgoing ids join names with it)", s.Name)
+	m, err := s.Rule.Compile(path)
+	if err != nil {
+		errs = append(errs, err)
 	}
-	if len(s.Events) == 0 {
-		fail("events", "missing: list the event types (\"*\" for all)")
-	}
-	for i, e := range s.Events {
-		switch {
-		case e == "":
-			fail(fmt.Sprintf("events[%d]", i), "empty event type")
-		case strings.HasSuffix(e, "*"):
-			r.prefixes = append(r.prefixes, strings.TrimSuffix(e, "*"))
-		default:
-			r.exact[e] = true
-		}
-	}
-	if s.Condition != "" {
-		c, err := condition.Compile(s.Condition)
-		if err != nil {
-			fail("condition", "rule %q: %v", s.Name, err)
-		}
-		r.cond = c
-	}
+	r.matcher = m
 	switch s.Mode {
 	case "", "async":
 		r.async = true
@@ -412,31 +383,8 @@ func parseOptional(name, text string) (*render.Template, error) {
 	return render.Parse(name, text)
 }
 
-// matchType reports whether the rule listens to the event type.
-func (r *rule) matchType(typ string) bool {
-	if r.exact[typ] {
-		return true
-	}
-	for _, p := range r.prefixes {
-		if strings.HasPrefix(typ, p) {
-			return true
-		}
-	}
-	return false
-}
-
 // match reports whether the event meets the rule; an error means the
 // condition could not be evaluated for this event.
 func (r *rule) match(typ string, vars event.Vars) (bool, error) {
-	if !r.matchType(typ) {
-		return false, nil
-	}
-	if r.cond == nil {
-		return true, nil
-	}
-	ok, err := r.cond.Match(vars)
-	if err != nil {
-		return false, fmt.Errorf("rule %q: %w", r.name, err)
-	}
-	return ok, nil
+	return r.matcher.Match(typ, vars)
 }

@@ -7,9 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/ext"
-
+	"github.com/cloudhooks/webhooks/shared/condition"
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/render"
 )
@@ -17,36 +15,11 @@ import (
 // keyExpr computes a rule's serialization key for an event: the Pub/Sub
 // ordering key of its jobs in async mode, the lock it holds in sync mode.
 // It is a template when the text contains "{{" and a CEL expression
-// yielding a string otherwise (`payload.repository.full_name`).
+// yielding a string otherwise (`payload.repository.full_name`), in the
+// environment of rule conditions (package condition).
 type keyExpr struct {
 	tmpl *render.Template
-	prg  cel.Program
-	text string
-}
-
-var (
-	keyEnvOnce sync.Once
-	keyEnv     *cel.Env
-	keyEnvErr  error
-)
-
-// keyEnvironment declares the event variables (the same as package
-// condition's) for string-valued key expressions.
-func keyEnvironment() (*cel.Env, error) {
-	keyEnvOnce.Do(func() {
-		keyEnv, keyEnvErr = cel.NewEnv(
-			cel.Variable("source", cel.StringType),
-			cel.Variable("id", cel.StringType),
-			cel.Variable("type", cel.StringType),
-			cel.Variable("schema_version", cel.StringType),
-			cel.Variable("received_at", cel.TimestampType),
-			cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
-			cel.Variable("payload", cel.DynType),
-			cel.OptionalTypes(),
-			ext.Strings(),
-		)
-	})
-	return keyEnv, keyEnvErr
+	expr *condition.String
 }
 
 // compileKey compiles a serialize_by text; the error names the position.
@@ -56,41 +29,23 @@ func compileKey(text string) (*keyExpr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &keyExpr{tmpl: t, text: text}, nil
+		return &keyExpr{tmpl: t}, nil
 	}
-	env, err := keyEnvironment()
+	e, err := condition.CompileString(text)
 	if err != nil {
-		return nil, fmt.Errorf("cel environment: %w", err)
+		return nil, err
 	}
-	ast, iss := env.Compile(text)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if t := ast.OutputType(); !t.IsExactType(cel.StringType) && !t.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("%q is %s, want string", text, t)
-	}
-	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
-	if err != nil {
-		return nil, fmt.Errorf("cel program: %w", err)
-	}
-	return &keyExpr{prg: prg, text: text}, nil
+	return &keyExpr{expr: e}, nil
 }
-
-// errKeyNotString means a key expression typed dyn gave a non-string.
-var errKeyNotString = errors.New("serialize_by did not evaluate to a string")
 
 // eval computes the key for one event.
 func (k *keyExpr) eval(vars event.Vars) (string, error) {
 	if k.tmpl != nil {
 		return k.tmpl.Execute(vars)
 	}
-	out, _, err := k.prg.Eval(map[string]any(vars))
+	s, err := k.expr.Eval(vars)
 	if err != nil {
-		return "", fmt.Errorf("serialize_by %q: %w", k.text, err)
-	}
-	s, ok := out.Value().(string)
-	if !ok {
-		return "", fmt.Errorf("serialize_by %q: %w", k.text, errKeyNotString)
+		return "", fmt.Errorf("serialize_by %w", err)
 	}
 	return s, nil
 }

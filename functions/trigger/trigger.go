@@ -15,7 +15,7 @@
 //	      verify: {scheme: github, secret: sm:github-webhook-secret}
 //	      rules:
 //	        - name: deploy-staging
-//	          events: [push]
+//	          events: [push]                                  # "pull_request*" a prefix, "*" every type
 //	          condition: payload.ref == "refs/heads/main"     # CEL, optional
 //	          mode: async                                     # default; or sync
 //	          serialize_by: payload.repository.full_name      # CEL or template, optional
@@ -41,8 +41,11 @@
 // raw_substitutions lists the keys exempted, for steps that read them as
 // data only.
 //
-// Every rule whose events and condition match runs (rules are not
-// exclusive). A rule's templates are filled before anything runs: an event
+// A rule's name, events and condition are written as Relay's are (the
+// grammar is condition.Rule's): both required but the condition, "*" for
+// every type, and Relay's former spellings types and when stop start-up
+// with "did you mean" at their line. Every rule whose events and condition
+// match runs (rules are not exclusive). A rule's templates are filled before anything runs: an event
 // that a matching rule cannot fill is answered 422 and nothing is done.
 //
 // Sync rules run their actions in the request, one after the other, and

@@ -15,6 +15,16 @@
 //
 // Expressions are compiled and type-checked once, at start-up; matching an
 // event evaluates the prepared program only.
+//
+// The package also holds what every function's rules share, so that Relay
+// and Trigger choose events the same way: Rule, the name, events and
+// condition a rule is written with, compiled into a Matcher; and the one
+// CEL environment, whose variables are named by package event's Var
+// constants, which CompileString (Trigger's serialize_by) uses too:
+//
+//	r := condition.Rule{Name: "deploy", Events: []string{"push"}, Condition: `payload.ref == "refs/heads/main"`}
+//	m, err := r.Compile("rules[0]") // err names each field: "rules[0].events: missing: …"
+//	ok, err := m.Match(ev.Type, vars)
 package condition
 
 import (
@@ -40,17 +50,19 @@ var (
 	envErr  error
 )
 
-// environment declares the event variables once for every expression.
+// environment declares the event variables once, under the names package
+// event gives them, for every expression: the boolean conditions here and
+// the string expressions of CompileString.
 func environment() (*cel.Env, error) {
 	envOnce.Do(func() {
 		env, envErr = cel.NewEnv(
-			cel.Variable("source", cel.StringType),
-			cel.Variable("id", cel.StringType),
-			cel.Variable("type", cel.StringType),
-			cel.Variable("schema_version", cel.StringType),
-			cel.Variable("received_at", cel.TimestampType),
-			cel.Variable("headers", cel.MapType(cel.StringType, cel.StringType)),
-			cel.Variable("payload", cel.DynType),
+			cel.Variable(event.VarSource, cel.StringType),
+			cel.Variable(event.VarID, cel.StringType),
+			cel.Variable(event.VarType, cel.StringType),
+			cel.Variable(event.VarSchemaVersion, cel.StringType),
+			cel.Variable(event.VarReceivedAt, cel.TimestampType),
+			cel.Variable(event.VarHeaders, cel.MapType(cel.StringType, cel.StringType)),
+			cel.Variable(event.VarPayload, cel.DynType),
 			cel.OptionalTypes(),
 			ext.Strings(),
 		)
@@ -58,23 +70,33 @@ func environment() (*cel.Env, error) {
 	return env, envErr
 }
 
-// Compile parses and type-checks expr, which must be boolean. The error
-// names the line and column of the problem.
-func Compile(expr string) (*Condition, error) {
+// program compiles expr in the event environment and checks that it
+// yields want (or dyn, checked when it runs).
+func program(expr string, want *cel.Type) (cel.Program, error) {
 	e, err := environment()
 	if err != nil {
-		return nil, fmt.Errorf("condition: environment: %w", err)
+		return nil, fmt.Errorf("environment: %w", err)
 	}
 	ast, iss := e.Compile(expr)
 	if iss.Err() != nil {
-		return nil, fmt.Errorf("condition: %w", iss.Err())
+		return nil, iss.Err()
 	}
-	if !ast.OutputType().IsExactType(cel.BoolType) && !ast.OutputType().IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("condition: %q is %s, want bool", expr, ast.OutputType())
+	if t := ast.OutputType(); !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
+		return nil, fmt.Errorf("%q is %s, want %s", expr, t, want)
 	}
 	prg, err := e.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, fmt.Errorf("condition: program: %w", err)
+		return nil, fmt.Errorf("program: %w", err)
+	}
+	return prg, nil
+}
+
+// Compile parses and type-checks expr, which must be boolean. The error
+// names the line and column of the problem.
+func Compile(expr string) (*Condition, error) {
+	prg, err := program(expr, cel.BoolType)
+	if err != nil {
+		return nil, fmt.Errorf("condition: %w", err)
 	}
 	return &Condition{source: expr, prg: prg}, nil
 }
@@ -100,3 +122,37 @@ func (c *Condition) Match(vars event.Vars) (bool, error) {
 
 // String returns the expression's source text.
 func (c *Condition) String() string { return c.source }
+
+// String is a compiled expression over an event that yields a string,
+// such as Trigger's serialize_by key (`payload.repository.full_name`).
+type String struct {
+	source string
+	prg    cel.Program
+}
+
+// ErrNotString means an expression typed dyn evaluated to something other
+// than a string for this event.
+var ErrNotString = errors.New("expression did not evaluate to a string")
+
+// CompileString parses and type-checks expr, which must yield a string,
+// in the environment conditions use. The error names the position.
+func CompileString(expr string) (*String, error) {
+	prg, err := program(expr, cel.StringType)
+	if err != nil {
+		return nil, err
+	}
+	return &String{source: expr, prg: prg}, nil
+}
+
+// Eval evaluates the expression over an event's variables.
+func (s *String) Eval(vars event.Vars) (string, error) {
+	out, _, err := s.prg.Eval(map[string]any(vars))
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", s.source, err)
+	}
+	v, ok := out.Value().(string)
+	if !ok {
+		return "", fmt.Errorf("%q: %w", s.source, ErrNotString)
+	}
+	return v, nil
+}

@@ -110,3 +110,111 @@ func TestMatchReportsMissingFieldsAndNonBooleans(t *testing.T) {
 		t.Errorf("string-valued condition: error %v, want ErrNotBool", err)
 	}
 }
+
+// TestTheEnvironmentDeclaresEveryEventVariable proves the CEL environment
+// and event.Vars name the same variables: every variable an event has can
+// be read by a condition, and a condition names no variable events lack.
+func TestTheEnvironmentDeclaresEveryEventVariable(t *testing.T) {
+	e, err := environment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vars(t, `{}`)
+	for name := range v {
+		if _, iss := e.Compile(name + ` == ` + name); iss.Err() != nil {
+			t.Errorf("event variable %q is not declared: %v", name, iss.Err())
+		}
+	}
+	if _, iss := e.Compile(`undeclared == 1`); iss.Err() == nil {
+		t.Error("an undeclared variable compiled")
+	}
+}
+
+// TestARuleMatchesItsEventsAndCondition pins the one meaning of a rule's
+// events and condition that Relay and Trigger share.
+func TestARuleMatchesItsEventsAndCondition(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []string
+		cond   string
+		typ    string
+		want   bool
+	}{
+		{"exact", []string{"push"}, "", "push", true},
+		{"exact is not a prefix", []string{"push"}, "", "push.x", false},
+		{"prefix", []string{"pull_request*"}, "", "pull_request_review", true},
+		{"star is every type", []string{"*"}, "", "anything", true},
+		{"star matches no type too", []string{"*"}, "", "", true},
+		{"another type", []string{"push", "release"}, "", "issues", false},
+		{"condition met", []string{"push"}, `payload.ref == "refs/heads/main"`, "push", true},
+		{"condition not met", []string{"push"}, `payload.ref == "refs/heads/dev"`, "push", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Rule{Name: "r", Events: tt.events, Condition: tt.cond}
+			m, err := r.Compile("rules[0]")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Match(tt.typ, vars(t, `{"ref":"refs/heads/main"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("events %v condition %q on %q = %v, want %v", tt.events, tt.cond, tt.typ, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestARuleMustNameItselfAndItsEvents proves an empty events list is an
+// error (write "*" for every type), as is a rule without a name.
+func TestARuleMustNameItselfAndItsEvents(t *testing.T) {
+	tests := []struct {
+		name string
+		rule Rule
+		want []string
+	}{
+		{"no events", Rule{Name: "r"}, []string{`rules[0].events: missing: list the event types ("*" for all)`}},
+		{"no name", Rule{Events: []string{"*"}}, []string{"rules[0].name: missing"}},
+		{"slash in the name", Rule{Name: "a/b", Events: []string{"*"}}, []string{`rules[0].name: "a/b": a rule name holds no "/"`}},
+		{"empty type", Rule{Name: "r", Events: []string{"push", ""}}, []string{"rules[0].events[1]: empty event type"}},
+		{"bad condition", Rule{Name: "r", Events: []string{"*"}, Condition: "1 + 2"}, []string{`rules[0].condition: rule "r":`, "want bool"}},
+		{"every problem", Rule{Condition: "payload."}, []string{"rules[0].name: missing", "rules[0].events: missing", "rules[0].condition:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.rule.Compile("rules[0]")
+			if err == nil {
+				t.Fatal("compiled")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestCompileStringYieldsAString proves string expressions (Trigger's
+// serialize_by) share the conditions' variables and refuse other types.
+func TestCompileStringYieldsAString(t *testing.T) {
+	s, err := CompileString(`source + "/" + payload.ref`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Eval(vars(t, `{"ref":"main"}`)); err != nil || got != "github/main" {
+		t.Fatalf("Eval = %q, %v; want github/main", got, err)
+	}
+	if _, err := CompileString(`1 + 2`); err == nil || !strings.Contains(err.Error(), "want string") {
+		t.Fatalf("CompileString(1 + 2) error = %v, want want string", err)
+	}
+	dyn, err := CompileString(`payload.n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Eval(vars(t, `{"n":1}`)); !errors.Is(err, ErrNotString) {
+		t.Fatalf("Eval of a number = %v, want ErrNotString", err)
+	}
+}

@@ -230,7 +230,7 @@ func checkShape(node *yaml.Node, path string, t reflect.Type) []error {
 			k, v := node.Content[i], node.Content[i+1]
 			ft, ok := fields[k.Value]
 			if !ok {
-				errs = append(errs, unknownField(join(path, k.Value), k.Value, jsonFields(t)))
+				errs = append(errs, unknownField(join(path, k.Value), k.Value, structFields(t)))
 				continue
 			}
 			errs = append(errs, checkShape(v, join(path, k.Value), ft)...)
@@ -283,21 +283,26 @@ func describe(n *yaml.Node) string {
 
 func jsonFields(t reflect.Type) []string {
 	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if t.Field(i).IsExported() && name != "" && name != "-" {
-			names = append(names, name)
-		}
+	for _, f := range structFields(t) {
+		names = append(names, f.name)
 	}
 	return names
 }
 
 // unknownField reports a key that its mapping has no field for, with the
-// known field it is closest to when that is a likely typo.
-func unknownField(path, key string, known []string) error {
-	if m := suggest.Closest(key, known); m != "" {
+// field it was renamed to (a `was` tag) or, failing that, the known field
+// it is closest to when that is a likely typo.
+func unknownField(path, key string, known []field) error {
+	names := make([]string, 0, len(known))
+	for _, f := range known {
+		if slices.Contains(f.was, key) {
+			return &pathError{path, fmt.Errorf("unknown field; did you mean %q? (%q is the old spelling)", f.name, key)}
+		}
+		names = append(names, f.name)
+	}
+	if m := suggest.Closest(key, names); m != "" {
 		return &pathError{path, fmt.Errorf("unknown field; did you mean %q?", m)}
 	}
-	sorted := slices.Sorted(slices.Values(known))
-	return &pathError{path, fmt.Errorf("unknown field (known: %s)", strings.Join(sorted, ", "))}
+	slices.Sort(names)
+	return &pathError{path, fmt.Errorf("unknown field (known: %s)", strings.Join(names, ", "))}
 }

@@ -53,7 +53,7 @@ func unknownFields(path string, data []byte, t reflect.Type) []error {
 		for _, k := range slices.Sorted(maps.Keys(obj)) {
 			ft, ok := fields[k]
 			if !ok {
-				errs = append(errs, unknownField(path+"."+k, k, slices.Collect(maps.Keys(fields))))
+				errs = append(errs, unknownField(path+"."+k, k, structFields(t)))
 				continue
 			}
 			errs = append(errs, unknownFields(path+"."+k, obj[k], ft)...)
@@ -84,15 +84,45 @@ func unknownFields(path string, data []byte, t reflect.Type) []error {
 }
 
 // fieldTypes maps the JSON names of struct type t's exported fields, the
-// keys a configuration may use, to their types.
+// keys a configuration may use, to their types. The fields of an embedded
+// struct without a JSON name are t's own, as encoding/json promotes them.
 func fieldTypes(t reflect.Type) map[string]reflect.Type {
-	fields := make(map[string]reflect.Type, t.NumField())
+	fields := map[string]reflect.Type{}
+	for _, f := range structFields(t) {
+		fields[f.name] = f.typ
+	}
+	return fields
+}
+
+// field is one key of a configuration struct.
+type field struct {
+	name string
+	typ  reflect.Type
+	// was lists the keys this one was once spelled as (its `was` tag,
+	// comma-separated), which get "did you mean" however far they are from
+	// the name.
+	was []string
+}
+
+// structFields lists the keys of struct type t in order, promoting the
+// fields of embedded structs without a JSON name.
+func structFields(t reflect.Type) []field {
+	var out []field
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.IsExported() && name != "" && name != "-" {
-			fields[name] = f.Type
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, structFields(f.Type)...)
+			continue
 		}
+		if !f.IsExported() || name == "" || name == "-" {
+			continue
+		}
+		fl := field{name: name, typ: f.Type}
+		if was := f.Tag.Get("was"); was != "" {
+			fl.was = strings.Split(was, ",")
+		}
+		out = append(out, fl)
 	}
-	return fields
+	return out
 }

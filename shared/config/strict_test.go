@@ -11,7 +11,11 @@ func TestDecodeStrictNamesEveryUnknownFieldByPath(t *testing.T) {
 	type action struct {
 		Name string `json:"name"`
 	}
+	type head struct {
+		Events []string `json:"events" was:"types"`
+	}
 	type rule struct {
+		head
 		Name    string            `json:"name"`
 		Actions []action          `json:"actions"`
 		Labels  map[string]action `json:"labels"`
@@ -26,6 +30,9 @@ func TestDecodeStrictNamesEveryUnknownFieldByPath(t *testing.T) {
 			[]string{"rules[0].actions[1].nam: unknown field", "rules[0].labels.x.nme: unknown field"}},
 		{"wrong type names the field", `{"name":3}`, []string{"rules[0].name: want string"}},
 		{"not JSON", `{`, []string{"rules[0]:"}},
+		{"an embedded struct's fields are the rule's", `{"name":"a","events":["push"]}`, nil},
+		{"a former spelling gets did you mean", `{"types":["push"]}`,
+			[]string{`rules[0].types: unknown field; did you mean "events"? ("types" is the old spelling)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,9 +47,22 @@ type Event struct {
 	Payload json.RawMessage `json:"payload"`
 }
 
+// The names of the variables in Vars, declared here once: CEL conditions
+// (package condition) declare them with these names and templates read
+// them as .source, .payload and so on.
+const (
+	VarSource        = "source"         // string: Event.Source
+	VarID            = "id"             // string: Event.ID
+	VarType          = "type"           // string: Event.Type
+	VarSchemaVersion = "schema_version" // string: Event.SchemaVersion
+	VarReceivedAt    = "received_at"    // time.Time: Event.ReceivedAt
+	VarHeaders       = "headers"        // map of strings: Event.Headers
+	VarPayload       = "payload"        // the decoded Event.Payload
+)
+
 // Vars is the view of an event that rule conditions and templates read:
 // source, id, type, schema_version, received_at, headers and the decoded
-// payload. Decode it once per event and share it across rules.
+// payload (the Var constants name them). Decode it once per event and share it across rules.
 //
 // The payload decodes as encoding/json decodes into any, but for numbers,
 // which keep the value of their digits: a number is a float64, as before,
@@ -74,13 +87,13 @@ func (e *Event) Vars() (Vars, error) {
 		headers[k] = v
 	}
 	return Vars{
-		"source":         e.Source,
-		"id":             e.ID,
-		"type":           e.Type,
-		"schema_version": e.SchemaVersion,
-		"received_at":    e.ReceivedAt,
-		"headers":        headers,
-		"payload":        payload,
+		VarSource:        e.Source,
+		VarID:            e.ID,
+		VarType:          e.Type,
+		VarSchemaVersion: e.SchemaVersion,
+		VarReceivedAt:    e.ReceivedAt,
+		VarHeaders:       headers,
+		VarPayload:       payload,
 	}, nil
 }
 

@@ -59,14 +59,14 @@ relay:
       verify: {scheme: stripe, secret: sm:stripe-webhook-secret}
       rules:
         - name: paid
-          types: [payment_intent.succeeded]
+          events: [payment_intent.succeeded]
           to: {topic: payments}
           notification: {title: Paid, body: "{{.payload.data.object.amount}}"}
     - name: github
       verify: {scheme: github, secret: sm:github-webhook-secret}
       rules:
         - name: pushed
-          types: [push]
+          events: [push]
           to: {topic: pushes}
           notification: {title: Pushed, body: "{{.payload.ref}}"}
 trigger:
