@@ -407,3 +407,17 @@ run "dashboard_all_on" {
     error_message = "All on: three dashboards; Trigger's with its dead-letter panel (8 tiles)."
   }
 }
+
+# The worker's timeout is its subscription's ack deadline: Pub/Sub allows
+# at most 600 seconds. (Every function's settings are checked by the
+# function module: tests/function.tftest.hcl.)
+run "worker_timeout_is_an_ack_deadline" {
+  command = plan
+
+  variables {
+    enable_trigger          = true
+    trigger_worker_function = { timeout_seconds = 900 }
+  }
+
+  expect_failures = [var.trigger_worker_function]
+}
