@@ -22,9 +22,12 @@ import (
 // Environment variables of the Store function (the README's configuration
 // reference lists them too).
 const (
-	// EnvProject is the project of the events table; GOOGLE_CLOUD_PROJECT
+	// EnvProject is the project of the events table; EnvCloudProject
 	// when unset. No project and no emulator selects the local sink.
 	EnvProject = "BIGQUERY_PROJECT"
+	// EnvCloudProject is the function's project (the terraform sets it
+	// on every function).
+	EnvCloudProject = "GOOGLE_CLOUD_PROJECT"
 	// EnvDataset is the dataset of the events table (DefaultDataset).
 	EnvDataset = "BIGQUERY_DATASET"
 	// EnvTable is the events table (DefaultTable); its dedup view is
@@ -90,7 +93,7 @@ func (s settings) local() bool {
 func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	env := config.NewEnv(lookup)
 	s := settings{
-		Project:             env.String(EnvProject, env.String("GOOGLE_CLOUD_PROJECT", "")),
+		Project:             env.String(EnvProject, env.String(EnvCloudProject, "")),
 		Dataset:             env.String(EnvDataset, DefaultDataset),
 		Table:               env.String(EnvTable, DefaultTable),
 		EmulatorHost:        env.String(EnvEmulatorHost, ""),
