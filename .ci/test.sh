@@ -51,11 +51,15 @@ bash .ci/terraform-tools.sh check
 if [ -f ../shared/terraform-providers/setup.sh ]; then
   eval "$(bash ../shared/terraform-providers/setup.sh)"
   terraform -chdir=terraform get >/dev/null
+  terraform -chdir=terraform/examples/all-patterns get >/dev/null
 else
   terraform -chdir=terraform init -backend=false -input=false >/dev/null
+  terraform -chdir=terraform/examples/all-patterns init -backend=false -input=false >/dev/null
 fi
 terraform -chdir=terraform validate -no-color
 terraform -chdir=terraform test -no-color
+# The example calls the module as a deployment of one's own would.
+terraform -chdir=terraform/examples/all-patterns validate -no-color
 
 step "tests"
 go test -count=1 -timeout 45m ./...

@@ -1,31 +1,34 @@
-// Package terraform_test checks the contracts between the terraform in this
-// directory and the rest of the repository, the way a reviewer would:
+// Package terraform_test checks what `terraform test` cannot say: the
+// contracts between the terraform in this directory and the rest of the
+// repository, which no plan of the module sees.
 //
 //   - every function the Go code registers is deployed with that entry
-//     point, and nothing else is;
-//   - each pattern switch (enable_store, ...) gates every resource of its
-//     pattern, and a module with every switch off creates nothing;
-//   - every Secret Manager secret a source references is readable by that
-//     function's service account only, bound per secret, derived from
-//     shared/config/webhooks.yaml exactly as the Go code reads it;
-//   - only webhook (HTTP) functions are public;
-//   - the events table's schema is file() of functions/store/schema.json;
+//     point, public exactly when it is a webhook target, and nothing else
+//     is deployed;
+//   - the events table's schema is file() of the one schema the Go code
+//     embeds (functions/store/schema.json), partitioned and clustered on
+//     the Go code's columns;
+//   - each function's environment is exactly the variables the Go code
+//     reads, named by its constants;
 //   - cloudbuild.yaml's steps have ids, pinned images and real paths, its
 //     _ENABLE_* switches are checked (true or false) before any step
-//     reads them, and no script has a substitution in its text.
+//     reads them, and no script has a substitution in its text;
+//   - the README's deployer is granted a role for every resource type;
+//   - providers are bounded on both sides.
 //
-// `terraform validate` needs the providers, which the registry serves and
-// CI cannot reach; these checks parse the files with HCL and evaluate the
-// locals that derive grants from the configuration file.
+// What the module plans (the pattern switches, secret grants, public and
+// private functions, archives, settings checks) is tested by
+// `terraform test` against the real provider schema (tests/*.tftest.hcl),
+// which CI runs with `terraform validate`.
 package terraform_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,16 +39,18 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/bigquery"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/convert"
-	"github.com/zclconf/go-cty/cty/function"
-	"github.com/zclconf/go-cty/cty/function/stdlib"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 	"golang.org/x/mod/semver"
 	"sigs.k8s.io/yaml"
+
+	"github.com/cloudhooks/webhooks/functions/relay"
+	"github.com/cloudhooks/webhooks/functions/store"
+	"github.com/cloudhooks/webhooks/functions/trigger"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
+	"github.com/cloudhooks/webhooks/shared/logging"
 )
 
 // root is the repository root; WEBHOOKS_REPO_ROOT points the checks at
@@ -60,13 +65,6 @@ func root(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return r
-}
-
-// patterns maps each pattern switch to its file and configuration section.
-var patterns = []struct{ section, file, enable string }{
-	{"store", "store.tf", "enable_store"},
-	{"relay", "relay.tf", "enable_relay"},
-	{"trigger", "trigger.tf", "enable_trigger"},
 }
 
 type block struct {
@@ -156,49 +154,6 @@ func attr(body *hclsyntax.Body, path ...string) hcl.Expression {
 		body = next
 	}
 	if a, ok := body.Attributes[path[len(path)-1]]; ok {
-		return a.Expr
-	}
-	return nil
-}
-
-// refs reports whether expr refers to var.<name> for any of names, directly
-// or through the locals it uses.
-func (m *module) refs(expr hcl.Expression, names []string, seen map[string]bool) bool {
-	if expr == nil {
-		return false
-	}
-	for _, tr := range expr.Variables() {
-		rootName := tr.RootName()
-		if len(tr) < 2 {
-			continue
-		}
-		step, ok := tr[1].(hcl.TraverseAttr)
-		if !ok {
-			continue
-		}
-		switch rootName {
-		case "var":
-			if slices.Contains(names, step.Name) {
-				return true
-			}
-		case "local":
-			if seen[step.Name] {
-				continue
-			}
-			seen[step.Name] = true
-			if m.refs(m.locals[step.Name], names, seen) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func gate(b block) hcl.Expression {
-	if a, ok := b.body.Attributes["count"]; ok {
-		return a.Expr
-	}
-	if a, ok := b.body.Attributes["for_each"]; ok {
 		return a.Expr
 	}
 	return nil
@@ -314,383 +269,13 @@ func TestEveryRegisteredFunctionIsDeployed(t *testing.T) {
 	}
 }
 
-func TestSwitchesGateEveryResource(t *testing.T) {
-	m := loadModule(t)
-	all := []string{"enable_store", "enable_relay", "enable_trigger"}
-	for _, b := range m.resources("") {
-		g := gate(b)
-		if !m.refs(g, all, map[string]bool{}) {
-			t.Errorf("%s %s.%s (%s): count/for_each does not depend on a pattern switch, so it exists with every pattern disabled", b.kind, b.typ, b.name, b.file)
-		}
-		for _, p := range patterns {
-			if b.file == p.file && !m.refs(g, []string{p.enable}, map[string]bool{}) {
-				t.Errorf("%s.%s in %s: count/for_each does not depend on var.%s", b.typ, b.name, b.file, p.enable)
-			}
-		}
-	}
-	// Each webhook function lives in its pattern's file.
-	deployed := functionsByEntryPoint(t, m)
-	for _, p := range patterns {
-		ep := strings.ToUpper(p.section[:1]) + p.section[1:]
-		if b, ok := deployed[ep]; ok && b.file != p.file {
-			t.Errorf("function %s is in %s, want %s (gated by var.%s)", ep, b.file, p.file, p.enable)
-		}
-	}
-	for _, name := range all {
-		if m.variables[name] == nil {
-			t.Errorf("variable %s is missing", name)
-		}
-	}
-}
-
-// evalLocals evaluates every local that depends only on variables, paths
-// and files (not on resources), with the variables' defaults overridden by
-// vars.
-func evalLocals(t *testing.T, m *module, vars map[string]cty.Value) map[string]cty.Value {
-	t.Helper()
-	values := map[string]cty.Value{}
-	for name, body := range m.variables {
-		if a, ok := body.Attributes["default"]; ok {
-			if v, diags := a.Expr.Value(nil); !diags.HasErrors() {
-				values[name] = v
-			}
-		}
-	}
-	for k, v := range vars {
-		values[k] = v
-	}
-	ctx := &hcl.EvalContext{
-		Variables: map[string]cty.Value{
-			"var":  cty.ObjectVal(values),
-			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.dir), "root": cty.StringVal(m.dir)}),
-		},
-		Functions: functions(),
-	}
-	locals := map[string]cty.Value{}
-	pending := map[string]hcl.Expression{}
-	for k, v := range m.locals {
-		pending[k] = v
-	}
-	for progress := true; progress; {
-		progress = false
-		ctx.Variables["local"] = cty.ObjectVal(locals)
-		for name, expr := range pending {
-			// Like terraform, evaluate a local only after the locals it
-			// uses: try() would otherwise turn a missing one into a default.
-			if !depsReady(expr, locals) {
-				continue
-			}
-			v, diags := expr.Value(ctx)
-			if diags.HasErrors() {
-				continue
-			}
-			locals[name] = v
-			delete(pending, name)
-			progress = true
-			ctx.Variables["local"] = cty.ObjectVal(locals)
-		}
-	}
-	return locals
-}
-
-func depsReady(expr hcl.Expression, locals map[string]cty.Value) bool {
-	for _, tr := range expr.Variables() {
-		if tr.RootName() != "local" || len(tr) < 2 {
-			continue
-		}
-		if step, ok := tr[1].(hcl.TraverseAttr); ok {
-			if _, done := locals[step.Name]; !done {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func functions() map[string]function.Function {
-	str := func(impl func(string) (cty.Value, error)) function.Function {
-		return function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "s", Type: cty.String}},
-			Type:   function.StaticReturnType(cty.DynamicPseudoType),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				return impl(args[0].AsString())
-			},
-		})
-	}
-	return map[string]function.Function{
-		"can":        tryfunc.CanFunc,
-		"try":        tryfunc.TryFunc,
-		"compact":    stdlib.CompactFunc,
-		"concat":     stdlib.ConcatFunc,
-		"contains":   stdlib.ContainsFunc,
-		"distinct":   stdlib.DistinctFunc,
-		"flatten":    stdlib.FlattenFunc,
-		"join":       stdlib.JoinFunc,
-		"keys":       stdlib.KeysFunc,
-		"length":     stdlib.LengthFunc,
-		"merge":      stdlib.MergeFunc,
-		"regex":      stdlib.RegexFunc,
-		"setproduct": stdlib.SetProductFunc,
-		"split":      stdlib.SplitFunc,
-		"trimprefix": stdlib.TrimPrefixFunc,
-		"coalesce":   stdlib.CoalesceFunc,
-		"startswith": function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "s", Type: cty.String}, {Name: "prefix", Type: cty.String}},
-			Type:   function.StaticReturnType(cty.Bool),
-			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-				return cty.BoolVal(strings.HasPrefix(args[0].AsString(), args[1].AsString())), nil
-			},
-		}),
-		"toset": function.New(&function.Spec{
-			Params: []function.Parameter{{Name: "v", Type: cty.DynamicPseudoType}},
-			Type: func(args []cty.Value) (cty.Type, error) {
-				v, err := convert.Convert(args[0], cty.Set(cty.DynamicPseudoType))
-				return v.Type(), err
-			},
-			Impl: func(args []cty.Value, ty cty.Type) (cty.Value, error) { return convert.Convert(args[0], ty) },
-		}),
-		"file": str(func(path string) (cty.Value, error) {
-			b, err := os.ReadFile(path)
-			return cty.StringVal(string(b)), err
-		}),
-		"yamldecode": str(func(src string) (cty.Value, error) {
-			j, err := yaml.YAMLToJSON([]byte(src))
-			if err != nil {
-				return cty.NilVal, err
-			}
-			ty, err := ctyjson.ImpliedType(j)
-			if err != nil {
-				return cty.NilVal, err
-			}
-			return ctyjson.Unmarshal(j, ty)
-		}),
-	}
-}
-
-const testProject = "test-project"
-
-// expectedGrants derives the secret grants from webhooks.yaml the way the
-// Go code reads references: sm:NAME[@VERSION] is NAME in the deployment's
-// project, projects/P/secrets/S/... is S in P, env: and file: are not
-// Secret Manager. Verify and handshake secrets go to their function; action secrets of
-// trigger rules also to the TriggerWorker, which runs async actions.
-func expectedGrants(t *testing.T, enabled map[string]bool) map[string]bool {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join(root(t), "shared", "config", "webhooks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]struct {
-		Sources []struct {
-			Name   string `json:"name"`
-			Verify struct {
-				Secret          string `json:"secret"`
-				HandshakeSecret string `json:"handshake_secret"`
-			} `json:"verify"`
-			Rules json.RawMessage `json:"rules"`
-		} `json:"sources"`
-	}
-	if err := yaml.Unmarshal(src, &cfg); err != nil {
-		t.Fatalf("webhooks.yaml: %v", err)
-	}
-	fullRef := regexp.MustCompile(`^projects/([^/]+)/secrets/([^/]+)`)
-	grants := map[string]bool{}
-	add := func(principal, ref string) {
-		switch {
-		case strings.HasPrefix(ref, "sm:"):
-			name, _, _ := strings.Cut(strings.TrimPrefix(ref, "sm:"), "@")
-			grants[principal+":"+testProject+"/"+name] = true
-		case fullRef.MatchString(ref):
-			m := fullRef.FindStringSubmatch(ref)
-			grants[principal+":"+m[1]+"/"+m[2]] = true
-		}
-	}
-	for _, p := range patterns {
-		if !enabled[p.section] {
-			continue
-		}
-		for _, s := range cfg[p.section].Sources {
-			add(p.section, s.Verify.Secret)
-			add(p.section, s.Verify.HandshakeSecret)
-			for _, secret := range actionSecrets(t, s.Rules) {
-				add(p.section, secret)
-				if p.section == "trigger" {
-					add("trigger_worker", secret)
-				}
-			}
-		}
-	}
-	if enabled["trigger"] {
-		// The job key (trigger.tf): Trigger signs jobs, TriggerWorker
-		// checks them, nobody else reads it.
-		add("trigger", "sm:webhooks-trigger-job-key")
-		add("trigger_worker", "sm:webhooks-trigger-job-key")
-	}
-	return grants
-}
-
-// actionSecrets returns rules[].actions[].secret of a source's rules, a list
-// or a map of rules.
-func actionSecrets(t *testing.T, raw json.RawMessage) []string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	type rule struct {
-		Actions []struct {
-			Secret string `json:"secret"`
-		} `json:"actions"`
-	}
-	var list []rule
-	if err := json.Unmarshal(raw, &list); err != nil {
-		var byName map[string]rule
-		if err := json.Unmarshal(raw, &byName); err != nil {
-			t.Fatalf("rules: neither a list nor a map: %v", err)
-		}
-		for _, r := range byName {
-			list = append(list, r)
-		}
-	}
-	var out []string
-	for _, r := range list {
-		for _, a := range r.Actions {
-			if a.Secret != "" {
-				out = append(out, a.Secret)
-			}
-		}
-	}
-	return out
-}
-
-func keysOf(t *testing.T, v cty.Value) map[string]bool {
-	t.Helper()
-	out := map[string]bool{}
-	if v.IsNull() || !v.IsKnown() {
-		t.Fatal("null or unknown value")
-	}
-	for it := v.ElementIterator(); it.Next(); {
-		k, _ := it.Element()
-		out[k.AsString()] = true
-	}
-	return out
-}
-
-func sorted(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func TestSecretAccessIsPerSecretAndPerFunction(t *testing.T) {
-	m := loadModule(t)
-	cases := []map[string]bool{
-		{"store": true, "relay": true, "trigger": true},
-		{"store": true},
-		{"relay": true},
-		{"trigger": true},
-		{},
-	}
-	for _, enabled := range cases {
-		t.Run(fmt.Sprint(sorted(enabled)), func(t *testing.T) {
-			vars := map[string]cty.Value{"project_id": cty.StringVal(testProject)}
-			for _, p := range patterns {
-				vars[p.enable] = cty.BoolVal(enabled[p.section])
-			}
-			locals := evalLocals(t, m, vars)
-			got, ok := locals["secret_grants"]
-			if !ok {
-				t.Fatal("local.secret_grants could not be evaluated from variables and webhooks.yaml alone")
-			}
-			gotKeys := keysOf(t, got)
-			want := expectedGrants(t, enabled)
-			if fmt.Sprint(sorted(gotKeys)) != fmt.Sprint(sorted(want)) {
-				t.Errorf("secret grants:\n got %v\nwant %v", sorted(gotKeys), sorted(want))
-			}
-			// The secrets terraform creates: the grants' secrets of this project.
-			wantSecrets := map[string]bool{}
-			for k := range want {
-				_, ps, _ := strings.Cut(k, ":")
-				if project, name, _ := strings.Cut(ps, "/"); project == testProject {
-					wantSecrets[name] = true
-				}
-			}
-			if s, ok := locals["secrets"]; !ok || fmt.Sprint(sorted(keysOf(t, s))) != fmt.Sprint(sorted(wantSecrets)) {
-				t.Errorf("local.secrets = %#v, want %v", s, sorted(wantSecrets))
-			}
-		})
-	}
-
-	// The accessor binding is per secret, over exactly those grants.
-	var accessors int
-	for _, b := range m.resources("") {
-		role := attr(b.body, "role")
-		roleText := ""
-		if role != nil {
-			if v, diags := role.Value(nil); !diags.HasErrors() && v.Type() == cty.String {
-				roleText = v.AsString()
-			}
-		}
-		if b.typ == "google_secret_manager_secret_version" {
-			t.Errorf("%s.%s (%s): terraform must never hold secret values", b.typ, b.name, b.file)
-		}
-		if !strings.HasPrefix(roleText, "roles/secretmanager.") {
-			continue
-		}
-		if b.typ != "google_secret_manager_secret_iam_member" {
-			t.Errorf("%s.%s (%s) grants %s beyond one secret: bind Secret Manager roles per secret", b.typ, b.name, b.file, roleText)
-			continue
-		}
-		accessors++
-		if roleText != "roles/secretmanager.secretAccessor" {
-			t.Errorf("%s.%s grants %s, want roles/secretmanager.secretAccessor", b.typ, b.name, roleText)
-		}
-		if !isTraversal(gate(b), "local", "secret_grants") {
-			t.Errorf("%s.%s: for_each must be local.secret_grants", b.typ, b.name)
-		}
-	}
-	if accessors != 1 {
-		t.Errorf("%d secret accessor resources, want exactly one (for_each over local.secret_grants)", accessors)
-	}
-	for _, b := range m.resources("") {
-		if strings.HasPrefix(b.typ, "google_project_iam") || strings.HasPrefix(b.typ, "google_organization_iam") || strings.HasPrefix(b.typ, "google_folder_iam") {
-			if r := attr(b.body, "role"); r != nil {
-				if v, d := r.Value(nil); !d.HasErrors() && strings.Contains(v.AsString(), "secretmanager") {
-					t.Errorf("%s.%s: project-wide Secret Manager role %s", b.typ, b.name, v.AsString())
-				}
-			}
-		}
-	}
-}
-
-func isTraversal(expr hcl.Expression, names ...string) bool {
-	tr, diags := hcl.AbsTraversalForExpr(expr)
-	if diags.HasErrors() || len(tr) != len(names) {
-		return false
-	}
-	for i, step := range tr {
-		var name string
-		switch s := step.(type) {
-		case hcl.TraverseRoot:
-			name = s.Name
-		case hcl.TraverseAttr:
-			name = s.Name
-		}
-		if name != names[i] {
-			return false
-		}
-	}
-	return true
-}
-
+// The events table is created from the schema file the Store embeds
+// (schema.go), partitioned and clustered on the columns the Store names.
 func TestEventsTableSchemaIsTheOneFile(t *testing.T) {
 	m := loadModule(t)
-	locals := evalLocals(t, m, map[string]cty.Value{"project_id": cty.StringVal(testProject)})
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{
-			"local": cty.ObjectVal(locals),
-			"path":  cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.dir)}),
+			"path": cty.ObjectVal(map[string]cty.Value{"module": cty.StringVal(m.dir)}),
 		},
 	}
 	schemaPath := filepath.Join(root(t), "functions", "store", "schema.json")
@@ -706,7 +291,15 @@ func TestEventsTableSchemaIsTheOneFile(t *testing.T) {
 			t.Errorf("%s.%s: schema must be file() of functions/store/schema.json, the one schema", b.typ, b.name)
 			continue
 		}
-		p, diags := call.Args[0].Value(ctx)
+		var arg hcl.Expression = call.Args[0]
+		// file(local.NAME): the local's own expression, which may only use
+		// path.module.
+		if tr, diags := hcl.AbsTraversalForExpr(arg); !diags.HasErrors() && tr.RootName() == "local" && len(tr) == 2 {
+			if step, ok := tr[1].(hcl.TraverseAttr); ok && m.locals[step.Name] != nil {
+				arg = m.locals[step.Name]
+			}
+		}
+		p, diags := arg.Value(ctx)
 		if diags.HasErrors() {
 			t.Errorf("%s.%s: schema path: %s", b.typ, b.name, diags.Error())
 			continue
@@ -714,33 +307,39 @@ func TestEventsTableSchemaIsTheOneFile(t *testing.T) {
 		if filepath.Clean(p.AsString()) != schemaPath {
 			t.Errorf("%s.%s: schema is file(%q), want %s", b.typ, b.name, p.AsString(), schemaPath)
 		}
-		if got := literal(t, b, attr(b.body, "time_partitioning", "field")).AsString(); got != "received_at" {
-			t.Errorf("partitioned on %s, want received_at", got)
+		if got := literal(t, b, attr(b.body, "time_partitioning", "field")).AsString(); got != store.PartitionField {
+			t.Errorf("partitioned on %s, want store.PartitionField %s", got, store.PartitionField)
 		}
-		if got := literal(t, b, attr(b.body, "time_partitioning", "type")).AsString(); got != "DAY" {
-			t.Errorf("partitioned by %s, want DAY", got)
+		if got := literal(t, b, attr(b.body, "time_partitioning", "type")).AsString(); got != string(store.PartitionType) {
+			t.Errorf("partitioned by %s, want store.PartitionType %s", got, store.PartitionType)
 		}
-		if got := literal(t, b, attr(b.body, "clustering")).GoString(); !strings.Contains(got, `"source"`) || !strings.Contains(got, `"event_type"`) {
-			t.Errorf("clustering %s, want source, event_type", got)
+		var clustering []string
+		for it := literal(t, b, attr(b.body, "clustering")).ElementIterator(); it.Next(); {
+			_, v := it.Element()
+			clustering = append(clustering, v.AsString())
+		}
+		if !slices.Equal(clustering, store.ClusteringFields()) {
+			t.Errorf("clustering %q, want store.ClusteringFields() %q", clustering, store.ClusteringFields())
 		}
 	}
 	if tables != 1 {
 		t.Fatalf("%d google_bigquery_table resources with a schema, want 1", tables)
 	}
-	// The columns terraform partitions and clusters on exist in the schema.
-	src, err := os.ReadFile(schemaPath)
+	// The columns terraform partitions and clusters on are in the schema
+	// as the Store parses it.
+	schema, err := store.Schema()
 	if err != nil {
-		t.Fatalf("the one table schema: %v", err)
+		t.Fatal(err)
 	}
-	var fields []struct{ Name, Type string }
-	if err := json.Unmarshal(src, &fields); err != nil {
-		t.Fatalf("%s is not a BigQuery JSON schema: %v", schemaPath, err)
+	types := map[string]bigquery.FieldType{}
+	for _, f := range schema {
+		types[f.Name] = f.Type
 	}
-	types := map[string]string{}
-	for _, f := range fields {
-		types[f.Name] = strings.ToUpper(f.Type)
+	want := map[string]bigquery.FieldType{store.PartitionField: bigquery.TimestampFieldType}
+	for _, col := range store.ClusteringFields() {
+		want[col] = bigquery.StringFieldType
 	}
-	for col, typ := range map[string]string{"received_at": "TIMESTAMP", "source": "STRING", "event_type": "STRING"} {
+	for col, typ := range want {
 		if types[col] != typ {
 			t.Errorf("schema.json: column %s is %q, want %s (terraform partitions or clusters on it)", col, types[col], typ)
 		}
@@ -1056,127 +655,39 @@ func (m *module) envKeys(expr hcl.Expression, seen map[string]bool) map[string]b
 	return keys
 }
 
-// goStringLiterals returns every string literal of the non-test Go files
-// under dirs.
-func goStringLiterals(t *testing.T, dirs ...string) map[string]bool {
-	t.Helper()
-	out := map[string]bool{}
-	fset := token.NewFileSet()
-	for _, dir := range dirs {
-		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return nil
-			}
-			f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-			if err != nil {
-				t.Errorf("%s: %v", path, err)
-				return nil
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-					if s, err := strconv.Unquote(lit.Value); err == nil {
-						out[s] = true
-					}
-				}
-				return true
-			})
-			return nil
-		})
-	}
-	return out
-}
-
-// The environment contract: what each function reads, set by terraform,
-// and read by the Go code under the same names.
+// The environment contract: terraform sets each function exactly the
+// variables its Go code reads in production, named by the Go constants.
 func TestFunctionEnvironment(t *testing.T) {
 	m := loadModule(t)
-	common := []string{"GOOGLE_CLOUD_PROJECT", "LOG_LEVEL"}
-	claims := []string{"FIRESTORE_DATABASE", "IDEMPOTENCY_COLLECTION"}
-	topics := []string{"TRIGGER_JOBS_TOPIC", "TRIGGER_DEAD_LETTER_TOPIC", "TRIGGER_JOB_KEY"}
-	push := []string{"TRIGGER_PUSH_AUDIENCE", "TRIGGER_PUSH_EMAIL"}
+	claims := []string{idempotency.EnvDatabase, idempotency.EnvCollection}
+	jobs := []string{trigger.EnvJobsTopic, trigger.EnvDeadLetterTopic, trigger.EnvJobKey}
 	want := map[string][]string{
-		"Store":         append([]string{"BIGQUERY_DATASET", "BIGQUERY_TABLE"}, common...),
-		"Relay":         append(slices.Clone(claims), common...),
-		"Trigger":       append(append(slices.Clone(claims), topics...), common...),
-		"TriggerWorker": append(append(append(slices.Clone(claims), topics...), push...), common...),
+		"Store":         {store.EnvCloudProject, logging.EnvLevel, store.EnvDataset, store.EnvTable, store.EnvPayloadBucket},
+		"Relay":         slices.Concat([]string{relay.EnvProject, logging.EnvLevel, relay.EnvFirebaseProject}, claims),
+		"Trigger":       slices.Concat([]string{trigger.EnvProject, logging.EnvLevel}, claims, jobs),
+		"TriggerWorker": slices.Concat([]string{trigger.EnvProject, logging.EnvLevel, trigger.EnvPushAudience, trigger.EnvPushEmail}, claims, jobs),
 	}
-	r := root(t)
-	read := goStringLiterals(t, filepath.Join(r, "functions"), filepath.Join(r, "shared"))
-	for ep, b := range functionsByEntryPoint(t, m) {
+	deployed := functionsByEntryPoint(t, m)
+	for ep, names := range want {
+		b, ok := deployed[ep]
+		if !ok {
+			t.Errorf("%s is not deployed", ep)
+			continue
+		}
 		expr := attr(b.body, "environment_variables")
 		if expr == nil {
 			t.Errorf("%s: no environment_variables", ep)
 			continue
 		}
-		got := m.envKeys(expr, map[string]bool{})
-		for _, k := range want[ep] {
-			if !got[k] {
-				t.Errorf("%s: environment_variables lacks %s", ep, k)
-			}
-		}
-		for k := range got {
-			if !read[k] {
-				t.Errorf("%s: terraform sets %s, but no Go file under functions/ or shared/ names it", ep, k)
-			}
+		got := slices.Sorted(maps.Keys(m.envKeys(expr, map[string]bool{})))
+		if names = slices.Sorted(slices.Values(names)); !slices.Equal(got, names) {
+			t.Errorf("%s: terraform sets %q, the Go code reads %q", ep, got, names)
 		}
 	}
-}
-
-// Trigger actions get exactly the grants they need: publisher on each
-// pubsub action's topic, Cloud Build only when an action uses it.
-func TestTriggerActionGrants(t *testing.T) {
-	m := loadModule(t)
-	locals := evalLocals(t, m, map[string]cty.Value{"project_id": cty.StringVal(testProject), "enable_trigger": cty.True})
-	src, err := os.ReadFile(filepath.Join(root(t), "shared", "config", "webhooks.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Trigger struct {
-			Sources []struct {
-				Rules json.RawMessage `json:"rules"`
-			} `json:"sources"`
-		} `json:"trigger"`
-	}
-	if err := yaml.Unmarshal(src, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	wantTopics := map[string]bool{}
-	cloudbuild := false
-	for _, s := range cfg.Trigger.Sources {
-		if len(s.Rules) == 0 {
-			continue
+	for ep := range deployed {
+		if want[ep] == nil {
+			t.Errorf("%s: deployed, but this test does not say what it reads", ep)
 		}
-		var rules []struct {
-			Actions []struct{ Type, Topic string } `json:"actions"`
-		}
-		if err := json.Unmarshal(s.Rules, &rules); err != nil {
-			continue // a map of rules; actionSecrets covers the secrets
-		}
-		for _, r := range rules {
-			for _, a := range r.Actions {
-				switch {
-				case a.Type == "cloudbuild":
-					cloudbuild = true
-				case a.Type == "pubsub" && a.Topic != "":
-					topic := a.Topic
-					if !strings.HasPrefix(topic, "projects/") {
-						topic = "projects/" + testProject + "/topics/" + topic
-					}
-					wantTopics[topic] = true
-				}
-			}
-		}
-	}
-	topics, ok := locals["trigger_publish_topics"]
-	if !ok {
-		t.Fatal("local.trigger_publish_topics could not be evaluated")
-	}
-	if got := sorted(keysOf(t, topics)); fmt.Sprint(got) != fmt.Sprint(sorted(wantTopics)) {
-		t.Errorf("publish topics %v, want %v", got, sorted(wantTopics))
-	}
-	if got := locals["trigger_uses_cloudbuild"]; !got.RawEquals(cty.BoolVal(cloudbuild)) {
-		t.Errorf("trigger_uses_cloudbuild = %#v, want %v", got, cloudbuild)
 	}
 }
 
@@ -1206,7 +717,6 @@ var deployerRoles = map[string][]string{
 	"google_pubsub_topic_iam_member":            {"pubsub.admin"},
 	"google_secret_manager_secret":              {"secretmanager.admin"},
 	"google_secret_manager_secret_iam_member":   {"secretmanager.admin"},
-	"google_secret_manager_secret_version":      {"secretmanager.admin"},
 	"google_service_account":                    {"iam.serviceAccountAdmin"},
 	"google_service_account_iam_member":         {"iam.serviceAccountAdmin"},
 	"google_storage_bucket":                     {"storage.admin"},
@@ -1245,6 +755,10 @@ func TestDeployerRolesCoverEveryResource(t *testing.T) {
 		}
 		for _, m := range resource.FindAllSubmatch(src, -1) {
 			typ := string(m[1])
+			if typ == "google_secret_manager_secret_version" {
+				t.Errorf("%s: %s: terraform must never hold secret values", path, typ)
+				continue
+			}
 			roles, ok := deployerRoles[typ]
 			if !ok {
 				t.Errorf("%s: resource type %s has no deployer role in this test's table", path, typ)

@@ -68,8 +68,10 @@ variable "log_level" {
 
 # One object per function. The defaults let one instance serve about 80
 # webhooks at once: the Store's group commit batches concurrent requests of
-# one instance, so concurrency 1 would defeat it. Cloud Run refuses
-# concurrency above 1 with less than one CPU; the validations say so first.
+# one instance, so concurrency 1 would defeat it. The settings are checked
+# once, by the function module's settings variable (modules/function):
+# Cloud Run refuses concurrency above 1 with less than one CPU, and the
+# module says so first.
 variable "store_function" {
   description = "Runtime settings of the Store function."
   type = object({
@@ -81,15 +83,6 @@ variable "store_function" {
     timeout_seconds = optional(number, 60)
   })
   default = {}
-
-  validation {
-    condition     = var.store_function.concurrency <= 1 || tonumber(var.store_function.cpu) >= 1
-    error_message = "store_function: concurrency above 1 needs cpu of at least 1."
-  }
-  validation {
-    condition     = var.store_function.concurrency >= 1 && var.store_function.concurrency <= 1000 && var.store_function.min_instances <= var.store_function.max_instances
-    error_message = "store_function: concurrency must be 1-1000 and min_instances at most max_instances."
-  }
 }
 
 variable "relay_function" {
@@ -103,15 +96,6 @@ variable "relay_function" {
     timeout_seconds = optional(number, 60)
   })
   default = {}
-
-  validation {
-    condition     = var.relay_function.concurrency <= 1 || tonumber(var.relay_function.cpu) >= 1
-    error_message = "relay_function: concurrency above 1 needs cpu of at least 1."
-  }
-  validation {
-    condition     = var.relay_function.concurrency >= 1 && var.relay_function.concurrency <= 1000 && var.relay_function.min_instances <= var.relay_function.max_instances
-    error_message = "relay_function: concurrency must be 1-1000 and min_instances at most max_instances."
-  }
 }
 
 variable "trigger_function" {
@@ -125,15 +109,6 @@ variable "trigger_function" {
     timeout_seconds = optional(number, 60)
   })
   default = {}
-
-  validation {
-    condition     = var.trigger_function.concurrency <= 1 || tonumber(var.trigger_function.cpu) >= 1
-    error_message = "trigger_function: concurrency above 1 needs cpu of at least 1."
-  }
-  validation {
-    condition     = var.trigger_function.concurrency >= 1 && var.trigger_function.concurrency <= 1000 && var.trigger_function.min_instances <= var.trigger_function.max_instances
-    error_message = "trigger_function: concurrency must be 1-1000 and min_instances at most max_instances."
-  }
 }
 
 variable "trigger_worker_function" {
@@ -148,10 +123,6 @@ variable "trigger_worker_function" {
   })
   default = {}
 
-  validation {
-    condition     = var.trigger_worker_function.concurrency <= 1 || tonumber(var.trigger_worker_function.cpu) >= 1
-    error_message = "trigger_worker_function: concurrency above 1 needs cpu of at least 1."
-  }
   validation {
     condition     = var.trigger_worker_function.timeout_seconds >= 10 && var.trigger_worker_function.timeout_seconds <= 600
     error_message = "trigger_worker_function: timeout_seconds must be 10-600 (the Pub/Sub ack deadline range)."

@@ -8,7 +8,7 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.0.0, < 8.0.0"
     }
-    # 2.5.0 added glob patterns to archive_file excludes (**/*_test.go).
+    # archive_file with one source block per file (modules/function).
     archive = {
       source  = "hashicorp/archive"
       version = ">= 2.5.0, < 3.0.0"

@@ -6,7 +6,7 @@ package store
 //
 // Two emulator (v0.6.6) quirks shape them, both documented where they
 // matter: JSON columns are created as STRING on the emulator
-// (EmulatorTableMetadata), and the emulator misreads the sub-second part of
+// (emulatorTableMetadata), and the emulator misreads the sub-second part of
 // a TIMESTAMP written through the Write API (it takes the microseconds as
 // milliseconds), so events here are received on whole seconds; real
 // BigQuery reads the same int64 microseconds exactly.
@@ -466,7 +466,7 @@ func (e *emulated) restartWriteAPI(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	e.emu.Restart()
-	if err := CreateEmulatorTable(ctx, e.client, e.s.Dataset, e.s.Table); err != nil {
+	if err := createEmulatorTable(ctx, e.client, e.s.Dataset, e.s.Table); err != nil {
 		t.Fatal(err)
 	}
 	if err := probeWriteAPI(ctx, e.s, e.sink.stream.table); err != nil {
@@ -506,10 +506,10 @@ func TestCreateTableLayout(t *testing.T) {
 		if err := CreateTable(ctx, c, "prod", "events"); err != nil {
 			t.Fatal(err)
 		}
-		if err := CreateEmulatorTable(ctx, c, "emu", "events"); err != nil {
+		if err := createEmulatorTable(ctx, c, "emu", "events"); err != nil {
 			t.Fatal(err)
 		}
-		if err := CreateDedupView(ctx, c, "emu", ViewName("events"), "events"); err != nil {
+		if err := createDedupView(ctx, c, "emu", ViewName("events"), "events"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,12 +1,10 @@
 package store
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +12,6 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/bigquery/storage/managedwriter/adapt"
-	"google.golang.org/api/googleapi"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -47,6 +44,10 @@ var dedupBetweenSQL string
 // (Stripe retries for 3 days). The terraform's store_retry_horizon_days
 // defaults to it.
 const RetryHorizonDays = 3
+
+// ViewName returns the name of the dedup view over table: table +
+// "_latest", the name the terraform gives it (terraform/store.tf).
+func ViewName(table string) string { return table + "_latest" }
 
 // TableFunctionName returns the name of the time-bounded deduplicated read
 // over table: table + "_between", the routine the terraform creates.
@@ -107,101 +108,6 @@ func TableMetadata() (*bigquery.TableMetadata, error) {
 // project.dataset.table.
 func DedupViewSQL(table string) string {
 	return strings.ReplaceAll(dedupViewSQL, "${table}", table)
-}
-
-// EmulatorTableMetadata is TableMetadata with the JSON columns made
-// STRING, for the BigQuery emulator (v0.6.6). The emulator stores a JSON
-// value written through the Storage Write API as a JSON string holding the
-// text (`"{\"a\":1}"`) rather than the parsed value, so JSON_VALUE and
-// friends find nothing in it; in a STRING column the same text reads back
-// exactly, and BigQuery's JSON functions accept JSON text in STRING
-// columns. The rows written are the same either way: a JSON column takes
-// its value as text in the proto row.
-func EmulatorTableMetadata() (*bigquery.TableMetadata, error) {
-	md, err := TableMetadata()
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range md.Schema {
-		if f.Type == bigquery.JSONFieldType {
-			f.Type = bigquery.StringFieldType
-		}
-	}
-	return md, nil
-}
-
-// CreateTable creates the events table in dataset as TableMetadata
-// describes it, creating the dataset too when it is missing; tables and
-// datasets that already exist are left as they are. Production tables come
-// from the terraform; this is for tests and development projects. On the
-// BigQuery emulator use CreateEmulatorTable.
-func CreateTable(ctx context.Context, client *bigquery.Client, dataset, table string) error {
-	md, err := TableMetadata()
-	if err != nil {
-		return err
-	}
-	return createTable(ctx, client, dataset, table, md)
-}
-
-// CreateEmulatorTable is CreateTable for the BigQuery emulator: the table
-// of EmulatorTableMetadata.
-func CreateEmulatorTable(ctx context.Context, client *bigquery.Client, dataset, table string) error {
-	md, err := EmulatorTableMetadata()
-	if err != nil {
-		return err
-	}
-	return createTable(ctx, client, dataset, table, md)
-}
-
-func createTable(ctx context.Context, client *bigquery.Client, dataset, table string, md *bigquery.TableMetadata) error {
-	ds := client.Dataset(dataset)
-	// Look before creating: the emulator answers a second create with 500,
-	// not 409.
-	if _, err := ds.Metadata(ctx); notFound(err) {
-		if err := ds.Create(ctx, nil); err != nil && !alreadyExists(err) {
-			return fmt.Errorf("store.CreateTable: create dataset %s: %w", dataset, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("store.CreateTable: dataset %s: %w", dataset, err)
-	}
-	return createIfMissing(ctx, ds.Table(table), md)
-}
-
-// createIfMissing creates t unless it exists.
-func createIfMissing(ctx context.Context, t *bigquery.Table, md *bigquery.TableMetadata) error {
-	_, err := t.Metadata(ctx)
-	if err == nil {
-		return nil
-	}
-	if !notFound(err) {
-		return fmt.Errorf("store: table %s.%s: %w", t.DatasetID, t.TableID, err)
-	}
-	if err := t.Create(ctx, md); err != nil && !alreadyExists(err) {
-		return fmt.Errorf("store: create %s.%s: %w", t.DatasetID, t.TableID, err)
-	}
-	return nil
-}
-
-// CreateDedupView creates view (ViewName(table) by convention) in dataset
-// over the events table, keeping one row per (source, event_id): the
-// earliest delivery. An existing view is left as it is.
-func CreateDedupView(ctx context.Context, client *bigquery.Client, dataset, view, table string) error {
-	query := DedupViewSQL(fmt.Sprintf("%s.%s.%s", client.Project(), dataset, table))
-	md := &bigquery.TableMetadata{ViewQuery: query}
-	if err := createIfMissing(ctx, client.Dataset(dataset).Table(view), md); err != nil {
-		return fmt.Errorf("store.CreateDedupView: %w", err)
-	}
-	return nil
-}
-
-func alreadyExists(err error) bool {
-	var apiErr *googleapi.Error
-	return errors.As(err, &apiErr) && apiErr.Code == http.StatusConflict
-}
-
-func notFound(err error) bool {
-	var apiErr *googleapi.Error
-	return errors.As(err, &apiErr) && apiErr.Code == http.StatusNotFound
 }
 
 // rowSchema is the proto form of schema.json that the Storage Write API

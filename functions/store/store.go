@@ -8,7 +8,10 @@
 // default stream. A payload above MaxInlinePayloadBytes (8 MiB), more than
 // one append can carry, is first written to the Cloud Storage bucket
 // STORE_PAYLOAD_BUCKET as <source>/<yyyy>/<mm>/<dd>/<event id>.json
-// (payloads.go), and its row holds payload_uri instead of payload.
+// (payloads.go), and its row holds payload_uri instead of payload. The
+// settings are read once (settings.go); the sink is BigQuery's
+// (bigquery.go), the emulator's, which creates its own tables
+// (emulator.go), or a local folder (local.go).
 //
 // Concurrent requests share one append (group commit): the first row of a
 // batch waits STORE_BATCH_WAIT (5 ms) for others, then the whole batch is
@@ -63,10 +66,10 @@ const ResultStored = "stored"
 // settings from a map.
 var lookupEnv = os.LookupEnv
 
-// shared is the process's one sink, made by the first NewPattern call and
-// used by every source. A failed creation is not kept: the next call tries
-// again.
-var shared struct {
+// processSink is the process's one sink, made by the first NewPattern
+// call and used by every source. A failed creation is not kept: the next
+// call tries again.
+var processSink struct {
 	mu   sync.Mutex
 	sink sink
 }
@@ -82,9 +85,9 @@ func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error)
 	if src.Name == "" {
 		return nil, errors.New("store: source without a name")
 	}
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.sink == nil {
+	processSink.mu.Lock()
+	defer processSink.mu.Unlock()
+	if processSink.sink == nil {
 		s, err := settingsFromEnv(lookupEnv)
 		if err != nil {
 			return nil, err
@@ -93,9 +96,27 @@ func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error)
 		if err != nil {
 			return nil, err
 		}
-		shared.sink = sk
+		processSink.sink = sk
 	}
-	return newPattern(shared.sink), nil
+	return newPattern(processSink.sink), nil
+}
+
+// sink stores one event durably before returning.
+type sink interface {
+	store(ctx context.Context, ev *event.Event) error
+	// close releases the sink's files or connections; tests call it.
+	close() error
+}
+
+// newSink returns the sink the settings select: BigQuery (or its emulator)
+// when a project or emulator is configured (bigquery.go, emulator.go), the
+// local NDJSON folder otherwise (local.go). It dials nothing: clients are
+// created on first use.
+func newSink(s settings) (sink, error) {
+	if s.local() {
+		return newLocalSink(s.DataDir), nil
+	}
+	return newBigQuerySink(s)
 }
 
 // storePattern stores each event it handles in its sink.

@@ -165,10 +165,10 @@ func TestSettingsFromEnv(t *testing.T) {
 func TestNewPattern(t *testing.T) {
 	t.Cleanup(func() {
 		lookupEnv = os.LookupEnv
-		if shared.sink != nil {
-			_ = shared.sink.close()
+		if processSink.sink != nil {
+			_ = processSink.sink.close()
 		}
-		shared.sink = nil
+		processSink.sink = nil
 	})
 
 	t.Run("a bad setting is an error naming the variable", func(t *testing.T) {
@@ -176,7 +176,7 @@ func TestNewPattern(t *testing.T) {
 		if _, err := NewPattern(context.Background(), config.Source{Name: "github"}); err == nil || !strings.Contains(err.Error(), EnvBatchRows) {
 			t.Fatalf("NewPattern() error = %v, want one naming %s", err, EnvBatchRows)
 		}
-		if shared.sink != nil {
+		if processSink.sink != nil {
 			t.Fatal("a failed NewPattern kept a sink")
 		}
 	})
@@ -477,4 +477,38 @@ func FuzzEncodeRow(f *testing.F) {
 			t.Errorf("received_at = %d", got)
 		}
 	})
+}
+
+// Production tables come from the terraform: only a sink pointed at the
+// emulator creates its dataset, table and view (emulator.go), and a
+// BigQuery sink's stream opens its streams with the client it is given.
+func TestOnlyTheEmulatorSinkCreatesItsTables(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		env          map[string]string
+		wantEmulator bool
+	}{
+		{"BigQuery", map[string]string{EnvProject: "p", EnvPayloadBucket: "bkt"}, false},
+		{"the emulator", map[string]string{EnvProject: "p", EnvEmulatorHost: "127.0.0.1:9050", EnvStorageEmulatorHost: "127.0.0.1:9060", EnvPayloadBucket: "bkt"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := settingsFromEnv(mapLookup(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sk, err := newSink(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sk.close()
+			b := sk.(*bigQuerySink)
+			_, emulated := b.clients.(*emulatorClients)
+			if emulated != tc.wantEmulator {
+				t.Errorf("clients %T, want the emulator's: %v", b.clients, tc.wantEmulator)
+			}
+			if b.stream.clients != b.clients {
+				t.Error("the stream opens its streams with another client than the sink closes")
+			}
+		})
+	}
 }

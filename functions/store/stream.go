@@ -23,9 +23,9 @@ import (
 // next batch opens a fresh stream. A batch is acknowledged only by its own
 // successful response, never by a later one.
 type defaultStream struct {
-	client func(ctx context.Context) (*managedwriter.Client, error)
-	table  string // projects/p/datasets/d/tables/t
-	schema *rowSchema
+	clients writeClients // the Storage Write client, created on first use
+	table   string       // projects/p/datasets/d/tables/t
+	schema  *rowSchema
 
 	// emulated: register the default stream with GetWriteStream before
 	// opening it. The BigQuery emulator knows a table's _default stream
@@ -47,7 +47,7 @@ func (s *defaultStream) current(ctx context.Context) (*managedwriter.ManagedStre
 	if s.ms != nil {
 		return s.ms, nil
 	}
-	mw, err := s.client(ctx)
+	mw, err := s.clients.writeClient(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -287,6 +287,11 @@ run "trigger_alone" {
     && !contains(keys(local.trigger_env), "TRIGGER_PUSH_AUDIENCE"))
     error_message = "TriggerWorker checks the push token the subscription is configured to send (audience and push identity)."
   }
+  assert {
+    condition = (toset(keys(google_project_iam_member.action_cloudbuild)) == toset(["trigger", "trigger_worker"])
+    && length(google_pubsub_topic_iam_member.action_publisher) == 0)
+    error_message = "The cloudbuild action of webhooks.yaml gets Trigger and TriggerWorker the Cloud Build role; with no pubsub action, no topic grant."
+  }
 }
 
 run "all_on" {
@@ -406,4 +411,18 @@ run "dashboard_all_on" {
     condition     = toset(keys(google_monitoring_dashboard.pattern)) == toset(["store", "relay", "trigger"]) && length(jsondecode(google_monitoring_dashboard.pattern["trigger"].dashboard_json).mosaicLayout.tiles) == 8
     error_message = "All on: three dashboards; Trigger's with its dead-letter panel (8 tiles)."
   }
+}
+
+# The worker's timeout is its subscription's ack deadline: Pub/Sub allows
+# at most 600 seconds. (Every function's settings are checked by the
+# function module: tests/function.tftest.hcl.)
+run "worker_timeout_is_an_ack_deadline" {
+  command = plan
+
+  variables {
+    enable_trigger          = true
+    trigger_worker_function = { timeout_seconds = 900 }
+  }
+
+  expect_failures = [var.trigger_worker_function]
 }

@@ -1,31 +1,33 @@
 # One Cloud Run function: its archive (only the files its build needs),
 # the upload, the function and who may invoke it. The root module
-# instantiates it once per entry point (functions.tf).
+# instantiates it once per entry point (store.tf, relay.tf, trigger.tf).
 
 locals {
-  # Every package folder of the module; the archive drops those this
-  # function does not compile, so a change to another pattern changes
-  # neither this archive nor this function.
-  package_dirs = toset([for f in fileset(var.deployment.source_root, "{functions,shared}/**/*.go") : dirname(f)])
-  keep_files   = toset(concat(["go.mod", "go.sum"], var.code.root_files))
-  # Folders with a go.mod of their own (shared/verify/interop, the tests
-  # against the providers' SDKs) are other modules: no function builds
-  # from them, so nothing under them is uploaded.
-  nested_modules = toset([for f in fileset(var.deployment.source_root, "{functions,shared}/**/go.mod") : dirname(f)])
-
-  excludes = concat(
-    [for d in setsubtract(local.package_dirs, var.code.packages) : "${d}/*"],
-    [for d in local.nested_modules : "${d}/**"],
-    [for f in fileset(var.deployment.source_root, "*") : f if !contains(local.keep_files, f)],
-    ["**/*_test.go", "**/testdata/**", ".git/**", ".ci/**", ".local/**", "terraform/**", "docs/**"],
-  )
+  # The archive is chosen by inclusion: go.mod, go.sum, the root files
+  # this function needs and the files of the packages it compiles (each
+  # folder's own files, not its subfolders, so no testdata), without
+  # tests. Nothing else of the source root is uploaded: a stray top-level
+  # folder, docs, or a vendor/ folder (which would switch the buildpack
+  # to a vendored build) never reaches an archive, and a change to
+  # another pattern changes neither this archive nor this function.
+  files = sort(distinct(concat(
+    ["go.mod", "go.sum"],
+    var.code.root_files,
+    flatten([for d in var.code.packages : [for f in fileset(var.deployment.source_root, "${d}/*") : f if !endswith(f, "_test.go")]]),
+  )))
 }
 
 data "archive_file" "source" {
   type        = "zip"
-  source_dir  = var.deployment.source_root
   output_path = "${var.deployment.build_dir}/${var.entry_point}.zip"
-  excludes    = local.excludes
+
+  dynamic "source" {
+    for_each = local.files
+    content {
+      filename = source.value
+      content  = file("${var.deployment.source_root}/${source.value}")
+    }
+  }
 }
 
 # The build's environment beside the archive, as <entry_point>.build-env.zip

@@ -13,6 +13,11 @@ output "archive_path" {
   value       = data.archive_file.source.output_path
 }
 
+output "files" {
+  description = "The files the archive holds, relative to the source root."
+  value       = local.files
+}
+
 output "archive_md5" {
   description = "MD5 of the archive: it changes only when a file this function compiles changes."
   value       = data.archive_file.source.output_md5

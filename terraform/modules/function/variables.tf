@@ -14,7 +14,7 @@ variable "deployment" {
 }
 
 variable "code" {
-  description = "What the function compiles: root_files, the files at the module root its archive holds besides go.mod and go.sum (webhooks.go and its own, store.go); packages, the folders of every package of this module it compiles, as `go list -deps` says. The archive holds these and nothing else."
+  description = "What the function compiles: root_files, the files at the module root its archive holds besides go.mod and go.sum (webhooks.go and its own, store.go); packages, the folders of every package of this module it compiles, as `go list -deps` says. The archive holds these (each folder's files without its tests and subfolders) and nothing else."
   type = object({
     root_files = list(string)
     packages   = list(string)
@@ -48,7 +48,7 @@ variable "environment_variables" {
 }
 
 variable "settings" {
-  description = "Runtime settings: memory, cpu, concurrency, min/max instances, timeout."
+  description = "Runtime settings: memory, cpu, concurrency, min/max instances, timeout (seconds). Checked here, once for every function: Cloud Run refuses concurrency above 1 with less than one CPU, and concurrency above 1000."
   type = object({
     memory          = string
     cpu             = string
@@ -57,6 +57,15 @@ variable "settings" {
     max_instances   = number
     timeout_seconds = number
   })
+
+  validation {
+    condition     = var.settings.concurrency <= 1 || tonumber(var.settings.cpu) >= 1
+    error_message = "settings: concurrency above 1 needs cpu of at least 1."
+  }
+  validation {
+    condition     = var.settings.concurrency >= 1 && var.settings.concurrency <= 1000 && var.settings.min_instances <= var.settings.max_instances
+    error_message = "settings: concurrency must be 1-1000 and min_instances at most max_instances."
+  }
 }
 
 variable "public" {

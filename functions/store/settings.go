@@ -1,30 +1,22 @@
 package store
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
-	"cloud.google.com/go/bigquery"
-	"cloud.google.com/go/bigquery/storage/managedwriter"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/cloudhooks/webhooks/shared/config"
-	"github.com/cloudhooks/webhooks/shared/event"
 )
 
 // Environment variables of the Store function (the README's configuration
 // reference lists them too).
 const (
-	// EnvProject is the project of the events table; GOOGLE_CLOUD_PROJECT
+	// EnvProject is the project of the events table; EnvCloudProject
 	// when unset. No project and no emulator selects the local sink.
 	EnvProject = "BIGQUERY_PROJECT"
+	// EnvCloudProject is the function's project (the terraform sets it
+	// on every function).
+	EnvCloudProject = "GOOGLE_CLOUD_PROJECT"
 	// EnvDataset is the dataset of the events table (DefaultDataset).
 	EnvDataset = "BIGQUERY_DATASET"
 	// EnvTable is the events table (DefaultTable); its dedup view is
@@ -64,10 +56,6 @@ const (
 	DefaultDataDir = ".local/data"
 )
 
-// ViewName returns the name of the dedup view over table: table +
-// "_latest", the name the terraform gives it (terraform/store.tf).
-func ViewName(table string) string { return table + "_latest" }
-
 // settings is the Store function's configuration, read once at start-up.
 type settings struct {
 	Project, Dataset, Table string
@@ -90,7 +78,7 @@ func (s settings) local() bool {
 func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	env := config.NewEnv(lookup)
 	s := settings{
-		Project:             env.String(EnvProject, env.String("GOOGLE_CLOUD_PROJECT", "")),
+		Project:             env.String(EnvProject, env.String(EnvCloudProject, "")),
 		Dataset:             env.String(EnvDataset, DefaultDataset),
 		Table:               env.String(EnvTable, DefaultTable),
 		EmulatorHost:        env.String(EnvEmulatorHost, ""),
@@ -155,138 +143,4 @@ func validBucket(name string) bool {
 		}
 	}
 	return len(name) >= 3 && len(name) <= 222
-}
-
-// sink stores one event durably before returning.
-type sink interface {
-	store(ctx context.Context, ev *event.Event) error
-	// close releases the sink's files or connections; tests call it.
-	close() error
-}
-
-// newSink returns the sink the settings select: BigQuery (or its emulator)
-// when a project or emulator is configured, the local NDJSON folder
-// otherwise. It dials nothing: clients are created on first use.
-func newSink(s settings) (sink, error) {
-	if s.local() {
-		return newLocalSink(s.DataDir), nil
-	}
-	rs, err := loadRowSchema()
-	if err != nil {
-		return nil, err
-	}
-	b := &bigQuerySink{settings: s, schema: rs, payloads: newBucketStore(s.PayloadBucket, s.StorageEmulator)}
-	b.stream = &defaultStream{
-		client:   b.writeClient,
-		table:    managedwriter.TableParentFromParts(s.Project, s.Dataset, s.Table),
-		schema:   rs,
-		emulated: s.StorageEmulatorHost != "",
-	}
-	b.writer = newWriter(b.stream, s.Writer)
-	return b, nil
-}
-
-// bigQuerySink writes events to the events table through the Storage
-// Write API's default stream, with group commit, and payloads too large for
-// a row to the payload bucket first.
-type bigQuerySink struct {
-	settings settings
-	schema   *rowSchema
-	stream   *defaultStream
-	writer   *writer
-	payloads *bucketStore
-
-	// mu guards the clients, created on first use: a failed creation is
-	// retried by the next request rather than kept forever.
-	mu    sync.Mutex
-	mw    *managedwriter.Client
-	ready bool // emulator: dataset, table and view exist
-}
-
-// store returns once the row (and, for a large payload, its object
-// before it) is durable.
-func (b *bigQuerySink) store(ctx context.Context, ev *event.Event) error {
-	row, err := rowWithin(ctx, b.payloads, ev, b.writer.opts.Bytes, func(ev *event.Event, uri string) ([]byte, error) {
-		return encodeRow(b.schema, ev, uri)
-	})
-	if err != nil {
-		return err
-	}
-	return b.writer.Write(ctx, row)
-}
-
-// writeClient returns the Storage Write client, creating it (and, on an
-// emulator, the table) on first use.
-func (b *bigQuerySink) writeClient(ctx context.Context) (*managedwriter.Client, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.settings.EmulatorHost != "" && !b.ready {
-		if err := b.prepareEmulator(ctx); err != nil {
-			return nil, err
-		}
-		b.ready = true
-	}
-	if b.mw != nil {
-		return b.mw, nil
-	}
-	opts := []option.ClientOption{
-		// gRPC waits up to two minutes between reconnections after a
-		// failure; a webhook cannot wait that long once BigQuery is back.
-		option.WithGRPCDialOption(grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
-			MinConnectTimeout: 5 * time.Second,
-		})),
-	}
-	if h := b.settings.StorageEmulatorHost; h != "" {
-		opts = append(opts,
-			option.WithEndpoint(h),
-			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-		)
-	}
-	// The client's context lives as long as the process: it carries every
-	// stream the client opens.
-	mw, err := managedwriter.NewClient(context.WithoutCancel(ctx), b.settings.Project, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("store: managedwriter.NewClient: %w", err)
-	}
-	b.mw = mw
-	return mw, nil
-}
-
-// prepareEmulator creates the dataset, table and dedup view, which an
-// emulator lacks when it starts.
-func (b *bigQuerySink) prepareEmulator(ctx context.Context) error {
-	bq, err := newEmulatorClient(ctx, b.settings.Project, b.settings.EmulatorHost)
-	if err != nil {
-		return err
-	}
-	defer bq.Close()
-	if err := CreateEmulatorTable(ctx, bq, b.settings.Dataset, b.settings.Table); err != nil {
-		return err
-	}
-	return CreateDedupView(ctx, bq, b.settings.Dataset, ViewName(b.settings.Table), b.settings.Table)
-}
-
-func (b *bigQuerySink) close() error {
-	err := errors.Join(b.stream.close(), b.payloads.close())
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.mw != nil {
-		err = errors.Join(err, b.mw.Close())
-		b.mw = nil
-	}
-	return err
-}
-
-// newEmulatorClient returns a BigQuery client of the emulator's REST API.
-func newEmulatorClient(ctx context.Context, project, host string) (*bigquery.Client, error) {
-	c, err := bigquery.NewClient(ctx, project,
-		option.WithEndpoint("http://"+host),
-		option.WithoutAuthentication(),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("store: bigquery.NewClient(%s): %w", host, err)
-	}
-	return c, nil
 }
