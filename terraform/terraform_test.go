@@ -23,6 +23,7 @@
 package terraform_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -777,5 +778,46 @@ func TestDeployerRolesCoverEveryResource(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Settings must reach the Cloud Build deploy: *.tfvars is git-ignored, so
+// gcloud builds submit never uploaded one, and cloudbuild.yaml passes only
+// the project, region and switches, so notification_channels could not be
+// set and the alerts notified nobody. deploy.auto.tfvars.json is committed,
+// uploaded, and read by the plan step's terraform (it runs in terraform/).
+func TestDeploySettingsReachCloudBuild(t *testing.T) {
+	r := root(t)
+	path := filepath.Join(r, "terraform", "deploy.auto.tfvars.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("no committed settings file for the Cloud Build deploy: %v", err)
+	}
+	var settings map[string]json.RawMessage
+	if err := json.Unmarshal(b, &settings); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	vars, err := os.ReadFile(filepath.Join(r, "terraform", "variables.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range settings {
+		if !strings.Contains(string(vars), `variable "`+k+`"`) {
+			t.Errorf("%s sets %s, which terraform does not declare", path, k)
+		}
+	}
+	if _, ok := settings["notification_channels"]; !ok {
+		t.Errorf("%s does not show notification_channels, the setting the alerts need", path)
+	}
+	ignore := exec.Command("git", "-C", r, "check-ignore", "-q", "terraform/deploy.auto.tfvars.json")
+	if ignore.Run() == nil {
+		t.Errorf("git ignores terraform/deploy.auto.tfvars.json, so gcloud builds submit would not upload it")
+	}
+	build, err := os.ReadFile(filepath.Join(r, "cloudbuild.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?s)id: plan.*?-chdir=terraform`).Match(build) {
+		t.Error("cloudbuild.yaml's plan step does not run in terraform/, where the settings file is read")
 	}
 }

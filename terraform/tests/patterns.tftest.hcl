@@ -288,9 +288,9 @@ run "trigger_alone" {
     error_message = "TriggerWorker checks the push token the subscription is configured to send (audience and push identity)."
   }
   assert {
-    condition = (toset(keys(google_project_iam_member.action_cloudbuild)) == toset(["trigger", "trigger_worker"])
+    condition = (toset(keys(google_project_iam_member.trigger_run_builds)) == toset(["trigger", "trigger_worker"])
     && length(google_pubsub_topic_iam_member.action_publisher) == 0)
-    error_message = "The cloudbuild action of webhooks.yaml gets Trigger and TriggerWorker the Cloud Build role; with no pubsub action, no topic grant."
+    error_message = "The cloudbuild action of webhooks.yaml gets Trigger and TriggerWorker the run-builds role; with no pubsub action, no topic grant."
   }
 }
 
