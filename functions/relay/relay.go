@@ -81,7 +81,7 @@ var ErrInFlight = errors.New("relay: another delivery of this event is being sen
 // shared/config/webhooks.yaml) and returns its pattern. Process-wide
 // clients (FCM, Firestore) are built lazily once from the environment.
 func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error) {
-	if _, err := settingsFromEnv(lookupEnv); err != nil {
+	if _, err := processSettings(); err != nil {
 		return nil, err
 	}
 	return newPattern(src, processDeps)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -417,7 +418,7 @@ func TestDryRun(t *testing.T) {
 	if err != nil || !s.DryRun {
 		t.Fatalf("settings = %+v, %v; want a dry run without a project", s, err)
 	}
-	d, err := newDeps(context.Background(), s, func(string) (string, bool) { return "", false }, slog.New(slog.NewJSONHandler(logs, nil)))
+	d, err := newDeps(context.Background(), s, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,11 +541,14 @@ func TestNewPatternDryRun(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(EnvProject, "")
 	t.Setenv(EnvDataDir, dir)
-	t.Cleanup(func() {
-		shared.mu.Lock()
-		shared.d = nil
-		shared.mu.Unlock()
-	})
+	resetProcess := func() {
+		process.mu.Lock()
+		process.d = nil
+		process.mu.Unlock()
+		processSettings = sync.OnceValues(func() (settings, error) { return settingsFromEnv(lookupEnv) })
+	}
+	resetProcess()
+	t.Cleanup(resetProcess)
 	p, err := NewPattern(context.Background(), config.Source{Name: "src", Rules: rulesJSON(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`)})
 	if err != nil {
 		t.Fatal(err)
@@ -565,7 +569,7 @@ func TestMissingCredentials(t *testing.T) {
 	t.Setenv("CLOUDSDK_CONFIG", t.TempDir())
 	s := settings{Project: "p", DataDir: t.TempDir(), SendTimeout: time.Second}
 	log := slog.New(slog.NewJSONHandler(&syncBuffer{}, nil))
-	d, err := newDeps(context.Background(), s, func(string) (string, bool) { return "", false }, log)
+	d, err := newDeps(context.Background(), s, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -575,8 +579,8 @@ func TestMissingCredentials(t *testing.T) {
 	if _, ok := d.claims.(*idempotency.Memory); !ok {
 		t.Errorf("dry-run claims = %T, want in memory", d.claims)
 	}
-	onRun := func(k string) (string, bool) { return "relay", k == "K_SERVICE" }
-	if _, err := newDeps(context.Background(), s, onRun, log); err == nil {
+	s.OnCloudRun = true
+	if _, err := newDeps(context.Background(), s, log); err == nil {
 		t.Fatal("on Cloud Run, missing credentials were not an error")
 	}
 }
@@ -650,4 +654,49 @@ func TestAConditionValueCannotWidenTheAudience(t *testing.T) {
 			t.Fatalf("sent %+v", sent)
 		}
 	})
+}
+
+// TestTheEnvironmentIsReadOnce proves every source and the process's
+// clients share one reading of the environment: each variable, the claim
+// store's included, is looked up once however many sources start.
+func TestTheEnvironmentIsReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	reads := map[string]int{}
+	lookupEnv = func(k string) (string, bool) {
+		mu.Lock()
+		reads[k]++
+		mu.Unlock()
+		v, ok := map[string]string{EnvDataDir: dir}[k]
+		return v, ok
+	}
+	reset := func() {
+		process.mu.Lock()
+		process.d = nil
+		process.mu.Unlock()
+		processSettings = sync.OnceValues(func() (settings, error) { return settingsFromEnv(lookupEnv) })
+	}
+	reset()
+	t.Cleanup(func() { lookupEnv = os.LookupEnv; reset() })
+	for _, name := range []string{"a", "b", "c"} {
+		p, err := NewPattern(context.Background(), config.Source{Name: name, Rules: rulesJSON(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := p.Handle(context.Background(), newEvent("x", "evt_"+name, `{}`)); err != nil || out.Result != ResultSent {
+			t.Fatalf("Handle = %+v, %v", out, err)
+		}
+	}
+	for _, k := range []string{EnvSendTimeout, EnvDataDir, idempotency.EnvLease, idempotency.EnvCollection, "K_SERVICE"} {
+		if reads[k] != 1 {
+			t.Errorf("%s read %d times, want once per process", k, reads[k])
+		}
+	}
+}
+
+func TestKServiceMeansCloudRun(t *testing.T) {
+	s, err := settingsFromEnv(func(k string) (string, bool) { return "", k == "K_SERVICE" })
+	if err != nil || !s.OnCloudRun {
+		t.Fatalf("settings = %+v, %v; want OnCloudRun with K_SERVICE set", s, err)
+	}
 }

@@ -81,6 +81,14 @@ func FromEnv(ctx context.Context, lookup func(string) (string, bool)) (Store, er
 	if err != nil {
 		return nil, err
 	}
+	return FromSettings(ctx, s)
+}
+
+// FromSettings returns the store that settings already read by
+// SettingsFromEnv select, so that a function reading its environment once
+// need not read it again: Firestore when s.Project is set, a Memory store
+// otherwise.
+func FromSettings(ctx context.Context, s Settings) (Store, error) {
 	if s.Project == "" {
 		m := NewMemory(s.Lease)
 		m.retention = s.Retention
@@ -89,7 +97,7 @@ func FromEnv(ctx context.Context, lookup func(string) (string, bool)) (Store, er
 	// The client lives as long as the process, beyond ctx.
 	client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), s.Project, s.Database)
 	if err != nil {
-		return nil, fmt.Errorf("idempotency.FromEnv: firestore.NewClientWithDatabase: %w", err)
+		return nil, fmt.Errorf("idempotency: firestore.NewClientWithDatabase: %w", err)
 	}
 	return NewFirestore(client, s.Collection, s.Lease, s.Retention), nil
 }
