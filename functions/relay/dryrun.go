@@ -106,7 +106,7 @@ func hashIf(token string) string {
 	if token == "" {
 		return ""
 	}
-	return TokenHash(token)
+	return tokenHash(token)
 }
 
 func notificationTitle(n *messaging.Notification) string {

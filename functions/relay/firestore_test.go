@@ -42,7 +42,7 @@ const oneTopic = `[{name: r0, events: ["*"], to: {topic: payments}, notification
 
 func TestFirestoreDuplicatesSendOnce(t *testing.T) {
 	h, _, _ := firestoreHarness(t, oneTopic)
-	for i, want := range []string{ResultSent, ResultDuplicate, ResultDuplicate} {
+	for i, want := range []string{ResultSent, resultDuplicate, resultDuplicate} {
 		out, err := h.relay.Handle(context.Background(), newEvent("x", "evt_1", `{"amount":1}`))
 		if err != nil || out.Result != want {
 			t.Fatalf("delivery %d = %+v, %v; want %s", i, out, err, want)
@@ -78,8 +78,8 @@ func TestFirestoreConcurrentDeliveriesSendOnce(t *testing.T) {
 		switch {
 		case errs[i] == nil && outs[i].Result == ResultSent:
 			sent++
-		case errs[i] == nil && outs[i].Result == ResultDuplicate:
-		case errors.Is(errs[i], ErrInFlight):
+		case errs[i] == nil && outs[i].Result == resultDuplicate:
+		case errors.Is(errs[i], errInFlight):
 			later++
 		default:
 			t.Errorf("delivery %d = %+v, %v", i, outs[i], errs[i])
@@ -108,7 +108,7 @@ func TestFirestoreFailedSendThenRetrySendsOnce(t *testing.T) {
 		t.Fatalf("first delivery error = %v, want retryable after FCM's 600s", err)
 	}
 	h.fcm.Fail(nil)
-	for i, want := range []string{ResultSent, ResultDuplicate} {
+	for i, want := range []string{ResultSent, resultDuplicate} {
 		out, err := h.relay.Handle(ctx, ev)
 		if err != nil || out.Result != want {
 			t.Fatalf("retry %d = %+v, %v; want %s", i, out, err, want)
@@ -125,7 +125,7 @@ func TestFirestoreFailedSendThenRetrySendsOnce(t *testing.T) {
 func TestFirestoreExpiredClaimIsTakenOver(t *testing.T) {
 	h, client, collection := firestoreHarness(t, oneTopic)
 	ctx := context.Background()
-	key := ClaimKey("src", "r0", "evt_1")
+	key := claimKey("src", "r0", "evt_1")
 	crashed := func(expires time.Time) {
 		_, err := client.Collection(collection).Doc(idempotency.DocID(key)).Set(ctx, map[string]any{
 			"key": key, "state": "in_flight", "claimed_at": expires.Add(-time.Minute), "expires_at": expires,
@@ -137,14 +137,14 @@ func TestFirestoreExpiredClaimIsTakenOver(t *testing.T) {
 	ev := newEvent("x", "evt_1", `{"amount":1}`)
 
 	crashed(time.Now().Add(time.Hour))
-	if _, err := h.relay.Handle(ctx, ev); !errors.Is(err, ErrInFlight) {
+	if _, err := h.relay.Handle(ctx, ev); !errors.Is(err, errInFlight) {
 		t.Fatalf("delivery during the lease = %v, want in flight", err)
 	}
 	crashed(time.Now().Add(-time.Second))
 	if out, err := h.relay.Handle(ctx, ev); err != nil || out.Result != ResultSent {
 		t.Fatalf("delivery after the lease = %+v, %v; want sent", out, err)
 	}
-	if out, err := h.relay.Handle(ctx, ev); err != nil || out.Result != ResultDuplicate {
+	if out, err := h.relay.Handle(ctx, ev); err != nil || out.Result != resultDuplicate {
 		t.Fatalf("next delivery = %+v, %v; want duplicate", out, err)
 	}
 	if n := len(h.fcm.Sent()); n != 1 {

@@ -34,7 +34,7 @@
 // matching rule cannot render is answered 422 and nothing is sent for it.
 //
 // Exactly once: before sending, each matching rule claims the key
-// relay/<source>/<rule name>/<event id> (see ClaimKey). A claim already
+// relay/<source>/<rule name>/<event id> (see claimKey). A claim already
 // done answers 200 "duplicate"; a claim another delivery holds answers 503,
 // so the provider comes back once that delivery has finished or failed
 // (answering 200 instead would lose the event if that delivery failed); a
@@ -64,17 +64,17 @@ import (
 // Results are the Outcome.Result words Relay answers with.
 const (
 	ResultSent      = "sent"
-	ResultDuplicate = "duplicate"
-	ResultIgnored   = "ignored"
+	resultDuplicate = "duplicate"
+	resultIgnored   = "ignored"
 )
 
-// InFlightRetryAfter is the Retry-After of a 503 answered because another
+// inFlightRetryAfter is the Retry-After of a 503 answered because another
 // delivery of the same event holds its claim: about as long as a send
 // takes, so the provider's retry usually finds it done.
-const InFlightRetryAfter = 10 * time.Second
+const inFlightRetryAfter = 10 * time.Second
 
-// ErrInFlight means another delivery of the event is sending it now.
-var ErrInFlight = errors.New("relay: another delivery of this event is being sent")
+// errInFlight means another delivery of the event is sending it now.
+var errInFlight = errors.New("relay: another delivery of this event is being sent")
 
 // NewPattern compiles the source's relay rules (config.Source.Rules, raw
 // JSON decoded from the `rules:` list of the source in
@@ -120,10 +120,10 @@ func newPatternWith(src config.Source, d *deps) (*relay, error) {
 	return newPattern(src, func(context.Context) (*deps, error) { return d, nil })
 }
 
-// ClaimKey is the idempotency key of one rule of one event. The "relay/"
+// claimKey is the idempotency key of one rule of one event. The "relay/"
 // prefix keeps Relay's claims apart from Trigger's in the shared
 // collection; the event id comes last because it may contain "/".
-func ClaimKey(source, rule, eventID string) string {
+func claimKey(source, rule, eventID string) string {
 	return "relay/" + source + "/" + rule + "/" + eventID
 }
 
@@ -142,7 +142,7 @@ func (p *relay) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, e
 		return pattern.Outcome{}, pattern.Unprocessable(fmt.Errorf("relay source %q: %w", p.source, err))
 	}
 	if len(plan) == 0 {
-		return pattern.Outcome{Result: ResultIgnored}, nil
+		return pattern.Outcome{Result: resultIgnored}, nil
 	}
 	d, err := p.deps(ctx)
 	if err != nil {
@@ -160,7 +160,7 @@ func (p *relay) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, e
 		}
 	}
 	if sent == 0 {
-		return pattern.Outcome{Result: ResultDuplicate}, nil
+		return pattern.Outcome{Result: resultDuplicate}, nil
 	}
 	return pattern.Outcome{Result: ResultSent}, nil
 }
@@ -168,7 +168,7 @@ func (p *relay) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome, e
 // relayOne claims and sends one delivery; duplicate reports that it was
 // already done.
 func (p *relay) relayOne(ctx context.Context, d *deps, ev *event.Event, dl *delivery, log *slog.Logger) (duplicate bool, err error) {
-	key := ClaimKey(p.source, dl.rule.name, ev.ID)
+	key := claimKey(p.source, dl.rule.name, ev.ID)
 	st, err := d.claims.Claim(ctx, key)
 	if err != nil {
 		return false, pattern.Retryable(fmt.Errorf("relay: claim: %w", err), 0)
@@ -177,7 +177,7 @@ func (p *relay) relayOne(ctx context.Context, d *deps, ev *event.Event, dl *deli
 	case idempotency.Done:
 		return true, nil
 	case idempotency.InFlight:
-		return false, pattern.Retryable(ErrInFlight, InFlightRetryAfter)
+		return false, pattern.Retryable(errInFlight, inFlightRetryAfter)
 	}
 	sendCtx, cancel := context.WithTimeout(withRecord(ctx, record{Source: p.source, Event: ev.ID, Rule: dl.rule.name}), d.sendTimeout)
 	err = deliver(sendCtx, d.send, dl, log)

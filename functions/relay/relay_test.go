@@ -162,7 +162,7 @@ func TestRouting(t *testing.T) {
 			}
 			want := ResultSent
 			if tc.wantSends+tc.wantMulticasts == 0 {
-				want = ResultIgnored
+				want = resultIgnored
 			}
 			if out.Result != want {
 				t.Errorf("result = %q, want %q", out.Result, want)
@@ -219,7 +219,7 @@ func TestUnprocessableSendsNothing(t *testing.T) {
 func TestDuplicates(t *testing.T) {
 	h := newHarness(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}, {name: r1, events: ["*"], to: {topic: b}, data: {k: v}}]`, nil)
 	ctx := context.Background()
-	for i, want := range []string{ResultSent, ResultDuplicate, ResultDuplicate} {
+	for i, want := range []string{ResultSent, resultDuplicate, resultDuplicate} {
 		out, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`))
 		if err != nil || out.Result != want {
 			t.Fatalf("delivery %d: %+v, %v; want %q", i, out, err, want)
@@ -234,18 +234,18 @@ func TestDuplicates(t *testing.T) {
 }
 
 // TestInFlightIsRetryable proves a delivery that finds another one sending
-// answers 503 with InFlightRetryAfter and sends nothing.
+// answers 503 with inFlightRetryAfter and sends nothing.
 func TestInFlightIsRetryable(t *testing.T) {
 	store := idempotency.NewMemory(time.Minute)
 	h := newHarness(t, `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`, store)
 	ctx := context.Background()
-	if st, _ := store.Claim(ctx, ClaimKey("src", "r0", "evt_1")); st != idempotency.Claimed {
+	if st, _ := store.Claim(ctx, claimKey("src", "r0", "evt_1")); st != idempotency.Claimed {
 		t.Fatal("could not pre-claim")
 	}
 	_, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`))
 	var re *pattern.RetryableError
-	if !errors.As(err, &re) || !errors.Is(err, ErrInFlight) || re.After != InFlightRetryAfter {
-		t.Fatalf("Handle error = %v, want retryable in-flight after %v", err, InFlightRetryAfter)
+	if !errors.As(err, &re) || !errors.Is(err, errInFlight) || re.After != inFlightRetryAfter {
+		t.Fatalf("Handle error = %v, want retryable in-flight after %v", err, inFlightRetryAfter)
 	}
 	if n := h.fcm.Requests(); n != 0 {
 		t.Errorf("FCM got %d requests, want none", n)
@@ -264,11 +264,11 @@ func TestFCMErrors(t *testing.T) {
 		wantLog   string // a log substring, e.g. the token's hash
 	}{
 		{"unregistered token is logged and the event succeeds", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
-			fcmtest.Unregistered, "", 0, TokenHash("secret-token")},
+			fcmtest.Unregistered, "", 0, tokenHash("secret-token")},
 		{"invalid token is logged and the event succeeds", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
-			fcmtest.InvalidArgument, "", 0, TokenHash("secret-token")},
+			fcmtest.InvalidArgument, "", 0, tokenHash("secret-token")},
 		{"sender mismatch of a token is logged", `[{name: r0, events: ["*"], to: {token: secret-token}, data: {k: v}}]`,
-			fcmtest.SenderMismatch, "", 0, TokenHash("secret-token")},
+			fcmtest.SenderMismatch, "", 0, tokenHash("secret-token")},
 		{"invalid message to a topic is unprocessable", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`,
 			fcmtest.InvalidArgument, "unprocessable", 0, ""},
 		{"unavailable with FCM's retry-after", `[{name: r0, events: ["*"], to: {topic: a}, data: {k: v}}]`,
@@ -320,7 +320,7 @@ func TestFCMErrors(t *testing.T) {
 			if out, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err != nil || out.Result != ResultSent {
 				t.Fatalf("retry = %+v, %v; want sent", out, err)
 			}
-			if out, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err != nil || out.Result != ResultDuplicate {
+			if out, err := h.relay.Handle(ctx, newEvent("x", "evt_1", `{}`)); err != nil || out.Result != resultDuplicate {
 				t.Fatalf("second retry = %+v, %v; want duplicate", out, err)
 			}
 			if n := len(h.fcm.Sent()); n != 1 {
@@ -355,14 +355,14 @@ func TestMulticastFailures(t *testing.T) {
 		}
 		logs := h.logs.String()
 		for _, tok := range []string{"tok-gone", "tok-bad", "tok-busy"} {
-			if !strings.Contains(logs, TokenHash(tok)) {
+			if !strings.Contains(logs, tokenHash(tok)) {
 				t.Errorf("logs lack the hash of %s", tok)
 			}
 			if strings.Contains(logs, tok) {
 				t.Errorf("logs contain the token %s", tok)
 			}
 		}
-		if strings.Contains(logs, TokenHash("tok-ok")) {
+		if strings.Contains(logs, tokenHash("tok-ok")) {
 			t.Errorf("logs mention the token that succeeded")
 		}
 		if !strings.Contains(logs, `"sent":1`) || !strings.Contains(logs, `"rejected":2`) || !strings.Contains(logs, `"failed":1`) {
@@ -399,7 +399,7 @@ func TestSendTimeoutIsRetryable(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("Handle error = %v, want retryable", err)
 	}
-	st, err := h.claims.Claim(context.Background(), ClaimKey("src", "r0", "evt_1"))
+	st, err := h.claims.Claim(context.Background(), claimKey("src", "r0", "evt_1"))
 	if err != nil || st != idempotency.Claimed {
 		t.Fatalf("claim after the timeout = %v, %v; want it released", st, err)
 	}
@@ -412,7 +412,7 @@ func TestDryRun(t *testing.T) {
 	dir := t.TempDir()
 	logs := &syncBuffer{}
 	s, err := settingsFromEnv(func(k string) (string, bool) {
-		v, ok := map[string]string{EnvDataDir: dir}[k]
+		v, ok := map[string]string{envDataDir: dir}[k]
 		return v, ok
 	})
 	if err != nil || !s.DryRun {
@@ -437,7 +437,7 @@ func TestDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := newEvent("x", "evt_9", `{"amount":5,"devices":["dev-secret-1","dev-secret-2"]}`)
-	for _, want := range []string{ResultSent, ResultDuplicate} {
+	for _, want := range []string{ResultSent, resultDuplicate} {
 		out, err := p.Handle(context.Background(), ev)
 		if err != nil || out.Result != want {
 			t.Fatalf("Handle = %+v, %v; want %s", out, err, want)
@@ -495,10 +495,10 @@ func TestSettings(t *testing.T) {
 		{"no project is a dry run", nil, true, ""},
 		{"a project sends", map[string]string{EnvProject: "p"}, false, ""},
 		{"FIREBASE_PROJECT alone sends too", map[string]string{EnvFirebaseProject: "fb"}, false, ""},
-		{"RELAY_DRY_RUN=1 overrides the project", map[string]string{EnvProject: "p", EnvDryRun: "1"}, true, ""},
-		{"bad dry run value is named", map[string]string{EnvDryRun: "yes"}, false, EnvDryRun},
-		{"bad send timeout is named", map[string]string{EnvSendTimeout: "0s"}, false, EnvSendTimeout},
-		{"a send timeout at or above the claim lease is refused", map[string]string{EnvSendTimeout: "2m", "IDEMPOTENCY_LEASE": "90s"}, false, "must stay below the claim lease IDEMPOTENCY_LEASE=1m30s"},
+		{"RELAY_DRY_RUN=1 overrides the project", map[string]string{EnvProject: "p", envDryRun: "1"}, true, ""},
+		{"bad dry run value is named", map[string]string{envDryRun: "yes"}, false, envDryRun},
+		{"bad send timeout is named", map[string]string{envSendTimeout: "0s"}, false, envSendTimeout},
+		{"a send timeout at or above the claim lease is refused", map[string]string{envSendTimeout: "2m", "IDEMPOTENCY_LEASE": "90s"}, false, "must stay below the claim lease IDEMPOTENCY_LEASE=1m30s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -540,7 +540,7 @@ func TestFirebaseProjectIsWhereMessagesGo(t *testing.T) {
 func TestNewPatternDryRun(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(EnvProject, "")
-	t.Setenv(EnvDataDir, dir)
+	t.Setenv(envDataDir, dir)
 	resetProcess := func() {
 		process.mu.Lock()
 		process.d = nil
@@ -667,7 +667,7 @@ func TestTheEnvironmentIsReadOnce(t *testing.T) {
 		mu.Lock()
 		reads[k]++
 		mu.Unlock()
-		v, ok := map[string]string{EnvDataDir: dir}[k]
+		v, ok := map[string]string{envDataDir: dir}[k]
 		return v, ok
 	}
 	reset := func() {
@@ -687,7 +687,7 @@ func TestTheEnvironmentIsReadOnce(t *testing.T) {
 			t.Fatalf("Handle = %+v, %v", out, err)
 		}
 	}
-	for _, k := range []string{EnvSendTimeout, EnvDataDir, idempotency.EnvLease, idempotency.EnvCollection, "K_SERVICE"} {
+	for _, k := range []string{envSendTimeout, envDataDir, idempotency.EnvLease, idempotency.EnvCollection, "K_SERVICE"} {
 		if reads[k] != 1 {
 			t.Errorf("%s read %d times, want once per process", k, reads[k])
 		}

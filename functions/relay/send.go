@@ -17,9 +17,9 @@ import (
 	"github.com/cloudhooks/webhooks/shared/pattern"
 )
 
-// MaxMulticast is FCM's limit of tokens per SendEachForMulticast call;
+// maxMulticast is FCM's limit of tokens per SendEachForMulticast call;
 // longer token lists are sent in chunks of this size.
-const MaxMulticast = 500
+const maxMulticast = 500
 
 // sender is the part of the FCM client that Relay uses: *messaging.Client
 // in production (and in tests, pointed at package fcmtest), the dry-run
@@ -93,11 +93,11 @@ func retryAfter(err error, now time.Time) time.Duration {
 	return 0
 }
 
-// TokenHash is how a registration token appears in logs: the first 12 hex
+// tokenHash is how a registration token appears in logs: the first 12 hex
 // digits of its SHA-256. Tokens address a person's device and are never
 // logged; the hash lets an operator match a log line with a token they
 // hold.
-func TokenHash(token string) string {
+func tokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:6])
 }
@@ -122,7 +122,7 @@ func sendError(err error, d *delivery, log *slog.Logger) error {
 	token := d.msg.Token != ""
 	switch classify(err, token) {
 	case classToken:
-		log.Warn("relay: token rejected", "rule", d.rule.name, "token_sha256", TokenHash(d.msg.Token), "error", err.Error())
+		log.Warn("relay: token rejected", "rule", d.rule.name, "token_sha256", tokenHash(d.msg.Token), "error", err.Error())
 		return nil
 	case classInvalid:
 		return pattern.Unprocessable(fmt.Errorf("relay: %s: FCM rejected the message: %w", d.rule.name, err))
@@ -132,7 +132,7 @@ func sendError(err error, d *delivery, log *slog.Logger) error {
 	return pattern.Retryable(fmt.Errorf("relay: %s: send: %w", d.rule.name, err), retryAfter(err, time.Now()))
 }
 
-// deliverMulticast sends a token list in chunks of MaxMulticast.
+// deliverMulticast sends a token list in chunks of maxMulticast.
 //
 // Tokens that fail permanently are logged by hash and skipped. Tokens that
 // fail retryably are a judgement call, since the claim covers the whole
@@ -147,8 +147,8 @@ func deliverMulticast(ctx context.Context, s sender, d *delivery, log *slog.Logg
 		retryable       []tokenError
 		after           time.Duration
 	)
-	for start := 0; start < len(d.tokens); start += MaxMulticast {
-		chunk := d.tokens[start:min(start+MaxMulticast, len(d.tokens))]
+	for start := 0; start < len(d.tokens); start += maxMulticast {
+		chunk := d.tokens[start:min(start+maxMulticast, len(d.tokens))]
 		mm := &messaging.MulticastMessage{
 			Tokens:       chunk,
 			Data:         d.msg.Data,
@@ -174,7 +174,7 @@ func deliverMulticast(ctx context.Context, s sender, d *delivery, log *slog.Logg
 			if r.Success {
 				continue
 			}
-			h := TokenHash(chunk[i])
+			h := tokenHash(chunk[i])
 			switch classify(r.Error, true) {
 			case classToken:
 				permanent++

@@ -21,20 +21,20 @@ const (
 	// messages go to, when it is not the deployment's (a team's existing
 	// Firebase app); terraform's firebase_project.
 	EnvFirebaseProject = "FIREBASE_PROJECT"
-	// EnvDryRun set to 1 records messages instead of sending them, even
+	// envDryRun set to 1 records messages instead of sending them, even
 	// with a project.
-	EnvDryRun = "RELAY_DRY_RUN"
-	// EnvDataDir is the local data folder of dry runs.
-	EnvDataDir = "WEBHOOKS_DATA_DIR"
-	// EnvSendTimeout bounds one rule's send, FCM's own retries included
+	envDryRun = "RELAY_DRY_RUN"
+	// envDataDir is the local data folder of dry runs.
+	envDataDir = "WEBHOOKS_DATA_DIR"
+	// envSendTimeout bounds one rule's send, FCM's own retries included
 	// (Go duration). It must stay below the claim lease.
-	EnvSendTimeout = "RELAY_SEND_TIMEOUT"
+	envSendTimeout = "RELAY_SEND_TIMEOUT"
 )
 
 // Defaults of the settings.
 const (
-	DefaultDataDir     = ".local/data"
-	DefaultSendTimeout = 30 * time.Second
+	defaultDataDir     = ".local/data"
+	defaultSendTimeout = 30 * time.Second
 )
 
 // settings is the Relay function's configuration, read from the
@@ -60,9 +60,9 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	env := config.NewEnv(lookup)
 	s := settings{
 		Project:     env.String(EnvFirebaseProject, env.String(EnvProject, "")),
-		DryRun:      env.Bool(EnvDryRun, false),
-		DataDir:     env.String(EnvDataDir, DefaultDataDir),
-		SendTimeout: env.Duration(EnvSendTimeout, DefaultSendTimeout),
+		DryRun:      env.Bool(envDryRun, false),
+		DataDir:     env.String(envDataDir, defaultDataDir),
+		SendTimeout: env.Duration(envSendTimeout, defaultSendTimeout),
 	}
 	if s.Project == "" {
 		s.DryRun = true
@@ -74,7 +74,7 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	if err != nil {
 		env.Fail(err)
 	} else if s.SendTimeout >= claims.Lease {
-		env.Fail(fmt.Errorf("%s=%s: must stay below the claim lease %s=%s", EnvSendTimeout, s.SendTimeout, idempotency.EnvLease, claims.Lease))
+		env.Fail(fmt.Errorf("%s=%s: must stay below the claim lease %s=%s", envSendTimeout, s.SendTimeout, idempotency.EnvLease, claims.Lease))
 	}
 	s.Claims = claims
 	return s, env.Err()

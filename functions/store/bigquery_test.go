@@ -57,11 +57,11 @@ func newEmulated(t testing.TB, opts writerOptions) *emulated {
 	emu := testenv.BigQuery(t)
 	gcs := newFakeGCS(t)
 	s, err := settingsFromEnv(mapLookup(map[string]string{
-		EnvProject:             emu.Project,
-		EnvEmulatorHost:        emu.REST,
-		EnvStorageEmulatorHost: emu.GRPC,
+		envProject:             emu.Project,
+		envEmulatorHost:        emu.REST,
+		envStorageEmulatorHost: emu.GRPC,
 		EnvPayloadBucket:       testBucket,
-		EnvStorageEmulator:     gcs.host,
+		envStorageEmulator:     gcs.host,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func newEmulated(t testing.TB, opts writerOptions) *emulated {
 func (e *emulated) query(t testing.TB, sql string) []map[string]bigquery.Value {
 	t.Helper()
 	sql = strings.NewReplacer(
-		"events_latest", fmt.Sprintf("`%s.%s.%s`", e.s.Project, e.s.Dataset, ViewName(e.s.Table)),
+		"events_latest", fmt.Sprintf("`%s.%s.%s`", e.s.Project, e.s.Dataset, viewName(e.s.Table)),
 		"events", fmt.Sprintf("`%s.%s.%s`", e.s.Project, e.s.Dataset, e.s.Table),
 	).Replace(sql)
 	it, err := e.client.Query(sql).Read(context.Background())
@@ -120,7 +120,7 @@ func TestEmulatorEventRoundTrips(t *testing.T) {
 	bare := &event.Event{Source: "stripe", ID: "evt_1", ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	for _, ev := range []*event.Event{full, bare} {
 		out, err := e.p.Handle(ctx, ev)
-		if err != nil || out.Result != ResultStored {
+		if err != nil || out.Result != resultStored {
 			t.Fatalf("Handle(%s) = %+v, %v", ev.ID, out, err)
 		}
 	}
@@ -293,11 +293,11 @@ func TestEmulatorLargeEventWithCloudStorageDownIsRetried(t *testing.T) {
 	}
 }
 
-// The table function's query (DedupBetweenSQL, the body terraform gives
+// The table function's query (dedupBetweenSQL, the body terraform gives
 // <table>_between) returns one row per event first received in the range:
 // a retry that crosses midnight counts on the day of its first delivery,
 // and a duplicate of an event first received before the range is left
-// out, although its ranking reads only RetryHorizonDays before the range.
+// out, although its ranking reads only retryHorizonDays before the range.
 func TestEmulatorEventsBetweenKeepsFirstDeliveriesInTheRange(t *testing.T) {
 	e := newEmulated(t, writerOptions{})
 	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
@@ -337,7 +337,7 @@ func TestEmulatorEventsBetweenKeepsFirstDeliveriesInTheRange(t *testing.T) {
 	table := fmt.Sprintf("%s.%s.%s", e.s.Project, e.s.Dataset, e.s.Table)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := e.client.Query(DedupBetweenSQL(table, RetryHorizonDays))
+			q := e.client.Query(dedupBetweenSQL(table, retryHorizonDays))
 			q.Parameters = []bigquery.QueryParameter{{Name: "start_ts", Value: tt.start}, {Name: "end_ts", Value: tt.end}}
 			it, err := q.Read(context.Background())
 			if err != nil {
@@ -509,7 +509,7 @@ func TestCreateTableLayout(t *testing.T) {
 		if err := createEmulatorTable(ctx, c, "emu", "events"); err != nil {
 			t.Fatal(err)
 		}
-		if err := createDedupView(ctx, c, "emu", ViewName("events"), "events"); err != nil {
+		if err := createDedupView(ctx, c, "emu", viewName("events"), "events"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,7 +13,7 @@
 --
 -- ${table} is the fully qualified table; ${start_ts} and ${end_ts} are the
 -- bounds: the function's arguments in terraform (templatefile), query
--- parameters in Go (DedupBetweenSQL).
+-- parameters in Go (dedupBetweenSQL).
 SELECT * EXCEPT (delivery)
 FROM (
   SELECT

@@ -1,7 +1,7 @@
 -- One row per (source, event_id): the earliest received delivery. The table
 -- is append-only and providers retry, so it holds duplicates by design.
 -- ${table} is the fully qualified table (project.dataset.table); terraform
--- fills it with templatefile(), Go with DedupViewSQL.
+-- fills it with templatefile(), Go with dedupViewSQL.
 SELECT * EXCEPT (delivery)
 FROM (
   SELECT

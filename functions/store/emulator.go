@@ -67,7 +67,7 @@ func prepareEmulator(ctx context.Context, s settings) error {
 	if err := createEmulatorTable(ctx, bq, s.Dataset, s.Table); err != nil {
 		return err
 	}
-	return createDedupView(ctx, bq, s.Dataset, ViewName(s.Table), s.Table)
+	return createDedupView(ctx, bq, s.Dataset, viewName(s.Table), s.Table)
 }
 
 // newEmulatorClient returns a BigQuery client of the emulator's REST API.
@@ -82,7 +82,7 @@ func newEmulatorClient(ctx context.Context, project, host string) (*bigquery.Cli
 	return c, nil
 }
 
-// emulatorTableMetadata is TableMetadata with the JSON columns made
+// emulatorTableMetadata is tableMetadata with the JSON columns made
 // STRING, for the BigQuery emulator (v0.6.6). The emulator stores a JSON
 // value written through the Storage Write API as a JSON string holding the
 // text (`"{\"a\":1}"`) rather than the parsed value, so JSON_VALUE and
@@ -91,7 +91,7 @@ func newEmulatorClient(ctx context.Context, project, host string) (*bigquery.Cli
 // columns. The rows written are the same either way: a JSON column takes
 // its value as text in the proto row.
 func emulatorTableMetadata() (*bigquery.TableMetadata, error) {
-	md, err := TableMetadata()
+	md, err := tableMetadata()
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +143,11 @@ func createIfMissing(ctx context.Context, t *bigquery.Table, md *bigquery.TableM
 	return nil
 }
 
-// createDedupView creates view (ViewName(table) by convention) in dataset
+// createDedupView creates view (viewName(table) by convention) in dataset
 // over the events table, keeping one row per (source, event_id): the
 // earliest delivery. An existing view is left as it is.
 func createDedupView(ctx context.Context, client *bigquery.Client, dataset, view, table string) error {
-	query := DedupViewSQL(fmt.Sprintf("%s.%s.%s", client.Project(), dataset, table))
+	query := dedupViewSQL(fmt.Sprintf("%s.%s.%s", client.Project(), dataset, table))
 	md := &bigquery.TableMetadata{ViewQuery: query}
 	if err := createIfMissing(ctx, client.Dataset(dataset).Table(view), md); err != nil {
 		return fmt.Errorf("store: dedup view: %w", err)

@@ -16,8 +16,8 @@ import (
 // JSON line, with the table's columns as fields, appended to
 // <dir>/store/<source>.ndjson and fsynced before store returns, so a local
 // run keeps the same promise as production (acknowledged means on disk).
-// Payloads above MaxInlinePayloadBytes go to files under
-// <dir>/store/payloads, named as in the bucket (PayloadObjectName), and
+// Payloads above maxInlinePayloadBytes go to files under
+// <dir>/store/payloads, named as in the bucket (payloadObjectName), and
 // the line's payload_uri is their file:// URL.
 type localSink struct {
 	dir      string // the store folder, <WEBHOOKS_DATA_DIR>/store
@@ -39,7 +39,7 @@ func (l *localSink) store(ctx context.Context, ev *event.Event) error {
 	}
 	// The same bound as one BigQuery append, so that an event is stored
 	// locally as it is in production.
-	line, err := rowWithin(ctx, l.payloads, ev, MaxBatchBytes, func(ev *event.Event, uri string) ([]byte, error) {
+	line, err := rowWithin(ctx, l.payloads, ev, maxBatchBytes, func(ev *event.Event, uri string) ([]byte, error) {
 		r, err := newRow(ev, uri)
 		if err != nil {
 			return nil, err
@@ -53,8 +53,8 @@ func (l *localSink) store(ctx context.Context, ev *event.Event) error {
 	if err != nil {
 		return err
 	}
-	if len(line) > MaxBatchBytes {
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrRowTooLarge, len(line), MaxBatchBytes)
+	if len(line) > maxBatchBytes {
+		return fmt.Errorf("%w: %d bytes, at most %d", errRowTooLarge, len(line), maxBatchBytes)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: local sink: %w", err)

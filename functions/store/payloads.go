@@ -28,27 +28,27 @@ import (
 	"github.com/cloudhooks/webhooks/shared/event"
 )
 
-// MaxInlinePayloadBytes is the largest payload a row carries itself. One
-// Storage Write append holds at most 10 MB; MaxBatchBytes keeps 9 MiB of
+// maxInlinePayloadBytes is the largest payload a row carries itself. One
+// Storage Write append holds at most 10 MB; maxBatchBytes keeps 9 MiB of
 // that for rows, and 8 MiB of payload leaves the other MiB to the headers
 // and the other columns (net/http reads at most 1 MiB of headers). A
 // larger payload is written to an object first and the row carries its
 // payload_uri instead (payload NULL), so no body the pipeline accepts
 // (MAX_BODY_BYTES, 25 MiB) is refused for its size.
-const MaxInlinePayloadBytes = 8 << 20
+const maxInlinePayloadBytes = 8 << 20
 
-// PayloadContentType is the content type of payload objects: the pipeline
+// payloadContentType is the content type of payload objects: the pipeline
 // hands Store JSON only (form bodies become a JSON object).
-const PayloadContentType = "application/json"
+const payloadContentType = "application/json"
 
 // rowWithin returns the row that encode makes of ev, no larger than limit
-// bytes. A payload above MaxInlinePayloadBytes, or one that makes the row
+// bytes. A payload above maxInlinePayloadBytes, or one that makes the row
 // larger than limit, is first stored in payloads, and the row refers to it.
 // An event that cannot become a row, not even without its payload, stores
 // nothing.
 func rowWithin(ctx context.Context, payloads payloadStore, ev *event.Event, limit int,
 	encode func(ev *event.Event, payloadURI string) ([]byte, error)) ([]byte, error) {
-	if len(ev.Payload) <= MaxInlinePayloadBytes {
+	if len(ev.Payload) <= maxInlinePayloadBytes {
 		row, err := encode(ev, "")
 		if err != nil || len(row) <= limit {
 			return row, err
@@ -63,7 +63,7 @@ func rowWithin(ctx context.Context, payloads payloadStore, ev *event.Event, limi
 		return nil, err
 	}
 	if len(probe) > limit {
-		return nil, fmt.Errorf("%w: %d bytes without the payload, at most %d", ErrRowTooLarge, len(probe), limit)
+		return nil, fmt.Errorf("%w: %d bytes without the payload, at most %d", errRowTooLarge, len(probe), limit)
 	}
 	uri, err := payloads.put(ctx, ev)
 	if err != nil {
@@ -78,13 +78,13 @@ const maxPayloadURIBytes = 4096
 
 // payloadStore keeps the payloads too large for a row.
 type payloadStore interface {
-	// put stores ev's payload durably under PayloadObjectName(ev) and
+	// put stores ev's payload durably under payloadObjectName(ev) and
 	// returns its URI. Storing the same event again is a success, and
 	// never a second copy.
 	put(ctx context.Context, ev *event.Event) (uri string, err error)
 }
 
-// PayloadObjectName returns where the payload of ev is kept, relative to
+// payloadObjectName returns where the payload of ev is kept, relative to
 // the bucket (or the local payloads folder):
 //
 //	<source>/<yyyy>/<mm>/<dd>/<event id>.json
@@ -92,7 +92,7 @@ type payloadStore interface {
 // dated by the receive time in UTC. Source and id are path-escaped, so that
 // an id holding '/' or ".." stays one object name; an id too long for an
 // object name (1024 bytes) is replaced by its SHA-256.
-func PayloadObjectName(ev *event.Event) string {
+func payloadObjectName(ev *event.Event) string {
 	id := url.PathEscape(ev.ID)
 	if len(id) > 512 {
 		id = "sha256-" + sha256Hex([]byte(ev.ID))
@@ -176,7 +176,7 @@ func (b *bucketStore) put(ctx context.Context, ev *event.Event) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	name := PayloadObjectName(ev)
+	name := payloadObjectName(ev)
 	crc := crc32.Checksum(ev.Payload, castagnoli)
 	for _, n := range []string{name, conflictName(name, crc)} {
 		same, err := b.create(ctx, objects, n, ev, crc)
@@ -230,7 +230,7 @@ func (b *bucketStore) create(ctx context.Context, objects *storage.ObjectsServic
 func (b *bucketStore) upload(ctx context.Context, objects *storage.ObjectsService, name string, ev *event.Event, crc uint32) error {
 	obj := &storage.Object{
 		Name:        name,
-		ContentType: PayloadContentType,
+		ContentType: payloadContentType,
 		// Cloud Storage checks the bytes against the checksum: an object
 		// exists only if it holds exactly the payload.
 		Crc32c: crc32cString(crc),
@@ -250,7 +250,7 @@ func (b *bucketStore) upload(ctx context.Context, objects *storage.ObjectsServic
 	}
 	_, err := objects.Insert(b.bucket, obj).
 		IfGenerationMatch(0).
-		Media(bytes.NewReader(ev.Payload), googleapi.ContentType(PayloadContentType), googleapi.ChunkSize(0)).
+		Media(bytes.NewReader(ev.Payload), googleapi.ContentType(payloadContentType), googleapi.ChunkSize(0)).
 		Context(ctx).Do()
 	return err
 }
@@ -299,7 +299,7 @@ func (d dirStore) put(ctx context.Context, ev *event.Event) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("store: local payload: %w", err)
 	}
-	name := PayloadObjectName(ev)
+	name := payloadObjectName(ev)
 	crc := crc32.Checksum(ev.Payload, castagnoli)
 	for _, n := range []string{name, conflictName(name, crc)} {
 		path := filepath.Join(d.dir, filepath.FromSlash(n))

@@ -69,7 +69,7 @@ func (g *fakeGCS) objects(t testing.TB) map[string]fakestorage.Object {
 }
 
 // largeEvent returns an event whose payload is a JSON document of about
-// size bytes, above MaxInlinePayloadBytes for the sizes tests use.
+// size bytes, above maxInlinePayloadBytes for the sizes tests use.
 func largeEvent(source, id string, size int) *event.Event {
 	ev := testEvent(source, id)
 	ev.Payload = largePayload(size, 'x')
@@ -97,9 +97,9 @@ func TestPayloadObjectName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := PayloadObjectName(&event.Event{Source: tt.source, ID: tt.id, ReceivedAt: at})
+			got := payloadObjectName(&event.Event{Source: tt.source, ID: tt.id, ReceivedAt: at})
 			if got != tt.want {
-				t.Errorf("PayloadObjectName() = %q, want %q", got, tt.want)
+				t.Errorf("payloadObjectName() = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -128,8 +128,8 @@ func TestBucketStoreWritesEachPayloadOnce(t *testing.T) {
 	if !bytes.Equal(obj.Content, ev.Payload) {
 		t.Errorf("object holds %d bytes that differ from the %d payload bytes", len(obj.Content), len(ev.Payload))
 	}
-	if obj.ContentType != PayloadContentType {
-		t.Errorf("content type = %q, want %q", obj.ContentType, PayloadContentType)
+	if obj.ContentType != payloadContentType {
+		t.Errorf("content type = %q, want %q", obj.ContentType, payloadContentType)
 	}
 	for k, want := range map[string]string{"source": "github", "event_id": "d-large", "event_type": "push", "received_at": "2026-11-23T10:04:05Z"} {
 		if got := obj.Metadata[k]; got != want {
@@ -210,7 +210,7 @@ func TestLocalSinkKeepsLargePayloadsInFiles(t *testing.T) {
 	p := newPattern(sk)
 	ev := largeEvent("github", "d-large", 20<<20)
 	for range 2 {
-		if out, err := p.Handle(context.Background(), ev); err != nil || out.Result != ResultStored {
+		if out, err := p.Handle(context.Background(), ev); err != nil || out.Result != resultStored {
 			t.Fatalf("Handle() = %+v, %v", out, err)
 		}
 	}
@@ -241,13 +241,13 @@ func TestSmallPayloadsStayInTheRow(t *testing.T) {
 	dir := t.TempDir()
 	sk := newLocalSink(dir)
 	t.Cleanup(func() { _ = sk.close() })
-	ev := largeEvent("github", "d-8m", MaxInlinePayloadBytes)
+	ev := largeEvent("github", "d-8m", maxInlinePayloadBytes)
 	if err := sk.store(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
 	rows := readLocal(t, filepath.Join(dir, "store", "github.ndjson"))
-	if len(rows) != 1 || rows[0].PayloadURI != "" || len(rows[0].Payload) != MaxInlinePayloadBytes || rows[0].PayloadBytes != MaxInlinePayloadBytes {
-		t.Errorf("a payload of exactly %d bytes left its row", MaxInlinePayloadBytes)
+	if len(rows) != 1 || rows[0].PayloadURI != "" || len(rows[0].Payload) != maxInlinePayloadBytes || rows[0].PayloadBytes != maxInlinePayloadBytes {
+		t.Errorf("a payload of exactly %d bytes left its row", maxInlinePayloadBytes)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "store", "payloads")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("payloads folder exists (%v), want no file for a payload that fits", err)

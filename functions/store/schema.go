@@ -26,45 +26,45 @@ import (
 //go:embed schema.json
 var schemaJSON []byte
 
-// dedupViewSQL is the deduplicated view's query, with ${table} standing for
+// dedupViewTemplate is the deduplicated view's query, with ${table} standing for
 // the fully qualified table; the terraform renders it with templatefile().
 //
 //go:embed dedup_view.sql
-var dedupViewSQL string
+var dedupViewTemplate string
 
-// dedupBetweenSQL is the body of the time-bounded deduplicated read, the
-// table function TableFunctionName(table); placeholders as DedupBetweenSQL
+// dedupBetweenTemplate is the body of the time-bounded deduplicated read, the
+// table function tableFunctionName(table); placeholders as dedupBetweenSQL
 // describes.
 //
 //go:embed dedup_between.sql
-var dedupBetweenSQL string
+var dedupBetweenTemplate string
 
-// RetryHorizonDays is how far before a range's start the first delivery of
+// retryHorizonDays is how far before a range's start the first delivery of
 // an event in the range may lie: the longest provider retry schedule
 // (Stripe retries for 3 days). The terraform's store_retry_horizon_days
 // defaults to it.
-const RetryHorizonDays = 3
+const retryHorizonDays = 3
 
-// ViewName returns the name of the dedup view over table: table +
+// viewName returns the name of the dedup view over table: table +
 // "_latest", the name the terraform gives it (terraform/store.tf).
-func ViewName(table string) string { return table + "_latest" }
+func viewName(table string) string { return table + "_latest" }
 
-// TableFunctionName returns the name of the time-bounded deduplicated read
+// tableFunctionName returns the name of the time-bounded deduplicated read
 // over table: table + "_between", the routine the terraform creates.
-func TableFunctionName(table string) string { return table + "_between" }
+func tableFunctionName(table string) string { return table + "_between" }
 
-// DedupBetweenSQL returns the table function's body over table (given as
+// dedupBetweenSQL returns the table function's body over table (given as
 // project.dataset.table) as a query of its own, with the range as the
 // query parameters @start_ts and @end_ts: the same text the terraform
 // makes the routine of, for the BigQuery emulator, which has no table
 // functions, and for clients that prefer a query.
-func DedupBetweenSQL(table string, retryHorizonDays int) string {
+func dedupBetweenSQL(table string, horizonDays int) string {
 	return strings.NewReplacer(
 		"${table}", table,
 		"${start_ts}", "@start_ts",
 		"${end_ts}", "@end_ts",
-		"${retry_horizon_days}", strconv.Itoa(retryHorizonDays),
-	).Replace(dedupBetweenSQL)
+		"${retry_horizon_days}", strconv.Itoa(horizonDays),
+	).Replace(dedupBetweenTemplate)
 }
 
 // Table layout that the terraform declares too; terraform/terraform_test.go
@@ -90,9 +90,9 @@ func Schema() (bigquery.Schema, error) {
 	return s, nil
 }
 
-// TableMetadata returns the events table's schema, partitioning and
+// tableMetadata returns the events table's schema, partitioning and
 // clustering, for tests and local runs that create the table themselves.
-func TableMetadata() (*bigquery.TableMetadata, error) {
+func tableMetadata() (*bigquery.TableMetadata, error) {
 	s, err := Schema()
 	if err != nil {
 		return nil, err
@@ -104,10 +104,10 @@ func TableMetadata() (*bigquery.TableMetadata, error) {
 	}, nil
 }
 
-// DedupViewSQL returns the deduplicated view's query over table, given as
+// dedupViewSQL returns the deduplicated view's query over table, given as
 // project.dataset.table.
-func DedupViewSQL(table string) string {
-	return strings.ReplaceAll(dedupViewSQL, "${table}", table)
+func dedupViewSQL(table string) string {
+	return strings.ReplaceAll(dedupViewTemplate, "${table}", table)
 }
 
 // rowSchema is the proto form of schema.json that the Storage Write API

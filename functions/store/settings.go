@@ -11,49 +11,49 @@ import (
 // Environment variables of the Store function (the README's configuration
 // reference lists them too).
 const (
-	// EnvProject is the project of the events table; EnvCloudProject
+	// envProject is the project of the events table; EnvCloudProject
 	// when unset. No project and no emulator selects the local sink.
-	EnvProject = "BIGQUERY_PROJECT"
+	envProject = "BIGQUERY_PROJECT"
 	// EnvCloudProject is the function's project (the terraform sets it
 	// on every function).
 	EnvCloudProject = "GOOGLE_CLOUD_PROJECT"
-	// EnvDataset is the dataset of the events table (DefaultDataset).
+	// EnvDataset is the dataset of the events table (defaultDataset).
 	EnvDataset = "BIGQUERY_DATASET"
-	// EnvTable is the events table (DefaultTable); its dedup view is
-	// ViewName(table).
+	// EnvTable is the events table (defaultTable); its dedup view is
+	// viewName(table).
 	EnvTable = "BIGQUERY_TABLE"
-	// EnvEmulatorHost is the BigQuery emulator's REST address (host:port),
+	// envEmulatorHost is the BigQuery emulator's REST address (host:port),
 	// used to create the dataset, table and dedup view an emulator lacks.
-	EnvEmulatorHost = "BIGQUERY_EMULATOR_HOST"
-	// EnvStorageEmulatorHost is the emulator's Storage API gRPC address
+	envEmulatorHost = "BIGQUERY_EMULATOR_HOST"
+	// envStorageEmulatorHost is the emulator's Storage API gRPC address
 	// (host:port, its --grpc-port), which rows are written to.
-	EnvStorageEmulatorHost = "BIGQUERY_STORAGE_EMULATOR_HOST"
-	// EnvBatchWait is the group commit wait (a Go duration, "5ms"; "-1ns"
+	envStorageEmulatorHost = "BIGQUERY_STORAGE_EMULATOR_HOST"
+	// envBatchWait is the group commit wait (a Go duration, "5ms"; "-1ns"
 	// turns group commit off).
-	EnvBatchWait = "STORE_BATCH_WAIT"
-	// EnvBatchRows caps the rows of one append.
-	EnvBatchRows = "STORE_BATCH_ROWS"
-	// EnvDataDir is the local data folder; the local sink writes under
+	envBatchWait = "STORE_BATCH_WAIT"
+	// envBatchRows caps the rows of one append.
+	envBatchRows = "STORE_BATCH_ROWS"
+	// envDataDir is the local data folder; the local sink writes under
 	// its store/ folder.
-	EnvDataDir = "WEBHOOKS_DATA_DIR"
+	envDataDir = "WEBHOOKS_DATA_DIR"
 	// EnvPayloadBucket is the Cloud Storage bucket of the payloads above
-	// MaxInlinePayloadBytes; required wherever rows go to BigQuery.
+	// maxInlinePayloadBytes; required wherever rows go to BigQuery.
 	EnvPayloadBucket = "STORE_PAYLOAD_BUCKET"
-	// EnvStorageEmulator is a Cloud Storage emulator's address
+	// envStorageEmulator is a Cloud Storage emulator's address
 	// (host:port or a URL), the Go client's own variable; payloads go
 	// there instead of Cloud Storage.
-	EnvStorageEmulator = "STORAGE_EMULATOR_HOST"
+	envStorageEmulator = "STORAGE_EMULATOR_HOST"
 )
 
 // Defaults of the settings.
 const (
-	// DefaultDataset is the dataset when BIGQUERY_DATASET is unset.
-	DefaultDataset = "webhooks"
-	// DefaultTable is the table when BIGQUERY_TABLE is unset.
-	DefaultTable = "events"
-	// DefaultDataDir is the local data folder when WEBHOOKS_DATA_DIR is
+	// defaultDataset is the dataset when BIGQUERY_DATASET is unset.
+	defaultDataset = "webhooks"
+	// defaultTable is the table when BIGQUERY_TABLE is unset.
+	defaultTable = "events"
+	// defaultDataDir is the local data folder when WEBHOOKS_DATA_DIR is
 	// unset, relative to the working directory.
-	DefaultDataDir = ".local/data"
+	defaultDataDir = ".local/data"
 )
 
 // settings is the Store function's configuration, read once at start-up.
@@ -78,21 +78,21 @@ func (s settings) local() bool {
 func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	env := config.NewEnv(lookup)
 	s := settings{
-		Project:             env.String(EnvProject, env.String(EnvCloudProject, "")),
-		Dataset:             env.String(EnvDataset, DefaultDataset),
-		Table:               env.String(EnvTable, DefaultTable),
-		EmulatorHost:        env.String(EnvEmulatorHost, ""),
-		StorageEmulatorHost: env.String(EnvStorageEmulatorHost, ""),
-		DataDir:             env.String(EnvDataDir, DefaultDataDir),
+		Project:             env.String(envProject, env.String(EnvCloudProject, "")),
+		Dataset:             env.String(EnvDataset, defaultDataset),
+		Table:               env.String(EnvTable, defaultTable),
+		EmulatorHost:        env.String(envEmulatorHost, ""),
+		StorageEmulatorHost: env.String(envStorageEmulatorHost, ""),
+		DataDir:             env.String(envDataDir, defaultDataDir),
 		PayloadBucket:       env.String(EnvPayloadBucket, ""),
-		StorageEmulator:     env.String(EnvStorageEmulator, ""),
+		StorageEmulator:     env.String(envStorageEmulator, ""),
 	}
-	s.Writer.Rows = int(env.Int(EnvBatchRows, 0)) // 0: writerOptions' default
+	s.Writer.Rows = int(env.Int(envBatchRows, 0)) // 0: writerOptions' default
 	// The one setting that may be negative: "-1ns" turns group commit off.
-	if v := env.String(EnvBatchWait, ""); v != "" {
+	if v := env.String(envBatchWait, ""); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d == 0 {
-			env.Fail(fmt.Errorf("%s=%q: want a non-zero Go duration such as 5ms (negative: no group commit)", EnvBatchWait, v))
+			env.Fail(fmt.Errorf("%s=%q: want a non-zero Go duration such as 5ms (negative: no group commit)", envBatchWait, v))
 		}
 		s.Writer.Wait = d
 	}
@@ -108,16 +108,16 @@ func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	}
 	emulated := s.EmulatorHost != "" || s.StorageEmulatorHost != ""
 	if emulated && s.Project == "" {
-		env.Fail(fmt.Errorf("%s or %s is set but %s is not: set it to the emulator's --project", EnvEmulatorHost, EnvStorageEmulatorHost, EnvProject))
+		env.Fail(fmt.Errorf("%s or %s is set but %s is not: set it to the emulator's --project", envEmulatorHost, envStorageEmulatorHost, envProject))
 	}
 	if emulated && (s.EmulatorHost == "" || s.StorageEmulatorHost == "") {
-		env.Fail(fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", EnvEmulatorHost, EnvStorageEmulatorHost))
+		env.Fail(fmt.Errorf("an emulator needs both %s (REST, --port) and %s (gRPC, --grpc-port)", envEmulatorHost, envStorageEmulatorHost))
 	}
 	// Without a bucket an event above 8 MiB could only be refused, and a
 	// refusal (422) is an event lost: a BigQuery sink needs one.
 	switch {
 	case !s.local() && s.PayloadBucket == "":
-		env.Fail(fmt.Errorf("%s is unset: payloads above %d MiB are kept in a Cloud Storage bucket, set it to the bucket's name", EnvPayloadBucket, MaxInlinePayloadBytes>>20))
+		env.Fail(fmt.Errorf("%s is unset: payloads above %d MiB are kept in a Cloud Storage bucket, set it to the bucket's name", EnvPayloadBucket, maxInlinePayloadBytes>>20))
 	case s.PayloadBucket != "" && !validBucket(s.PayloadBucket):
 		env.Fail(fmt.Errorf("%s=%q: want a bucket name (3-222 lower-case letters, digits, '-', '_' and '.'), not a URL", EnvPayloadBucket, s.PayloadBucket))
 	}

@@ -5,7 +5,7 @@
 // The shared pipeline verifies the request and builds the event; this
 // package turns it into a row of the table schema (schema.go, schema.json)
 // and writes it (writer.go, stream.go) through the Storage Write API's
-// default stream. A payload above MaxInlinePayloadBytes (8 MiB), more than
+// default stream. A payload above maxInlinePayloadBytes (8 MiB), more than
 // one append can carry, is first written to the Cloud Storage bucket
 // STORE_PAYLOAD_BUCKET as <source>/<yyyy>/<mm>/<dd>/<event id>.json
 // (payloads.go), and its row holds payload_uri instead of payload. The
@@ -22,10 +22,10 @@
 // outcome is unknown (BigQuery slow or unreachable, the stream broken while
 // Cloud Run throttled the CPU) is answered 503 so the provider retries too:
 // the table can hold an event more than once, never zero times. The view
-// <table>_latest (dedup_view.sql, see ViewName) keeps one row per
+// <table>_latest (dedup_view.sql, see viewName) keeps one row per
 // (source, event_id) but reads the whole table whatever the filter; the
 // table function <table>_between (dedup_between.sql, see
-// TableFunctionName) reads only the partitions of the range asked for:
+// tableFunctionName) reads only the partitions of the range asked for:
 //
 //	SELECT source, event_type, payload FROM `project.webhooks.events_between`(
 //	  TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 DAY), CURRENT_TIMESTAMP())
@@ -59,8 +59,8 @@ import (
 	"github.com/cloudhooks/webhooks/shared/pattern"
 )
 
-// ResultStored is the Outcome.Result of a stored event.
-const ResultStored = "stored"
+// resultStored is the Outcome.Result of a stored event.
+const resultStored = "stored"
 
 // lookupEnv is os.LookupEnv; a variable so that a test can read the
 // settings from a map.
@@ -135,12 +135,12 @@ func (p *storePattern) Handle(ctx context.Context, ev *event.Event) (pattern.Out
 	if err := p.sink.store(ctx, ev); err != nil {
 		return pattern.Outcome{}, classify(err)
 	}
-	return pattern.Outcome{Result: ResultStored}, nil
+	return pattern.Outcome{Result: resultStored}, nil
 }
 
 // classify maps a sink error to the pipeline's retry classes.
 func classify(err error) error {
-	if errors.Is(err, errInvalidEvent) || errors.Is(err, ErrRowTooLarge) || errors.Is(err, errRowRefused) {
+	if errors.Is(err, errInvalidEvent) || errors.Is(err, errRowTooLarge) || errors.Is(err, errRowRefused) {
 		return pattern.Unprocessable(err)
 	}
 	// Zero: the pipeline's default Retry-After.

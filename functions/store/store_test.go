@@ -55,69 +55,69 @@ func TestSettingsFromEnv(t *testing.T) {
 		{
 			name: "nothing set selects the local sink with defaults",
 			env:  map[string]string{},
-			want: settings{Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir},
+			want: settings{Dataset: "webhooks", Table: "events", DataDir: defaultDataDir},
 		},
 		{
 			name: "GOOGLE_CLOUD_PROJECT is the project when BIGQUERY_PROJECT is unset",
 			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1", EnvPayloadBucket: "bkt"},
-			want: settings{Project: "p1", Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir, PayloadBucket: "bkt"},
+			want: settings{Project: "p1", Dataset: "webhooks", Table: "events", DataDir: defaultDataDir, PayloadBucket: "bkt"},
 		},
 		{
 			name: "BIGQUERY_PROJECT wins over GOOGLE_CLOUD_PROJECT",
-			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1", EnvProject: "p2", EnvDataset: "d", EnvTable: "t", EnvPayloadBucket: "bkt"},
-			want: settings{Project: "p2", Dataset: "d", Table: "t", DataDir: DefaultDataDir, PayloadBucket: "bkt"},
+			env:  map[string]string{"GOOGLE_CLOUD_PROJECT": "p1", envProject: "p2", EnvDataset: "d", EnvTable: "t", EnvPayloadBucket: "bkt"},
+			want: settings{Project: "p2", Dataset: "d", Table: "t", DataDir: defaultDataDir, PayloadBucket: "bkt"},
 		},
 		{
 			name: "batch settings are parsed",
-			env:  map[string]string{EnvBatchWait: "20ms", EnvBatchRows: "50", EnvDataDir: "/data"},
+			env:  map[string]string{envBatchWait: "20ms", envBatchRows: "50", envDataDir: "/data"},
 			want: settings{Dataset: "webhooks", Table: "events", DataDir: "/data", Writer: writerOptions{Wait: 20 * time.Millisecond, Rows: 50}},
 		},
 		{
 			name: "a negative wait turns group commit off",
-			env:  map[string]string{EnvBatchWait: "-1ns"},
-			want: settings{Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir, Writer: writerOptions{Wait: -1}},
+			env:  map[string]string{envBatchWait: "-1ns"},
+			want: settings{Dataset: "webhooks", Table: "events", DataDir: defaultDataDir, Writer: writerOptions{Wait: -1}},
 		},
 		{
 			name: "an emulator needs both addresses and a project",
-			env: map[string]string{EnvProject: "p", EnvEmulatorHost: "127.0.0.1:9050", EnvStorageEmulatorHost: "127.0.0.1:9060",
-				EnvPayloadBucket: "bkt", EnvStorageEmulator: "127.0.0.1:4443"},
-			want: settings{Project: "p", Dataset: "webhooks", Table: "events", DataDir: DefaultDataDir, EmulatorHost: "127.0.0.1:9050", StorageEmulatorHost: "127.0.0.1:9060",
+			env: map[string]string{envProject: "p", envEmulatorHost: "127.0.0.1:9050", envStorageEmulatorHost: "127.0.0.1:9060",
+				EnvPayloadBucket: "bkt", envStorageEmulator: "127.0.0.1:4443"},
+			want: settings{Project: "p", Dataset: "webhooks", Table: "events", DataDir: defaultDataDir, EmulatorHost: "127.0.0.1:9050", StorageEmulatorHost: "127.0.0.1:9060",
 				PayloadBucket: "bkt", StorageEmulator: "127.0.0.1:4443"},
 		},
 		{
 			name:    "BigQuery without a payload bucket is refused: large events would be lost",
-			env:     map[string]string{EnvProject: "p"},
+			env:     map[string]string{envProject: "p"},
 			wantErr: []string{EnvPayloadBucket},
 		},
 		{
 			name:    "a bucket URL instead of a bucket name is named",
-			env:     map[string]string{EnvProject: "p", EnvPayloadBucket: "gs://b1"},
+			env:     map[string]string{envProject: "p", EnvPayloadBucket: "gs://b1"},
 			wantErr: []string{EnvPayloadBucket},
 		},
 		{
 			name:    "a wait that is not a duration is named",
-			env:     map[string]string{EnvBatchWait: "5"},
-			wantErr: []string{EnvBatchWait},
+			env:     map[string]string{envBatchWait: "5"},
+			wantErr: []string{envBatchWait},
 		},
 		{
 			name:    "a zero wait is refused",
-			env:     map[string]string{EnvBatchWait: "0s"},
-			wantErr: []string{EnvBatchWait},
+			env:     map[string]string{envBatchWait: "0s"},
+			wantErr: []string{envBatchWait},
 		},
 		{
 			name:    "rows that are not a positive number are named",
-			env:     map[string]string{EnvBatchRows: "0"},
-			wantErr: []string{EnvBatchRows},
+			env:     map[string]string{envBatchRows: "0"},
+			wantErr: []string{envBatchRows},
 		},
 		{
 			name:    "an emulator without a project is refused",
-			env:     map[string]string{EnvEmulatorHost: "h:1", EnvStorageEmulatorHost: "h:2"},
-			wantErr: []string{EnvProject},
+			env:     map[string]string{envEmulatorHost: "h:1", envStorageEmulatorHost: "h:2"},
+			wantErr: []string{envProject},
 		},
 		{
 			name:    "half an emulator is refused",
-			env:     map[string]string{EnvProject: "p", EnvEmulatorHost: "h:1"},
-			wantErr: []string{EnvStorageEmulatorHost},
+			env:     map[string]string{envProject: "p", envEmulatorHost: "h:1"},
+			wantErr: []string{envStorageEmulatorHost},
 		},
 		{
 			name:    "a dataset id that BigQuery refuses is named",
@@ -131,8 +131,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		},
 		{
 			name:    "every bad setting is reported at once",
-			env:     map[string]string{EnvBatchWait: "soon", EnvBatchRows: "many"},
-			wantErr: []string{EnvBatchWait, EnvBatchRows},
+			env:     map[string]string{envBatchWait: "soon", envBatchRows: "many"},
+			wantErr: []string{envBatchWait, envBatchRows},
 		},
 	}
 	for _, tt := range tests {
@@ -172,9 +172,9 @@ func TestNewPattern(t *testing.T) {
 	})
 
 	t.Run("a bad setting is an error naming the variable", func(t *testing.T) {
-		lookupEnv = mapLookup(map[string]string{EnvBatchRows: "-3"})
-		if _, err := NewPattern(context.Background(), config.Source{Name: "github"}); err == nil || !strings.Contains(err.Error(), EnvBatchRows) {
-			t.Fatalf("NewPattern() error = %v, want one naming %s", err, EnvBatchRows)
+		lookupEnv = mapLookup(map[string]string{envBatchRows: "-3"})
+		if _, err := NewPattern(context.Background(), config.Source{Name: "github"}); err == nil || !strings.Contains(err.Error(), envBatchRows) {
+			t.Fatalf("NewPattern() error = %v, want one naming %s", err, envBatchRows)
 		}
 		if processSink.sink != nil {
 			t.Fatal("a failed NewPattern kept a sink")
@@ -183,7 +183,7 @@ func TestNewPattern(t *testing.T) {
 
 	t.Run("all sources share one sink and store locally without a project", func(t *testing.T) {
 		dir := t.TempDir()
-		lookupEnv = mapLookup(map[string]string{EnvDataDir: dir})
+		lookupEnv = mapLookup(map[string]string{envDataDir: dir})
 		ctx := context.Background()
 		gh, err := NewPattern(ctx, config.Source{Name: "github"})
 		if err != nil {
@@ -197,8 +197,8 @@ func TestNewPattern(t *testing.T) {
 			t.Error("the two sources got different sinks")
 		}
 		out, err := gh.Handle(ctx, testEvent("github", "d1"))
-		if err != nil || out.Result != ResultStored || out.Status != 0 {
-			t.Fatalf("Handle() = %+v, %v; want 200 %q", out, err, ResultStored)
+		if err != nil || out.Result != resultStored || out.Status != 0 {
+			t.Fatalf("Handle() = %+v, %v; want 200 %q", out, err, resultStored)
 		}
 		if rows := readLocal(t, filepath.Join(dir, "store", "github.ndjson")); len(rows) != 1 {
 			t.Errorf("github.ndjson has %d rows, want 1", len(rows))
@@ -335,7 +335,7 @@ func TestLocalSinkConcurrentHandlesWriteWholeLines(t *testing.T) {
 }
 
 func TestHandleRefusesWhatNoRetryCanStore(t *testing.T) {
-	huge := map[string]string{"X-Huge": strings.Repeat("a", MaxBatchBytes)}
+	huge := map[string]string{"X-Huge": strings.Repeat("a", maxBatchBytes)}
 	tests := []struct {
 		name  string
 		event func() *event.Event
@@ -346,7 +346,7 @@ func TestHandleRefusesWhatNoRetryCanStore(t *testing.T) {
 		{"an event without a receive time", func() *event.Event { ev := testEvent("github", "x"); ev.ReceivedAt = time.Time{}; return ev }, errInvalidEvent},
 		{"a payload that is not JSON", func() *event.Event { ev := testEvent("github", "x"); ev.Payload = json.RawMessage("a=1"); return ev }, errInvalidEvent},
 		{"a source that is not a file name", func() *event.Event { return testEvent("../etc", "x") }, errInvalidEvent},
-		{"headers larger than one append", func() *event.Event { ev := largeEvent("github", "x", 9<<20); ev.Headers = huge; return ev }, ErrRowTooLarge},
+		{"headers larger than one append", func() *event.Event { ev := largeEvent("github", "x", 9<<20); ev.Headers = huge; return ev }, errRowTooLarge},
 	}
 	dir := t.TempDir()
 	sk := newLocalSink(dir)
@@ -376,7 +376,7 @@ func TestClassify(t *testing.T) {
 		unprocessable bool
 	}{
 		{"an invalid event is unprocessable", fmt.Errorf("x: %w", errInvalidEvent), true},
-		{"a row too large is unprocessable", fmt.Errorf("x: %w", ErrRowTooLarge), true},
+		{"a row too large is unprocessable", fmt.Errorf("x: %w", errRowTooLarge), true},
 		{"a row BigQuery refused is unprocessable", fmt.Errorf("x: %w", errRowRefused), true},
 		{"a deadline is retryable", fmt.Errorf("x: %w", context.DeadlineExceeded), false},
 		{"an unknown failure is retryable", errors.New("EOF"), false},
@@ -403,11 +403,11 @@ func TestViewNameMatchesTerraform(t *testing.T) {
 	if err != nil {
 		t.Skipf("terraform not beside the package: %v", err)
 	}
-	if got := ViewName("events"); got != "events_latest" {
-		t.Errorf("ViewName(events) = %q", got)
+	if got := viewName("events"); got != "events_latest" {
+		t.Errorf("viewName(events) = %q", got)
 	}
 	if !bytes.Contains(tf, []byte(`"${var.bigquery_table}_latest"`)) {
-		t.Error("terraform/store.tf no longer names the view <table>_latest; change ViewName with it")
+		t.Error("terraform/store.tf no longer names the view <table>_latest; change viewName with it")
 	}
 }
 
@@ -422,21 +422,21 @@ func TestStoreNamesMatchTerraform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := TableFunctionName("events"); got != "events_between" {
-		t.Errorf("TableFunctionName(events) = %q", got)
+	if got := tableFunctionName("events"); got != "events_between" {
+		t.Errorf("tableFunctionName(events) = %q", got)
 	}
 	for _, c := range []struct{ file, text []byte }{
 		{tf, []byte(`"${var.bigquery_table}_between"`)},
 		{tf, []byte(EnvPayloadBucket + " = google_storage_bucket.payloads[0].name")},
-		{vars, []byte(fmt.Sprintf("default     = %d\n", RetryHorizonDays))},
+		{vars, []byte(fmt.Sprintf("default     = %d\n", retryHorizonDays))},
 	} {
 		if !bytes.Contains(c.file, c.text) {
 			t.Errorf("the terraform no longer holds %q; change the Go code with it", c.text)
 		}
 	}
 	m := regexp.MustCompile(`variable "store_retry_horizon_days" \{[^}]*?default\s*=\s*(\d+)`).FindSubmatch(vars)
-	if m == nil || string(m[1]) != strconv.Itoa(RetryHorizonDays) {
-		t.Errorf("store_retry_horizon_days defaults to %q, want RetryHorizonDays (%d)", m, RetryHorizonDays)
+	if m == nil || string(m[1]) != strconv.Itoa(retryHorizonDays) {
+		t.Errorf("store_retry_horizon_days defaults to %q, want retryHorizonDays (%d)", m, retryHorizonDays)
 	}
 }
 
@@ -488,8 +488,8 @@ func TestOnlyTheEmulatorSinkCreatesItsTables(t *testing.T) {
 		env          map[string]string
 		wantEmulator bool
 	}{
-		{"BigQuery", map[string]string{EnvProject: "p", EnvPayloadBucket: "bkt"}, false},
-		{"the emulator", map[string]string{EnvProject: "p", EnvEmulatorHost: "127.0.0.1:9050", EnvStorageEmulatorHost: "127.0.0.1:9060", EnvPayloadBucket: "bkt"}, true},
+		{"BigQuery", map[string]string{envProject: "p", EnvPayloadBucket: "bkt"}, false},
+		{"the emulator", map[string]string{envProject: "p", envEmulatorHost: "127.0.0.1:9050", envStorageEmulatorHost: "127.0.0.1:9060", EnvPayloadBucket: "bkt"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := settingsFromEnv(mapLookup(tc.env))

@@ -12,22 +12,22 @@ import (
 // Batch bounds of the group commit. AppendRows refuses requests above
 // 10 MB; the descriptor and framing need some of that, so rows get 9 MB.
 const (
-	// DefaultBatchWait is how long the first row of a batch waits for
+	// defaultBatchWait is how long the first row of a batch waits for
 	// others: a webhook barely notices 5 ms, and under load it turns dozens
 	// of appends into one.
-	DefaultBatchWait = 5 * time.Millisecond
-	// DefaultBatchRows caps the rows of one append.
-	DefaultBatchRows = 500
-	// MaxBatchBytes caps the serialized rows of one append.
-	MaxBatchBytes = 9 << 20
-	// DefaultAppendTimeout bounds one append when no caller is left
+	defaultBatchWait = 5 * time.Millisecond
+	// defaultBatchRows caps the rows of one append.
+	defaultBatchRows = 500
+	// maxBatchBytes caps the serialized rows of one append.
+	maxBatchBytes = 9 << 20
+	// defaultAppendTimeout bounds one append when no caller is left
 	// waiting for it; the stream is reopened after a timeout.
-	DefaultAppendTimeout = 30 * time.Second
+	defaultAppendTimeout = 30 * time.Second
 )
 
-// ErrRowTooLarge is returned for an event whose row alone exceeds what one
+// errRowTooLarge is returned for an event whose row alone exceeds what one
 // append may carry: no retry can store it.
-var ErrRowTooLarge = errors.New("row larger than one append request allows")
+var errRowTooLarge = errors.New("row larger than one append request allows")
 
 // errRowRefused marks a row BigQuery refused as such (a value its column
 // cannot hold): sent again it would be refused again.
@@ -65,16 +65,16 @@ type writerOptions struct {
 
 func (o writerOptions) withDefaults() writerOptions {
 	if o.Wait == 0 {
-		o.Wait = DefaultBatchWait
+		o.Wait = defaultBatchWait
 	}
 	if o.Rows <= 0 {
-		o.Rows = DefaultBatchRows
+		o.Rows = defaultBatchRows
 	}
-	if o.Bytes <= 0 || o.Bytes > MaxBatchBytes {
-		o.Bytes = MaxBatchBytes
+	if o.Bytes <= 0 || o.Bytes > maxBatchBytes {
+		o.Bytes = maxBatchBytes
 	}
 	if o.AppendTimeout <= 0 {
-		o.AppendTimeout = DefaultAppendTimeout
+		o.AppendTimeout = defaultAppendTimeout
 	}
 	return o
 }
@@ -114,7 +114,7 @@ func newWriter(app appender, opts writerOptions) *writer {
 // append itself goes on for the other rows of its batch.
 func (w *writer) Write(ctx context.Context, row []byte) error {
 	if len(row) > w.opts.Bytes {
-		return fmt.Errorf("%w: %d bytes, at most %d", ErrRowTooLarge, len(row), w.opts.Bytes)
+		return fmt.Errorf("%w: %d bytes, at most %d", errRowTooLarge, len(row), w.opts.Bytes)
 	}
 	done := make(chan error, 1)
 	w.mu.Lock()

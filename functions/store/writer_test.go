@@ -205,8 +205,8 @@ func TestWriterStopsWaitingWhenTheCallerGivesUp(t *testing.T) {
 func TestWriterRefusesARowLargerThanABatch(t *testing.T) {
 	app := &recordingAppender{}
 	w := newWriter(app, writerOptions{Bytes: 100})
-	if err := w.Write(context.Background(), make([]byte, 101)); !errors.Is(err, ErrRowTooLarge) {
-		t.Fatalf("Write() = %v, want ErrRowTooLarge", err)
+	if err := w.Write(context.Background(), make([]byte, 101)); !errors.Is(err, errRowTooLarge) {
+		t.Fatalf("Write() = %v, want errRowTooLarge", err)
 	}
 	if n := w.appends.Load(); n != 0 {
 		t.Errorf("%d appends sent for a refused row", n)

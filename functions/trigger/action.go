@@ -29,25 +29,25 @@ type invocation struct {
 	function             string // Trigger (sync rules) or TriggerWorker, for logs
 	source, rule, action string
 	event                *event.Event
-	// idempotencyKey is the OutgoingID that receivers dedupe by.
+	// idempotencyKey is the outgoingID that receivers dedupe by.
 	idempotencyKey string
 }
 
 // newInvocation names one action of one rule of a source run for ev.
 func newInvocation(function, source, rule, action string, ev *event.Event) invocation {
 	return invocation{function: function, source: source, rule: rule, action: action, event: ev,
-		idempotencyKey: OutgoingID(source, rule, action, ev.ID)}
+		idempotencyKey: outgoingID(source, rule, action, ev.ID)}
 }
 
-// OutgoingID is the id an action's receivers see for one event: the
-// Idempotency-Key and webhook-id of an http call, the AttrIdempotencyKey
+// outgoingID is the id an action's receivers see for one event: the
+// Idempotency-Key and webhook-id of an http call, the attrIdempotencyKey
 // attribute of a pubsub message. It is the SHA-256 of
 // "<source>/<rule>/<action>/<event id>" in 64 hex digits: the same on every
 // retry and redelivery, different for two sources (or rules, or actions)
 // whatever event ids their senders choose, and of a fixed length that
 // every receiver accepts. Source, rule and action names hold no "/", so
 // only the event id, last, may: the string names one scope only.
-func OutgoingID(source, rule, action, eventID string) string {
+func outgoingID(source, rule, action, eventID string) string {
 	sum := sha256.Sum256([]byte(source + "/" + rule + "/" + action + "/" + eventID))
 	return hex.EncodeToString(sum[:])
 }
@@ -58,14 +58,14 @@ func (inv invocation) logAttrs() []any {
 		logging.FieldEventID, inv.event.ID, logging.FieldEventType, inv.event.Type, "rule", inv.rule, "action", inv.action}
 }
 
-// ErrPermanent marks an action failure that retrying cannot fix: a 4xx
+// errPermanent marks an action failure that retrying cannot fix: a 4xx
 // answer, a template the event cannot fill, a missing Cloud Build trigger.
 // Sync rules answer it 422; the worker sends the job to the dead-letter
 // topic without further attempts.
-var ErrPermanent = errors.New("permanent action failure")
+var errPermanent = errors.New("permanent action failure")
 
-// permanent wraps err so that errors.Is(err, ErrPermanent) holds.
-func permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+// permanent wraps err so that errors.Is(err, errPermanent) holds.
+func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
 
 // retryPolicy is an action's retry policy within one delivery: up to
 // maxAttempts attempts, waiting an exponentially growing, jittered backoff
@@ -116,7 +116,7 @@ func (a *action) run(ctx context.Context, d *deps, inv invocation, c call) error
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, ErrPermanent) || n >= a.retry.maxAttempts || ctx.Err() != nil {
+		if errors.Is(err, errPermanent) || n >= a.retry.maxAttempts || ctx.Err() != nil {
 			return &attemptError{action: a.name, attempts: n, err: err}
 		}
 		wait := a.retry.backoff(n)

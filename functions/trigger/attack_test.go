@@ -217,7 +217,7 @@ func TestDeployedWorkerRunsOnlyPushesWithThePushIdentitysToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rcv := newReceiver(t, 200)
 			w, _, logs := attackWorker(t, rcv)
-			v, err := verify.New(FunctionWorker, verify.Config{Scheme: verify.SchemeOIDC, Audience: audience, Email: pusher}, nil,
+			v, err := verify.New(functionWorker, verify.Config{Scheme: verify.SchemeOIDC, Audience: audience, Email: pusher}, nil,
 				verify.WithHTTPClient(keys.client))
 			if err != nil {
 				t.Fatal(err)
@@ -334,7 +334,7 @@ func TestAJobPublishedWithoutTheKeyNeverRuns(t *testing.T) {
 			a[k] = v
 		}
 		if sig != "" {
-			a[AttrSignature] = sig
+			a[attrSignature] = sig
 		}
 		if _, err := c.Publisher(jobsTopic).Publish(context.Background(), &pubsub.Message{Data: forged, Attributes: a}).Get(context.Background()); err != nil {
 			t.Fatal(err)

@@ -92,7 +92,7 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 	if s.Project == "" {
 		rec = newRecorder(filepath.Join(s.DataDir, "trigger", "actions.ndjson"), log)
 		d.builds = rec
-		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", logging.FieldFunction, FunctionTrigger, "file", rec.file.Path())
+		log.Info("trigger: no "+EnvProject+": cloudbuild actions are recorded, not run", logging.FieldFunction, functionTrigger, "file", rec.file.Path())
 	} else {
 		d.builds = &lazyCloudBuild{}
 	}
@@ -100,7 +100,7 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 		d.topics = rec
 		d.jobs = newLocalQueue(d, localWorkers)
 		log.Warn("trigger: no Pub/Sub: async jobs run on an in-process queue that is lost when the process exits (local runs only)",
-			logging.FieldFunction, FunctionTrigger)
+			logging.FieldFunction, functionTrigger)
 		return d, nil
 	}
 	client, err := pubsub.NewClient(life, s.PubSubProject)

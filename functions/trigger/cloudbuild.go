@@ -24,7 +24,7 @@ type cloudBuildAction struct {
 	branch                   *render.Template
 }
 
-// SubstitutionChars are the characters of a value interpolated into a
+// substitutionChars are the characters of a value interpolated into a
 // Cloud Build substitution or branch, as a regular expression character
 // class: letters, digits and _.,:/@+=%- (commit SHAs, refs, repository
 // names, versions, e-mail addresses). Cloud Build places substitutions in
@@ -32,13 +32,13 @@ type cloudBuildAction struct {
 // these characters quotes, expands, globs, splits or ends a shell command.
 // A value may not start with "-" either, which a step would read as an
 // option.
-const SubstitutionChars = `A-Za-z0-9_.,:/@+=%-`
+const substitutionChars = `A-Za-z0-9_.,:/@+=%-`
 
 // substitutionKey is Cloud Build's rule for user-defined substitutions.
 var substitutionKey = regexp.MustCompile(`^_[A-Z0-9_]+$`)
 
 // substitutionAlphabet checks a value's characters.
-var substitutionAlphabet = render.Alphabet("the Cloud Build substitution alphabet", SubstitutionChars)
+var substitutionAlphabet = render.Alphabet("the Cloud Build substitution alphabet", substitutionChars)
 
 // checkSubstitution checks one value interpolated into a substitution or
 // the branch.
@@ -51,7 +51,7 @@ func checkSubstitution(v string) error {
 
 // compileCloudBuild validates a cloudbuild action. Every value an event
 // interpolates into a substitution or the branch must keep to
-// SubstitutionChars, or the event is unprocessable (422, or the job is
+// substitutionChars, or the event is unprocessable (422, or the job is
 // dead-lettered) and no build starts: a pull request's title cannot become
 // a command in a step that runs `bash -c "... $_TITLE"`. The keys listed
 // in raw_substitutions are passed as they render instead, for a build

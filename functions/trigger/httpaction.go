@@ -22,10 +22,10 @@ import (
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-// HeaderIdempotencyKey carries the action's OutgoingID on every HTTP
+// headerIdempotencyKey carries the action's outgoingID on every HTTP
 // action request, the same on every retry, so that receivers can dedupe.
 // The Standard Webhooks webhook-id header carries the same value.
-const HeaderIdempotencyKey = "Idempotency-Key"
+const headerIdempotencyKey = "Idempotency-Key"
 
 // httpAction calls a URL.
 type httpAction struct {
@@ -181,7 +181,7 @@ func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, 
 	if req.Header.Get("Content-Type") == "" && len(body) > 0 {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set(HeaderIdempotencyKey, inv.idempotencyKey)
+	req.Header.Set(headerIdempotencyKey, inv.idempotencyKey)
 	if a.secret != "" {
 		if err := a.sign(ctx, d, req, inv.idempotencyKey, body); err != nil {
 			return err
@@ -195,7 +195,7 @@ func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, 
 	if err != nil {
 		// The URL may carry a token in its query: report the host only.
 		err = fmt.Errorf("http %s %s: %w", a.method, req.URL.Host, unwrapURLError(err))
-		if errors.Is(err, ErrNonPublicAddress) {
+		if errors.Is(err, errNonPublicAddress) {
 			return permanent(err)
 		}
 		return err
@@ -252,12 +252,12 @@ func (a *httpAction) sign(ctx context.Context, d *deps, req *http.Request, id st
 	return nil
 }
 
-// ErrNonPublicAddress means an HTTP action's host resolved to an address
+// errNonPublicAddress means an HTTP action's host resolved to an address
 // that is not on the public internet (loopback, private, link-local such as
 // the metadata server 169.254.169.254, unspecified, ...) and the action did
 // not set allow_private_network. It is permanent: the address is the
 // configuration's (or its DNS's) choice, not a passing failure.
-var ErrNonPublicAddress = errors.New("refused to connect to a non-public address (set allow_private_network on the action to allow it)")
+var errNonPublicAddress = errors.New("refused to connect to a non-public address (set allow_private_network on the action to allow it)")
 
 // nonPublic are ranges not reachable on the public internet beyond those
 // netip.Addr's predicates name.
@@ -295,7 +295,7 @@ func isPublic(a netip.Addr) bool {
 func dialPublicOnly(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil || !isPublic(ap.Addr()) {
-		return fmt.Errorf("%w: %s", ErrNonPublicAddress, address)
+		return fmt.Errorf("%w: %s", errNonPublicAddress, address)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func TestHTTPActionRetriesWithBackoffUntilItSucceeds(t *testing.T) {
 		t.Fatalf("receiver got %d requests, want 3 (two failures, then success)", len(reqs))
 	}
 	for i, r := range reqs {
-		if got, want := r.Header.Get(HeaderIdempotencyKey), OutgoingID("src", "notify", "call", "delivery-1"); got != want {
+		if got, want := r.Header.Get(headerIdempotencyKey), outgoingID("src", "notify", "call", "delivery-1"); got != want {
 			t.Errorf("request %d: Idempotency-Key %q, want %q, the same on every retry", i, got, want)
 		}
 		var env map[string]any
@@ -194,7 +194,7 @@ func TestHTTPActionIsSignedVerifiablyWithASecretManagerSecret(t *testing.T) {
 	if r.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("Content-Type %q", r.Header.Get("Content-Type"))
 	}
-	if id := r.Header.Get(verify.HeaderWebhookID); id != r.Header.Get(HeaderIdempotencyKey) || id != OutgoingID("src", "notify", "call", "d-signed") {
+	if id := r.Header.Get(verify.HeaderWebhookID); id != r.Header.Get(headerIdempotencyKey) || id != outgoingID("src", "notify", "call", "d-signed") {
 		t.Errorf("webhook-id %q, want the idempotency key", id)
 	}
 	v, err := verify.New("receiver", verify.Config{Scheme: "standardwebhooks", Secret: "env:K"}, memSecrets{"env:K": key})
@@ -248,7 +248,7 @@ func TestADuplicateDeliveryDoesNotRunTheActionAgain(t *testing.T) {
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "same"))
 	wantStatus(t, out, err, 200, ResultRan)
 	out, err = tr.Handle(context.Background(), githubEvent(t, "push", "same"))
-	wantStatus(t, out, err, 200, ResultDuplicate)
+	wantStatus(t, out, err, 200, resultDuplicate)
 	if reqs, _ := rcv.got(); len(reqs) != 1 {
 		t.Fatalf("receiver got %d calls, want 1", len(reqs))
 	}
@@ -428,8 +428,8 @@ func TestHTTPActionsToNonPublicAddressesAreRefusedUnlessTheActionOptsIn(t *testi
 `
 			tr := newTrigger(t, rules, d)
 			out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d1"))
-			if !errors.Is(err, ErrNonPublicAddress) {
-				t.Fatalf("Handle = (%+v, %v), want ErrNonPublicAddress", out, err)
+			if !errors.Is(err, errNonPublicAddress) {
+				t.Fatalf("Handle = (%+v, %v), want errNonPublicAddress", out, err)
 			}
 			wantStatus(t, out, err, 422, "")
 			if reqs, _ := rcv.got(); len(reqs) != 0 {
@@ -543,8 +543,8 @@ func TestDialPublicOnlyRefusesEveryNonPublicRange(t *testing.T) {
 			if (err == nil) != tt.public {
 				t.Fatalf("dialPublicOnly(%s) = %v, want public %v", tt.addr, err, tt.public)
 			}
-			if err != nil && !errors.Is(err, ErrNonPublicAddress) {
-				t.Fatalf("error %v does not wrap ErrNonPublicAddress", err)
+			if err != nil && !errors.Is(err, errNonPublicAddress) {
+				t.Fatalf("error %v does not wrap errNonPublicAddress", err)
 			}
 		})
 	}

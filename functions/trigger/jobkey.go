@@ -29,10 +29,10 @@ import (
 //
 //	head -c 32 /dev/urandom | base64 | gcloud secrets versions add PREFIX-trigger-job-key --data-file=-
 
-// AttrSignature is the job message attribute that carries the job's
+// attrSignature is the job message attribute that carries the job's
 // signature: "v1=" and the unpadded base64url HMAC-SHA256, under the job
 // key, of jobSignaturePrefix followed by the message data.
-const AttrSignature = "job_signature"
+const attrSignature = "job_signature"
 
 // jobSignaturePrefix keeps a job signature from being valid for any other
 // use of the same bytes.
@@ -43,12 +43,12 @@ const jobSignaturePrefix = "webhooks-trigger-job/v1\n"
 const minJobKey = 32
 
 // Errors of checking a job's signature. A job that fails with
-// ErrJobUnsigned or ErrJobBadSignature is refused (acknowledged, never
-// run); ErrJobKeyUnavailable is retried.
+// errJobUnsigned or errJobBadSignature is refused (acknowledged, never
+// run); errJobKeyUnavailable is retried.
 var (
-	ErrJobUnsigned       = errors.New("trigger: job is not signed")
-	ErrJobBadSignature   = errors.New("trigger: job signature does not match the job key")
-	ErrJobKeyUnavailable = errors.New("trigger: job key unavailable")
+	errJobUnsigned       = errors.New("trigger: job is not signed")
+	errJobBadSignature   = errors.New("trigger: job signature does not match the job key")
+	errJobKeyUnavailable = errors.New("trigger: job key unavailable")
 )
 
 // jobKey reads the job key through the process's secret source.
@@ -61,11 +61,11 @@ type jobKey struct {
 // whole secret unusable, so that a placeholder value cannot sign.
 func (k jobKey) keys(ctx context.Context) ([][]byte, error) {
 	if k.secrets == nil || k.ref == "" {
-		return nil, fmt.Errorf("%w: no %s", ErrJobKeyUnavailable, EnvJobKey)
+		return nil, fmt.Errorf("%w: no %s", errJobKeyUnavailable, EnvJobKey)
 	}
 	raw, err := k.secrets.Secret(ctx, k.ref)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrJobKeyUnavailable, k.ref, err)
+		return nil, fmt.Errorf("%w: %s: %w", errJobKeyUnavailable, k.ref, err)
 	}
 	var keys [][]byte
 	for line := range bytes.Lines(raw) {
@@ -74,12 +74,12 @@ func (k jobKey) keys(ctx context.Context) ([][]byte, error) {
 			continue
 		}
 		if len(line) < minJobKey {
-			return nil, fmt.Errorf("%w: %s: a key is shorter than %d bytes", ErrJobKeyUnavailable, k.ref, minJobKey)
+			return nil, fmt.Errorf("%w: %s: a key is shorter than %d bytes", errJobKeyUnavailable, k.ref, minJobKey)
 		}
 		keys = append(keys, line)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("%w: %s is empty", ErrJobKeyUnavailable, k.ref)
+		return nil, fmt.Errorf("%w: %s is empty", errJobKeyUnavailable, k.ref)
 	}
 	return keys, nil
 }
@@ -91,7 +91,7 @@ func jobMAC(key, data []byte) []byte {
 	return m.Sum(nil)
 }
 
-// sign returns the AttrSignature value of a job message's data.
+// sign returns the attrSignature value of a job message's data.
 func (k jobKey) sign(ctx context.Context, data []byte) (string, error) {
 	keys, err := k.keys(ctx)
 	if err != nil {
@@ -100,15 +100,15 @@ func (k jobKey) sign(ctx context.Context, data []byte) (string, error) {
 	return "v1=" + base64.RawURLEncoding.EncodeToString(jobMAC(keys[0], data)), nil
 }
 
-// check verifies sig, a message's AttrSignature, over its data.
+// check verifies sig, a message's attrSignature, over its data.
 func (k jobKey) check(ctx context.Context, data []byte, sig string) error {
 	enc, ok := strings.CutPrefix(sig, "v1=")
 	if sig == "" || !ok {
-		return ErrJobUnsigned
+		return errJobUnsigned
 	}
 	got, err := base64.RawURLEncoding.DecodeString(enc)
 	if err != nil {
-		return fmt.Errorf("%w: not base64url", ErrJobBadSignature)
+		return fmt.Errorf("%w: not base64url", errJobBadSignature)
 	}
 	keys, err := k.keys(ctx)
 	if err != nil {
@@ -119,5 +119,5 @@ func (k jobKey) check(ctx context.Context, data []byte, sig string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: no key of %d matched", ErrJobBadSignature, len(keys))
+	return fmt.Errorf("%w: no key of %d matched", errJobBadSignature, len(keys))
 }

@@ -44,7 +44,7 @@ type recordLine struct {
 }
 
 func (r *recorder) publish(_ context.Context, topic string, m *pubsub.Message, inv invocation) (string, error) {
-	return r.write(inv, recordLine{Type: TypePubSub, Topic: topic, Data: string(m.Data), Attrs: m.Attributes})
+	return r.write(inv, recordLine{Type: typePubSub, Topic: topic, Data: string(m.Data), Attrs: m.Attributes})
 }
 
 func (r *recorder) runTrigger(_ context.Context, req *cloudbuildpb.RunBuildTriggerRequest, inv invocation) (string, error) {
@@ -52,7 +52,7 @@ func (r *recorder) runTrigger(_ context.Context, req *cloudbuildpb.RunBuildTrigg
 	if err != nil {
 		return "", fmt.Errorf("trigger: record build: %w", err)
 	}
-	return r.write(inv, recordLine{Type: TypeCloudBuild, Build: b})
+	return r.write(inv, recordLine{Type: typeCloudBuild, Build: b})
 }
 
 func (r *recorder) write(inv invocation, line recordLine) (string, error) {

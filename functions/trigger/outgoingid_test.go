@@ -35,7 +35,7 @@ func newDedupingReceiver(t testing.TB) *dedupingReceiver {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.ids = append(r.ids, req.Header.Get(verify.HeaderWebhookID))
-		if k := req.Header.Get(HeaderIdempotencyKey); !r.seen[k] {
+		if k := req.Header.Get(headerIdempotencyKey); !r.seen[k] {
 			r.seen[k] = true
 			r.acts++
 		}
@@ -88,7 +88,7 @@ func TestHTTPActionIdsOfTwoSourcesWithTheSameEventIdDiffer(t *testing.T) {
 
 func TestOutgoingIDIsAFixedLengthHashOfItsScope(t *testing.T) {
 	long := strings.Repeat("x/", 600)
-	base := OutgoingID("github", "deploy", "call", "d-1")
+	base := outgoingID("github", "deploy", "call", "d-1")
 	for _, c := range []struct{ name, source, rule, action, id string }{
 		{"another source", "gitlab", "deploy", "call", "d-1"},
 		{"another rule", "github", "notify", "call", "d-1"},
@@ -98,20 +98,20 @@ func TestOutgoingIDIsAFixedLengthHashOfItsScope(t *testing.T) {
 		{"the event id naming the scope", "github", "deploy", "call", "github/deploy/call/d-1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got := OutgoingID(c.source, c.rule, c.action, c.id)
+			got := outgoingID(c.source, c.rule, c.action, c.id)
 			if got == base {
-				t.Errorf("OutgoingID(%q, %q, %q, %q) = %q, the id of github/deploy/call/d-1", c.source, c.rule, c.action, c.id, got)
+				t.Errorf("outgoingID(%q, %q, %q, %q) = %q, the id of github/deploy/call/d-1", c.source, c.rule, c.action, c.id, got)
 			}
 			if len(got) != len(base) {
-				t.Errorf("OutgoingID is %d characters long, want %d whatever the event id", len(got), len(base))
+				t.Errorf("outgoingID is %d characters long, want %d whatever the event id", len(got), len(base))
 			}
 			if strings.Contains(got, c.id) {
-				t.Errorf("OutgoingID %q contains the event id", got)
+				t.Errorf("outgoingID %q contains the event id", got)
 			}
 		})
 	}
-	if again := OutgoingID("github", "deploy", "call", "d-1"); again != base {
-		t.Errorf("OutgoingID is not stable: %q then %q", base, again)
+	if again := outgoingID("github", "deploy", "call", "d-1"); again != base {
+		t.Errorf("outgoingID is not stable: %q then %q", base, again)
 	}
 }
 
@@ -165,8 +165,8 @@ func TestPubSubActionCarriesTheScopedID(t *testing.T) {
 		t.Fatalf("topic holds %d messages, want 1", len(msgs))
 	}
 	m := msgs[0].GetMessage()
-	if got, want := m.GetAttributes()[AttrIdempotencyKey], OutgoingID("github", "fan-out", "publish", "d-rel"); got != want {
-		t.Errorf("attribute %s = %q, want %q", AttrIdempotencyKey, got, want)
+	if got, want := m.GetAttributes()[attrIdempotencyKey], outgoingID("github", "fan-out", "publish", "d-rel"); got != want {
+		t.Errorf("attribute %s = %q, want %q", attrIdempotencyKey, got, want)
 	}
 	var env map[string]any
 	if err := json.Unmarshal(m.GetData(), &env); err != nil || env["id"] != "d-rel" {
@@ -176,9 +176,9 @@ func TestPubSubActionCarriesTheScopedID(t *testing.T) {
 	_, err = compileYAML(t, `
 - name: fan-out
   events: [release]
-  actions: [{name: publish, type: pubsub, topic: t1, attributes: {`+AttrIdempotencyKey+`: "{{.id}}"}}]
+  actions: [{name: publish, type: pubsub, topic: t1, attributes: {`+attrIdempotencyKey+`: "{{.id}}"}}]
 `)
-	if err == nil || !strings.Contains(err.Error(), "attributes."+AttrIdempotencyKey) {
-		t.Errorf("an attribute template named %s compiled (err %v): it would replace the scoped id", AttrIdempotencyKey, err)
+	if err == nil || !strings.Contains(err.Error(), "attributes."+attrIdempotencyKey) {
+		t.Errorf("an attribute template named %s compiled (err %v): it would replace the scoped id", attrIdempotencyKey, err)
 	}
 }

@@ -28,7 +28,7 @@ func emulatorClient(t testing.TB) *pubsub.Client {
 		t.Skip("needs the Pub/Sub emulator")
 	}
 	project, host := testenv.PubSub(t)
-	t.Setenv(EnvPubSubEmulator, host)
+	t.Setenv(envPubSubEmulator, host)
 	c, err := pubsub.NewClient(context.Background(), project)
 	if err != nil {
 		t.Fatalf("pubsub.NewClient: %v", err)
@@ -127,7 +127,7 @@ func TestAsyncAnswers202OnlyOnceTheJobsArePublished(t *testing.T) {
 	tr := newTrigger(t, fmt.Sprintf(asyncRule, "http://127.0.0.1:9/a", "http://127.0.0.1:9/b"), d)
 
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-async"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 	msgs := pullAll(t, c, sub, 2, 10*time.Second)
 	if len(msgs) != 2 {
 		t.Fatalf("jobs topic holds %d jobs, want one per action (2)", len(msgs))
@@ -141,13 +141,13 @@ func TestAsyncAnswers202OnlyOnceTheJobsArePublished(t *testing.T) {
 		if j.Event.ID != "d-async" || j.Rule != "deploy" || attemptOf(m.GetMessage().GetAttributes()) != 1 || j.Event.Source != "src" {
 			t.Errorf("job %+v, attributes %v", j, m.GetMessage().GetAttributes())
 		}
-		if err := d.jobKey.check(context.Background(), m.GetMessage().GetData(), m.GetMessage().GetAttributes()[AttrSignature]); err != nil {
+		if err := d.jobKey.check(context.Background(), m.GetMessage().GetData(), m.GetMessage().GetAttributes()[attrSignature]); err != nil {
 			t.Errorf("published job's signature: %v", err)
 		}
 		if k := m.GetMessage().GetOrderingKey(); k != "src/deploy/octo-org/octo-repo" {
 			t.Errorf("ordering key %q, want the rule's serialize_by value", k)
 		}
-		if a := m.GetMessage().GetAttributes(); a[AttrAction] != j.Action || a[AttrEvent] != "d-async" {
+		if a := m.GetMessage().GetAttributes(); a[attrAction] != j.Action || a[attrEvent] != "d-async" {
 			t.Errorf("attributes %v", a)
 		}
 		actions = append(actions, j.Action)
@@ -172,7 +172,7 @@ func TestAsyncPublishToAMissingTopicIsRetryableNot202(t *testing.T) {
 	// resumed its ordering key.
 	createTopic(t, c, id)
 	out, err = tr.Handle(ctx, githubEvent(t, "push", "d1"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 }
 
 // workerEndpoint serves the worker as the local runner does to the
@@ -227,7 +227,7 @@ func TestWorkerFailureIsRedeliveredDeadLetteredAndReplayed(t *testing.T) {
 	})
 
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-dl"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 
 	dead := pullAll(t, c, dlSub, 1, 60*time.Second)
 	if len(dead) != 1 {
@@ -281,14 +281,14 @@ func TestWorkerDeadLettersAPermanentFailureAtOnce(t *testing.T) {
 		PushConfig: &pubsubpb.PushConfig{PushEndpoint: workerEndpoint(t, w).URL + "/" + jobsTopic},
 	})
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-perm"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 	dead := pullAll(t, c, dlSub, 2, 30*time.Second)
 	if len(dead) != 2 {
 		t.Fatalf("dead-letter topic holds %d jobs, want 2", len(dead))
 	}
 	for _, m := range dead {
-		if e := m.GetMessage().GetAttributes()[AttrError]; !strings.Contains(e, "status 400") {
-			t.Errorf("dead-lettered job's %s attribute %q does not say why", AttrError, e)
+		if e := m.GetMessage().GetAttributes()[attrError]; !strings.Contains(e, "status 400") {
+			t.Errorf("dead-lettered job's %s attribute %q does not say why", attrError, e)
 		}
 	}
 	if reqs, _ := rcv.got(); len(reqs) != 2 {
@@ -391,7 +391,7 @@ func TestSetUpEmulatorWiresTheJobsTopicToTheWorker(t *testing.T) {
 		}
 	}
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-local-emulator"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 	waitFor(t, 30*time.Second, "the pushed jobs to run", func() bool {
 		reqs, _ := rcv.got()
 		return len(reqs) == 2
@@ -403,7 +403,7 @@ func TestSetUpEmulatorWiresTheJobsTopicToTheWorker(t *testing.T) {
 }
 
 func TestSetUpEmulatorRefusesARealProject(t *testing.T) {
-	t.Setenv(EnvPubSubEmulator, "")
+	t.Setenv(envPubSubEmulator, "")
 	if err := SetUpEmulator(context.Background(), "http://localhost:8080"); err == nil {
 		t.Fatal("SetUpEmulator ran without the emulator")
 	}

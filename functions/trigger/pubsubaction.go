@@ -20,11 +20,11 @@ import (
 	"github.com/cloudhooks/webhooks/shared/render"
 )
 
-// AttrIdempotencyKey is the attribute of every pubsub action message that
-// carries the action's OutgoingID, so that subscribers can dedupe Pub/Sub's
+// attrIdempotencyKey is the attribute of every pubsub action message that
+// carries the action's outgoingID, so that subscribers can dedupe Pub/Sub's
 // at-least-once deliveries (and Trigger's own retries). An attribute
 // template of that name is refused.
-const AttrIdempotencyKey = "idempotency_key"
+const attrIdempotencyKey = "idempotency_key"
 
 // pubsubAction publishes the event, or a templated message, to a topic.
 type pubsubAction struct {
@@ -39,16 +39,16 @@ var topicRef = regexp.MustCompile(`^(projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/top
 // Pub/Sub's limits on a message's attributes
 // (https://cloud.google.com/pubsub/quotas#resource_limits).
 const (
-	MaxAttributes     = 100
-	MaxAttributeKey   = 256  // bytes
-	MaxAttributeValue = 1024 // bytes
+	maxAttributes     = 100
+	maxAttributeKey   = 256  // bytes
+	maxAttributeValue = 1024 // bytes
 )
 
 // checkAttributeKey checks a literal attribute key at start-up.
 func checkAttributeKey(k string) error {
 	switch {
-	case len(k) > MaxAttributeKey:
-		return fmt.Errorf("longer than Pub/Sub's %d bytes", MaxAttributeKey)
+	case len(k) > maxAttributeKey:
+		return fmt.Errorf("longer than Pub/Sub's %d bytes", maxAttributeKey)
 	case strings.HasPrefix(k, "goog"):
 		return errors.New(`keys starting "goog" are reserved by Pub/Sub`)
 	case !utf8.ValidString(k):
@@ -62,8 +62,8 @@ func checkAttributeKey(k string) error {
 // anything is claimed or published (the emulator does not enforce it).
 func checkAttributeValue(v string) error {
 	switch {
-	case len(v) > MaxAttributeValue:
-		return fmt.Errorf("rendered %d bytes, more than Pub/Sub's %d for an attribute value", len(v), MaxAttributeValue)
+	case len(v) > maxAttributeValue:
+		return fmt.Errorf("rendered %d bytes, more than Pub/Sub's %d for an attribute value", len(v), maxAttributeValue)
 	case !utf8.ValidString(v):
 		return errors.New("rendered a value that is not UTF-8")
 	}
@@ -77,8 +77,8 @@ func checkAttributeValue(v string) error {
 func compilePubSub(path string, s *actionSpec) (performer, error) {
 	var errs []error
 	a := &pubsubAction{topic: s.Topic}
-	if len(s.Attributes) > MaxAttributes {
-		errs = append(errs, fmt.Errorf("%s.attributes: %d attributes, more than Pub/Sub's %d", path, len(s.Attributes), MaxAttributes))
+	if len(s.Attributes) > maxAttributes {
+		errs = append(errs, fmt.Errorf("%s.attributes: %d attributes, more than Pub/Sub's %d", path, len(s.Attributes), maxAttributes))
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Attributes)) {
 		if err := checkAttributeKey(k); err != nil {
@@ -95,8 +95,8 @@ func compilePubSub(path string, s *actionSpec) (performer, error) {
 		errs = append(errs, fmt.Errorf("%s.message: %w", path, err))
 	}
 	a.message = m
-	if _, ok := s.Attributes[AttrIdempotencyKey]; ok {
-		errs = append(errs, fmt.Errorf("%s.attributes.%s: reserved: Trigger sets it to the action's scoped id", path, AttrIdempotencyKey))
+	if _, ok := s.Attributes[attrIdempotencyKey]; ok {
+		errs = append(errs, fmt.Errorf("%s.attributes.%s: reserved: Trigger sets it to the action's scoped id", path, attrIdempotencyKey))
 	}
 	attrs, aerrs := parseTemplates(path+".attributes", s.Attributes, nil)
 	a.attributes, errs = attrs, append(errs, aerrs...)
@@ -136,7 +136,7 @@ func (a *pubsubAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 		if m.Attributes == nil {
 			m.Attributes = map[string]string{}
 		}
-		m.Attributes[AttrIdempotencyKey] = inv.idempotencyKey
+		m.Attributes[attrIdempotencyKey] = inv.idempotencyKey
 		id, err := d.topics.publish(ctx, a.topic, m, inv)
 		if err != nil {
 			return classifyGRPC(fmt.Errorf("publish to %s: %w", a.topic, err))

@@ -74,7 +74,7 @@ func (w *worker) pushHandler(check pushCheck, refused int) http.Handler {
 				http.Error(rw, "cannot check the push; redeliver", http.StatusInternalServerError)
 				return
 			}
-			w.logError(r.Context(), "trigger: job", err, "result", ResultRefused)
+			w.logError(r.Context(), "trigger: job", err, "result", resultRefused)
 			if refused == http.StatusNoContent {
 				rw.WriteHeader(refused)
 				return
@@ -96,7 +96,7 @@ func (w *worker) logError(ctx context.Context, msg string, err error, attrs ...a
 	if d, derr := w.deps(ctx); derr == nil {
 		log = d.log
 	}
-	log.Error(msg, append([]any{logging.FieldFunction, FunctionWorker, "reason", err.Error()}, attrs...)...)
+	log.Error(msg, append([]any{logging.FieldFunction, functionWorker, "reason", err.Error()}, attrs...)...)
 }
 
 // oidcCheck requires the OIDC token that the push subscription signs its
@@ -129,7 +129,7 @@ func (w *worker) pushVerifier() (*verify.Verifier, error) {
 		return w.push, nil
 	}
 	s := settingsFromEnv(lookupEnv)
-	v, err := verify.New(FunctionWorker, verify.Config{Scheme: verify.SchemeOIDC, Audience: s.PushAudience, Email: s.PushEmail}, nil)
+	v, err := verify.New(functionWorker, verify.Config{Scheme: verify.SchemeOIDC, Audience: s.PushAudience, Email: s.PushEmail}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("trigger worker: %s and %s: %w", EnvPushAudience, EnvPushEmail, err)
 	}
@@ -185,9 +185,9 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// EmulatorMaxDeliveryAttempts is the dead-letter policy SetUpEmulator
+// emulatorMaxDeliveryAttempts is the dead-letter policy SetUpEmulator
 // gives the jobs subscription (Pub/Sub's minimum).
-const EmulatorMaxDeliveryAttempts = 5
+const emulatorMaxDeliveryAttempts = 5
 
 // SetUpEmulator creates, on the Pub/Sub emulator that PUBSUB_EMULATOR_HOST
 // names, what terraform creates in a deployment: the jobs and dead-letter
@@ -201,8 +201,8 @@ const EmulatorMaxDeliveryAttempts = 5
 // never changes a real project.
 func SetUpEmulator(ctx context.Context, pushBase string) error {
 	s := settingsFromEnv(lookupEnv)
-	if v, _ := lookupEnv(EnvPubSubEmulator); v == "" {
-		return fmt.Errorf("trigger.SetUpEmulator: %s is not set", EnvPubSubEmulator)
+	if v, _ := lookupEnv(envPubSubEmulator); v == "" {
+		return fmt.Errorf("trigger.SetUpEmulator: %s is not set", envPubSubEmulator)
 	}
 	c, err := pubsub.NewClient(ctx, s.PubSubProject)
 	if err != nil {
@@ -221,7 +221,7 @@ func SetUpEmulator(ctx context.Context, pushBase string) error {
 		PushConfig:            &pubsubpb.PushConfig{PushEndpoint: strings.TrimSuffix(pushBase, "/") + "/" + jobs},
 		AckDeadlineSeconds:    60,
 		EnableMessageOrdering: true,
-		DeadLetterPolicy:      &pubsubpb.DeadLetterPolicy{DeadLetterTopic: dead, MaxDeliveryAttempts: EmulatorMaxDeliveryAttempts},
+		DeadLetterPolicy:      &pubsubpb.DeadLetterPolicy{DeadLetterTopic: dead, MaxDeliveryAttempts: emulatorMaxDeliveryAttempts},
 	}, {
 		Name:  subscriptionName(s.PubSubProject, s.DeadLetterTopic),
 		Topic: dead,

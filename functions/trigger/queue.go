@@ -20,7 +20,7 @@ import (
 // job is the message an async rule queues for one of its actions: the
 // whole event envelope, so that the worker needs nothing but the message
 // and the configuration. The message data is the job's JSON, signed as
-// published (AttrSignature, jobkey.go) and never changed afterwards.
+// published (attrSignature, jobkey.go) and never changed afterwards.
 type job struct {
 	Event  *event.Event `json:"event"`
 	Rule   string       `json:"rule"`
@@ -28,10 +28,10 @@ type job struct {
 	// Attempt is 1 when the job is first queued and grows by one each time
 	// Replay republishes it from the dead-letter topic. Pub/Sub's own
 	// redeliveries do not change it (they carry the same message). It
-	// travels in the AttrAttempt attribute, outside the signed data, so
+	// travels in the attrAttempt attribute, outside the signed data, so
 	// that Replay, which holds no job key, can count it.
 	Attempt int `json:"-"`
-	// sig is the AttrSignature the job was pushed with, kept when the
+	// sig is the attrSignature the job was pushed with, kept when the
 	// worker dead-letters it.
 	sig string
 }
@@ -39,26 +39,26 @@ type job struct {
 // Attributes set on every job message, for filters and for people reading
 // a dead-letter topic.
 const (
-	AttrSource = "source"
-	AttrEvent  = "event_id"
-	AttrRule   = "rule"
-	AttrAction = "action"
-	// AttrAttempt is the job's Attempt, in decimal.
-	AttrAttempt = "attempt"
-	// AttrError is set on a job that the worker dead-letters itself after
+	attrSource = "source"
+	attrEvent  = "event_id"
+	attrRule   = "rule"
+	attrAction = "action"
+	// attrAttempt is the job's Attempt, in decimal.
+	attrAttempt = "attempt"
+	// attrError is set on a job that the worker dead-letters itself after
 	// a permanent failure: the error's text.
-	AttrError = "trigger_error"
+	attrError = "trigger_error"
 )
 
 func (j *job) attributes() map[string]string {
-	return map[string]string{AttrSource: j.Event.Source, AttrEvent: j.Event.ID, AttrRule: j.Rule, AttrAction: j.Action,
-		AttrAttempt: strconv.Itoa(max(j.Attempt, 1))}
+	return map[string]string{attrSource: j.Event.Source, attrEvent: j.Event.ID, attrRule: j.Rule, attrAction: j.Action,
+		attrAttempt: strconv.Itoa(max(j.Attempt, 1))}
 }
 
-// attemptOf reads a message's AttrAttempt: 1 when absent or unreadable
+// attemptOf reads a message's attrAttempt: 1 when absent or unreadable
 // (it only counts, it decides nothing).
 func attemptOf(attrs map[string]string) int {
-	n, err := strconv.Atoi(attrs[AttrAttempt])
+	n, err := strconv.Atoi(attrs[attrAttempt])
 	if err != nil || n < 1 {
 		return 1
 	}
@@ -125,7 +125,7 @@ func (p *pubSubJobs) enqueue(ctx context.Context, q queuedJob) error {
 		return fmt.Errorf("sign job: %w", err)
 	}
 	attrs := q.job.attributes()
-	attrs[AttrSignature] = sig
+	attrs[attrSignature] = sig
 	res := p.pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: attrs, OrderingKey: q.key})
 	if _, err := res.Get(ctx); err != nil {
 		if q.key != "" {

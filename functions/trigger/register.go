@@ -18,8 +18,8 @@ func init() {
 
 // The entry points registered above, as log lines name them.
 const (
-	FunctionTrigger = "Trigger"
-	FunctionWorker  = "TriggerWorker"
+	functionTrigger = "Trigger"
+	functionWorker  = "TriggerWorker"
 )
 
 // Worker is the TriggerWorker function: the requests of the Pub/Sub push

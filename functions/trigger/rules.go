@@ -69,7 +69,7 @@ type actionSpec struct {
 
 	// Project (default: the deployment's), Trigger (id or name), Region
 	// (default global), Substitutions (templates whose values must keep to
-	// SubstitutionChars), RawSubstitutions (the keys of Substitutions whose
+	// substitutionChars), RawSubstitutions (the keys of Substitutions whose
 	// values are passed as they render: see compileCloudBuild) and Branch
 	// (template, values as substitutions) are the cloudbuild action's.
 	Project          string            `json:"project,omitempty"`
@@ -89,17 +89,17 @@ type retrySpec struct {
 
 // Defaults of an action's settings.
 const (
-	DefaultTimeout        = 10 * time.Second
-	DefaultMaxAttempts    = 3
-	DefaultInitialBackoff = 500 * time.Millisecond
-	DefaultMaxBackoff     = 10 * time.Second
+	defaultTimeout        = 10 * time.Second
+	defaultMaxAttempts    = 3
+	defaultInitialBackoff = 500 * time.Millisecond
+	defaultMaxBackoff     = 10 * time.Second
 )
 
 // Action types.
 const (
-	TypeHTTP       = "http"
-	TypePubSub     = "pubsub"
-	TypeCloudBuild = "cloudbuild"
+	typeHTTP       = "http"
+	typePubSub     = "pubsub"
+	typeCloudBuild = "cloudbuild"
 )
 
 // rule is a compiled rule.
@@ -216,7 +216,7 @@ func compileRule(path string, s *ruleSpec, lease time.Duration) (*rule, error) {
 // compileAction validates one action of the named rule and compiles its
 // templates.
 func compileAction(path, rule string, s *actionSpec, lease time.Duration) (*action, error) {
-	a := &action{name: s.Name, kind: s.Type, timeout: DefaultTimeout}
+	a := &action{name: s.Name, kind: s.Type, timeout: defaultTimeout}
 	var errs []error
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", path, field, fmt.Sprintf(format, args...)))
@@ -247,9 +247,9 @@ func compileAction(path, rule string, s *actionSpec, lease time.Duration) (*acti
 	// Fields of the other types are mistakes (a cloudbuild action with a
 	// url does not call it): name them.
 	owned := map[string][]string{
-		TypeHTTP:       {"url", "method", "headers", "body", "secret", "allow_private_network"},
-		TypePubSub:     {"topic", "attributes", "message"},
-		TypeCloudBuild: {"project", "trigger", "region", "substitutions", "raw_substitutions", "branch"},
+		typeHTTP:       {"url", "method", "headers", "body", "secret", "allow_private_network"},
+		typePubSub:     {"topic", "attributes", "message"},
+		typeCloudBuild: {"project", "trigger", "region", "substitutions", "raw_substitutions", "branch"},
 	}
 	set := map[string]bool{
 		"url": s.URL != "", "method": s.Method != "", "headers": len(s.Headers) > 0, "body": s.Body != "", "secret": s.Secret != "",
@@ -276,11 +276,11 @@ func compileAction(path, rule string, s *actionSpec, lease time.Duration) (*acti
 		err  error
 	)
 	switch s.Type {
-	case TypeHTTP:
+	case typeHTTP:
 		impl, err = compileHTTP(path, rule, s)
-	case TypePubSub:
+	case typePubSub:
 		impl, err = compilePubSub(path, s)
-	case TypeCloudBuild:
+	case typeCloudBuild:
 		impl, err = compileCloudBuild(path, s)
 	}
 	if err != nil {
@@ -302,13 +302,13 @@ func (a *action) longest() time.Duration {
 
 // compileRetry reads a retry policy, applying the defaults.
 func compileRetry(path string, s *retrySpec) (retryPolicy, []error) {
-	p := retryPolicy{maxAttempts: DefaultMaxAttempts, initial: DefaultInitialBackoff, max: DefaultMaxBackoff}
+	p := retryPolicy{maxAttempts: defaultMaxAttempts, initial: defaultInitialBackoff, max: defaultMaxBackoff}
 	if s == nil {
 		return p, nil
 	}
 	var errs []error
 	if s.MaxAttempts < 0 {
-		errs = append(errs, fmt.Errorf("%s.max_attempts: %d: want 1 or more (0 for the default %d)", path, s.MaxAttempts, DefaultMaxAttempts))
+		errs = append(errs, fmt.Errorf("%s.max_attempts: %d: want 1 or more (0 for the default %d)", path, s.MaxAttempts, defaultMaxAttempts))
 	} else if s.MaxAttempts > 0 {
 		p.maxAttempts = s.MaxAttempts
 	}

@@ -189,12 +189,12 @@ func TestUnmatchedEventIsIgnored(t *testing.T) {
 	d, _ := testDeps(t)
 	tr := newTrigger(t, matchRules, d)
 	out, err := tr.Handle(context.Background(), githubEvent(t, "release", "d1"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 	ev := githubEvent(t, "release", "d2")
 	ev.Type = "watch"
 	ev.Payload = []byte(`{"action":"started"}`)
 	out, err = tr.Handle(context.Background(), ev)
-	wantStatus(t, out, err, 200, ResultIgnored)
+	wantStatus(t, out, err, 200, resultIgnored)
 }
 
 func TestTheConfigurationFilesTriggerSectionCompiles(t *testing.T) {

@@ -12,9 +12,9 @@ const (
 	// EnvProject is the deployment's project: Pub/Sub topics, Cloud Build
 	// triggers without a project of their own, Firestore claims.
 	EnvProject = "GOOGLE_CLOUD_PROJECT"
-	// EnvPubSubEmulator points the Pub/Sub client at the emulator; the
+	// envPubSubEmulator points the Pub/Sub client at the emulator; the
 	// client library reads it itself.
-	EnvPubSubEmulator = "PUBSUB_EMULATOR_HOST"
+	envPubSubEmulator = "PUBSUB_EMULATOR_HOST"
 	// EnvJobsTopic is the topic (id in the project) that async rules queue
 	// their jobs on; TriggerWorker is subscribed to it.
 	EnvJobsTopic = "TRIGGER_JOBS_TOPIC"
@@ -33,16 +33,16 @@ const (
 	// either is unset.
 	EnvPushAudience = "TRIGGER_PUSH_AUDIENCE"
 	EnvPushEmail    = "TRIGGER_PUSH_EMAIL"
-	// EnvDataDir is the local data folder where, without Google Cloud,
+	// envDataDir is the local data folder where, without Google Cloud,
 	// Cloud Build and Pub/Sub actions are recorded instead of performed.
-	EnvDataDir = "WEBHOOKS_DATA_DIR"
+	envDataDir = "WEBHOOKS_DATA_DIR"
 )
 
 // Defaults of the settings.
 const (
 	DefaultJobsTopic       = "trigger-jobs"
 	DefaultDeadLetterTopic = "trigger-dead-letter"
-	DefaultDataDir         = ".local/data"
+	defaultDataDir         = ".local/data"
 	// DefaultJobKey is the job key of local runs: the runner writes a
 	// random one to .local/secrets/trigger-job-key.
 	DefaultJobKey = "sm:trigger-job-key"
@@ -75,12 +75,12 @@ func settingsFromEnv(lookup func(string) (string, bool)) settings {
 		Project:         env.String(EnvProject, ""),
 		JobsTopic:       env.String(EnvJobsTopic, DefaultJobsTopic),
 		DeadLetterTopic: env.String(EnvDeadLetterTopic, DefaultDeadLetterTopic),
-		DataDir:         env.String(EnvDataDir, DefaultDataDir),
+		DataDir:         env.String(envDataDir, defaultDataDir),
 		JobKey:          env.String(EnvJobKey, DefaultJobKey),
 		PushAudience:    env.String(EnvPushAudience, ""),
 		PushEmail:       env.String(EnvPushEmail, ""),
 	}
-	s.PubSub = s.Project != "" || env.String(EnvPubSubEmulator, "") != ""
+	s.PubSub = s.Project != "" || env.String(envPubSubEmulator, "") != ""
 	s.PubSubProject = env.String(EnvProject, LocalProject)
 	return s
 }

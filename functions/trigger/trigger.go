@@ -36,7 +36,7 @@
 // resolution, unless it sets allow_private_network: true.
 //
 // A cloudbuild action's substitutions and branch take values of
-// SubstitutionChars only (render.ParseChecked), so that a build step that
+// substitutionChars only (render.ParseChecked), so that a build step that
 // runs a substitution in a shell cannot be made to run an event's command;
 // raw_substitutions lists the keys exempted, for steps that read them as
 // data only.
@@ -74,10 +74,10 @@
 // (the subscription must enable message ordering).
 //
 // Each action runs at most once per event however often the provider
-// delivers it: it claims ClaimKey in the idempotency store (Firestore) and
-// its receivers get OutgoingID, scoped to the source, rule and action, to
+// delivers it: it claims claimKey in the idempotency store (Firestore) and
+// its receivers get outgoingID, scoped to the source, rule and action, to
 // dedupe by (http: Idempotency-Key and webhook-id; pubsub: the
-// AttrIdempotencyKey attribute).
+// attrIdempotencyKey attribute).
 //
 // Local runs: without GOOGLE_CLOUD_PROJECT, cloudbuild actions are
 // recorded in WEBHOOKS_DATA_DIR/trigger/actions.ndjson instead of run. With
@@ -103,15 +103,15 @@ import (
 // Results are the Outcome.Result words Trigger answers with.
 const (
 	ResultRan       = "ran"
-	ResultQueued    = "queued"
-	ResultDuplicate = "duplicate"
-	ResultIgnored   = "ignored"
+	resultQueued    = "queued"
+	resultDuplicate = "duplicate"
+	resultIgnored   = "ignored"
 )
 
-// InFlightRetryAfter is the Retry-After of a 503 answered because another
+// inFlightRetryAfter is the Retry-After of a 503 answered because another
 // delivery of the same event is performing an action: about as long as an
 // action takes.
-const InFlightRetryAfter = 10 * time.Second
+const inFlightRetryAfter = 10 * time.Second
 
 // NewPattern compiles the source's trigger rules (config.Source.Rules: raw
 // JSON of the source's `rules:` list in shared/config/webhooks.yaml) and
@@ -194,7 +194,7 @@ func (t *trigger) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome,
 		return pattern.Outcome{}, pattern.Unprocessable(fmt.Errorf("trigger source %q: %w", t.src.name, err))
 	}
 	if len(plans) == 0 {
-		return pattern.Outcome{Result: ResultIgnored}, nil
+		return pattern.Outcome{Result: resultIgnored}, nil
 	}
 	d, err := t.deps(ctx)
 	if err != nil {
@@ -229,11 +229,11 @@ func (t *trigger) Handle(ctx context.Context, ev *event.Event) (pattern.Outcome,
 		"rules", len(plans), "queued", queued, "ran", ran, "duplicate", dups)
 	switch {
 	case queued > 0:
-		return pattern.Outcome{Status: 202, Result: ResultQueued}, nil
+		return pattern.Outcome{Status: 202, Result: resultQueued}, nil
 	case ran > 0:
 		return pattern.Outcome{Status: 200, Result: ResultRan}, nil
 	default:
-		return pattern.Outcome{Status: 200, Result: ResultDuplicate}, nil
+		return pattern.Outcome{Status: 200, Result: resultDuplicate}, nil
 	}
 }
 
@@ -275,7 +275,7 @@ func (t *trigger) runSync(ctx context.Context, d *deps, ev *event.Event, p plan)
 		defer unlock()
 	}
 	for i, a := range p.rule.actions {
-		inv := newInvocation(FunctionTrigger, t.src.name, p.rule.name, a.name, ev)
+		inv := newInvocation(functionTrigger, t.src.name, p.rule.name, a.name, ev)
 		dup, err := perform(ctx, d, inv, a, p.calls[i])
 		if err != nil {
 			d.log.Error("trigger: action failed", append(inv.logAttrs(), "error", err.Error())...)
@@ -293,10 +293,10 @@ func (t *trigger) runSync(ctx context.Context, d *deps, ev *event.Event, p plan)
 // classify maps a sync action's failure to the pipeline's answer.
 func classify(err error) error {
 	switch {
-	case errors.Is(err, ErrPermanent):
+	case errors.Is(err, errPermanent):
 		return pattern.Unprocessable(err)
-	case errors.Is(err, ErrInFlight):
-		return pattern.Retryable(err, InFlightRetryAfter)
+	case errors.Is(err, errInFlight):
+		return pattern.Retryable(err, inFlightRetryAfter)
 	default:
 		return pattern.Retryable(err, 0)
 	}

@@ -22,14 +22,14 @@ import (
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
-// ErrInFlight means another delivery of the same event is performing the
+// errInFlight means another delivery of the same event is performing the
 // action now.
-var ErrInFlight = errors.New("trigger: another delivery of this event is performing the action")
+var errInFlight = errors.New("trigger: another delivery of this event is performing the action")
 
-// ClaimKey is the idempotency key of one action of one rule of one event.
+// claimKey is the idempotency key of one action of one rule of one event.
 // The "trigger/" prefix keeps Trigger's claims apart from Relay's in the
 // shared collection; the event id comes last because it may contain "/".
-func ClaimKey(source, rule, action, eventID string) string {
+func claimKey(source, rule, action, eventID string) string {
 	return "trigger/" + source + "/" + rule + "/" + action + "/" + eventID
 }
 
@@ -37,7 +37,7 @@ func ClaimKey(source, rule, action, eventID string) string {
 // with the retry policy, then complete (or release on failure so that a
 // retry can act). duplicate reports that the action was already done.
 func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (duplicate bool, err error) {
-	key := ClaimKey(inv.source, inv.rule, a.name, inv.event.ID)
+	key := claimKey(inv.source, inv.rule, a.name, inv.event.ID)
 	st, err := d.claims.Claim(ctx, key)
 	if err != nil {
 		return false, fmt.Errorf("trigger: claim: %w", err)
@@ -46,7 +46,7 @@ func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (d
 	case idempotency.Done:
 		return true, nil
 	case idempotency.InFlight:
-		return false, ErrInFlight
+		return false, errInFlight
 	}
 	if err := a.run(ctx, d, inv, c); err != nil {
 		// The claim must go whatever ctx's state, or the retry would wait
@@ -72,7 +72,7 @@ func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (d
 // condition, evaluated again here): a job is only ever an action that its
 // rule chose for its event, whoever queued it.
 func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error {
-	log := d.log.With(logging.FieldFunction, FunctionWorker, logging.FieldSource, j.Event.Source, logging.FieldEventID, j.Event.ID,
+	log := d.log.With(logging.FieldFunction, functionWorker, logging.FieldSource, j.Event.Source, logging.FieldEventID, j.Event.ID,
 		logging.FieldEventType, j.Event.Type, "rule", j.Rule, "action", j.Action, "attempt", j.Attempt)
 	r := src.byName[j.Rule]
 	var a *action
@@ -97,7 +97,7 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	if err != nil {
 		return deadLetter(ctx, d, j, raw, log, fmt.Errorf("action %q: %w", a.name, err))
 	}
-	inv := newInvocation(FunctionWorker, src.name, r.name, a.name, j.Event)
+	inv := newInvocation(functionWorker, src.name, r.name, a.name, j.Event)
 	dup, err := perform(ctx, d, inv, a, c)
 	switch {
 	case err == nil && dup:
@@ -106,7 +106,7 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	case err == nil:
 		log.Info("trigger: job", "result", "ran")
 		return nil
-	case errors.Is(err, ErrPermanent):
+	case errors.Is(err, errPermanent):
 		return deadLetter(ctx, d, j, raw, log, err)
 	default:
 		log.Warn("trigger: job failed; Pub/Sub redelivers it", "error", err.Error())
@@ -118,15 +118,15 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 // event: the event is not one the rule acts on (or the rule changed since).
 var errRuleNoLongerMatches = errors.New("the rule does not match the job's event")
 
-// ResultRefused is the result of a job that the worker will not run: not
+// resultRefused is the result of a job that the worker will not run: not
 // a signed job, not pushed by the push identity, or an event its rule does
 // not match. It is acknowledged, so never retried, and not dead-lettered,
 // so never replayed.
-const ResultRefused = "refused"
+const resultRefused = "refused"
 
 // refuse logs a job that is acknowledged without running.
 func refuse(log interface{ Error(string, ...any) }, reason error) error {
-	log.Error("trigger: job", "result", ResultRefused, "reason", reason.Error())
+	log.Error("trigger: job", "result", resultRefused, "reason", reason.Error())
 	return nil
 }
 
@@ -142,8 +142,8 @@ func deadLetter(ctx context.Context, d *deps, j *job, raw []byte, log interface 
 		return nil
 	}
 	attrs := j.attributes()
-	attrs[AttrSignature] = j.sig // Replay's republished job is checked again
-	attrs[AttrError] = truncate(cause.Error(), 1024)
+	attrs[attrSignature] = j.sig // Replay's republished job is checked again
+	attrs[attrError] = truncate(cause.Error(), 1024)
 	if _, err := d.deadLetter.Publish(ctx, &pubsub.Message{Data: raw, Attributes: attrs}).Get(ctx); err != nil {
 		return fmt.Errorf("trigger: dead-letter job: %w (after: %w)", err, cause)
 	}
@@ -233,15 +233,15 @@ func (w *worker) handle(ctx context.Context, data []byte) error {
 	if err != nil {
 		return err
 	}
-	log := d.log.With(logging.FieldFunction, FunctionWorker)
+	log := d.log.With(logging.FieldFunction, functionWorker)
 	var m pushMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		// Not a Pub/Sub message: redelivering cannot help.
 		return refuse(log, fmt.Errorf("not a Pub/Sub push: %w", err))
 	}
 	log = log.With("message_id", m.Message.MessageID)
-	switch err := d.jobKey.check(ctx, m.Message.Data, m.Message.Attributes[AttrSignature]); {
-	case errors.Is(err, ErrJobKeyUnavailable):
+	switch err := d.jobKey.check(ctx, m.Message.Data, m.Message.Attributes[attrSignature]); {
+	case errors.Is(err, errJobKeyUnavailable):
 		log.Error("trigger worker: cannot check the job's signature; Pub/Sub redelivers it", "error", err.Error())
 		return err
 	case err != nil:
@@ -252,7 +252,7 @@ func (w *worker) handle(ctx context.Context, data []byte) error {
 		return refuse(log, errors.New("signed, but not a job"))
 	}
 	j.Attempt = attemptOf(m.Message.Attributes)
-	j.sig = m.Message.Attributes[AttrSignature]
+	j.sig = m.Message.Attributes[attrSignature]
 	src, err := w.source(j.Event.Source)
 	if err != nil {
 		return fmt.Errorf("trigger worker: configuration: %w", err)
@@ -351,7 +351,7 @@ func unacked(msgs []*pubsubpb.ReceivedMessage, from string) []string {
 func replayMessage(m *pubsubpb.PubsubMessage) *pubsub.Message {
 	attrs := maps.Clone(m.GetAttributes())
 	for k := range attrs {
-		if strings.HasPrefix(k, deadLetterAttrPrefix) || k == AttrError {
+		if strings.HasPrefix(k, deadLetterAttrPrefix) || k == attrError {
 			delete(attrs, k)
 		}
 	}
@@ -359,6 +359,6 @@ func replayMessage(m *pubsubpb.PubsubMessage) *pubsub.Message {
 		attrs = map[string]string{}
 	}
 	// The data is signed and stays as it is; the attempt is outside it.
-	attrs[AttrAttempt] = strconv.Itoa(attemptOf(attrs) + 1)
+	attrs[attrAttempt] = strconv.Itoa(attemptOf(attrs) + 1)
 	return &pubsub.Message{Data: m.GetData(), Attributes: attrs, OrderingKey: m.GetOrderingKey()}
 }

@@ -36,7 +36,7 @@ func pushBody(t testing.TB, key jobKey, j *job) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		attrs[AttrSignature] = sig
+		attrs[attrSignature] = sig
 	}
 	b, err := json.Marshal(map[string]any{"message": map[string]any{
 		"data":        base64.StdEncoding.EncodeToString(data),
@@ -69,7 +69,7 @@ func TestWorkerRunsASignedJob(t *testing.T) {
 		t.Fatalf("duplicate delivery: %v", err)
 	}
 	reqs, _ := rcv.got()
-	if len(reqs) != 2 || reqs[1].Header.Get(HeaderIdempotencyKey) != OutgoingID("src", "deploy", "call", "d-w") {
+	if len(reqs) != 2 || reqs[1].Header.Get(headerIdempotencyKey) != outgoingID("src", "deploy", "call", "d-w") {
 		t.Fatalf("receiver got %d calls, want 2 (fail, succeed; the duplicate skipped)", len(reqs))
 	}
 	if !strings.Contains(logs.String(), `"attempt":2`) || !strings.Contains(logs.String(), `"result":"duplicate"`) {
@@ -112,15 +112,15 @@ func TestReplayedJobsCountTheAttemptAndLoseDeadLetterAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := replayMessage(&pubsubpb.PubsubMessage{Data: data, OrderingKey: "k", Attributes: map[string]string{
-		AttrRule: "r", AttrSignature: sig, AttrAttempt: "1", AttrError: "status 400", "CloudPubSubDeadLetterSourceDeliveryCount": "5"}})
+		attrRule: "r", attrSignature: sig, attrAttempt: "1", attrError: "status 400", "CloudPubSubDeadLetterSourceDeliveryCount": "5"}})
 	if got := attemptOf(m.Attributes); got != 2 || m.OrderingKey != "k" {
 		t.Errorf("replayed job attempt %d, ordering key %q; want 2, k", got, m.OrderingKey)
 	}
-	if len(m.Attributes) != 3 || m.Attributes[AttrRule] != "r" {
+	if len(m.Attributes) != 3 || m.Attributes[attrRule] != "r" {
 		t.Errorf("attributes %v, want only the job's own", m.Attributes)
 	}
 	// The signed data is untouched: the worker still accepts the job.
-	if err := testJobKey.check(context.Background(), m.Data, m.Attributes[AttrSignature]); err != nil {
+	if err := testJobKey.check(context.Background(), m.Data, m.Attributes[attrSignature]); err != nil {
 		t.Errorf("replayed job's signature: %v", err)
 	}
 }
@@ -130,7 +130,7 @@ func TestLocalRunsQueueAsyncJobsInProcess(t *testing.T) {
 	d, _ := testDeps(t)
 	tr := newTrigger(t, fmt.Sprintf(asyncRule, rcv.srv.URL+"/a", rcv.srv.URL+"/b"), d)
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-local"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 	waitFor(t, 10*time.Second, "the in-process queue to run both jobs", func() bool {
 		reqs, _ := rcv.got()
 		return len(reqs) == 2
@@ -150,7 +150,7 @@ func TestSettingsChooseTheQueueFromTheEnvironment(t *testing.T) {
 		project    string
 	}{
 		{"nothing set: local run, in-process queue", nil, false, LocalProject},
-		{"emulator only: Pub/Sub in the local project", map[string]string{EnvPubSubEmulator: "127.0.0.1:8085"}, true, LocalProject},
+		{"emulator only: Pub/Sub in the local project", map[string]string{envPubSubEmulator: "127.0.0.1:8085"}, true, LocalProject},
 		{"project: Pub/Sub", map[string]string{EnvProject: "p1", EnvJobsTopic: "jobs"}, true, "p1"},
 	}
 	for _, tt := range tests {
@@ -168,7 +168,7 @@ func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
 	t.Cleanup(func() { processSecrets = defaultSecrets })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	local := map[string]string{EnvDataDir: t.TempDir()}
+	local := map[string]string{envDataDir: t.TempDir()}
 	d, err := newDeps(context.Background(), settingsFromEnv(mapLookup(local)), mapLookup(local), log)
 	if err != nil {
 		t.Fatal(err)
@@ -193,15 +193,15 @@ func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
 	if out, err := tr.Handle(context.Background(), githubEvent(t, "push", "local-build")); err != nil || out.Status != 200 {
 		t.Fatalf("local cloudbuild action: %+v, %v", out, err)
 	}
-	recorded, err := os.ReadFile(filepath.Join(local[EnvDataDir], "trigger", "actions.ndjson"))
+	recorded, err := os.ReadFile(filepath.Join(local[envDataDir], "trigger", "actions.ndjson"))
 	if err != nil || !strings.Contains(string(recorded), "projects/"+LocalProject+"/locations/global/triggers/deploy-staging") {
 		t.Errorf("recorded builds %q, %v", recorded, err)
 	}
 
 	// The client library reads the emulator's address itself; it does not
 	// connect until the first call.
-	t.Setenv(EnvPubSubEmulator, "127.0.0.1:1")
-	emu := map[string]string{EnvPubSubEmulator: "127.0.0.1:1", EnvDataDir: t.TempDir()}
+	t.Setenv(envPubSubEmulator, "127.0.0.1:1")
+	emu := map[string]string{envPubSubEmulator: "127.0.0.1:1", envDataDir: t.TempDir()}
 	d, err = newDeps(context.Background(), settingsFromEnv(mapLookup(emu)), mapLookup(emu), log)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func TestWorkerLinesUseTheRequestLinesVocabulary(t *testing.T) {
 	d, logs := testDeps(t)
 	tr := newTrigger(t, fmt.Sprintf(asyncRule, rcv.srv.URL+"/a", rcv.srv.URL+"/b"), d)
 	out, err := tr.Handle(context.Background(), githubEvent(t, "push", "d-vocab"))
-	wantStatus(t, out, err, 202, ResultQueued)
+	wantStatus(t, out, err, 202, resultQueued)
 	waitFor(t, 10*time.Second, "both jobs to be logged", func() bool { return strings.Count(logs.String(), `"trigger: job"`) == 2 })
 	for line := range strings.Lines(logs.String()) {
 		var m map[string]any
@@ -253,8 +253,8 @@ func TestWorkerLinesUseTheRequestLinesVocabulary(t *testing.T) {
 		if m["msg"] != "trigger: job" {
 			continue
 		}
-		if m["function"] != FunctionWorker || m["source"] != "src" || m["event_id"] != "d-vocab" || m["event_type"] != "push" {
-			t.Errorf("job line %s: want function %s, source, event_id and event_type", line, FunctionWorker)
+		if m["function"] != functionWorker || m["source"] != "src" || m["event_id"] != "d-vocab" || m["event_type"] != "push" {
+			t.Errorf("job line %s: want function %s, source, event_id and event_type", line, functionWorker)
 		}
 		if _, ok := m["id"]; ok {
 			t.Errorf("job line %s uses id, not event_id", line)
@@ -264,7 +264,7 @@ func TestWorkerLinesUseTheRequestLinesVocabulary(t *testing.T) {
 
 // The request path's log name is the entry point init registers.
 func TestLogNameIsTheRegisteredEntryPoint(t *testing.T) {
-	if !slices.Contains(pipeline.Registered(), FunctionTrigger) {
-		t.Errorf("%q is not registered: %v", FunctionTrigger, pipeline.Registered())
+	if !slices.Contains(pipeline.Registered(), functionTrigger) {
+		t.Errorf("%q is not registered: %v", functionTrigger, pipeline.Registered())
 	}
 }
