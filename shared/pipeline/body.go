@@ -7,20 +7,28 @@ import (
 	"net/http"
 )
 
-// readBody reads the whole body, never more than the limit.
+// readBody reads the whole body, never more than the limit. A body over
+// it is an *http.MaxBytesError whose text names the limit and its setting
+// (the 413's log line said "request body too large", and not what the
+// limit was nor how to raise it).
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.opts.MaxBodyBytes {
-		return nil, &http.MaxBytesError{Limit: h.opts.MaxBodyBytes}
+		return nil, h.tooLarge(&http.MaxBytesError{Limit: h.opts.MaxBodyBytes})
 	}
 	body, err := readAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, err
+			return nil, h.tooLarge(err)
 		}
 		return nil, fmt.Errorf("%w: %w", ErrReadBody, err)
 	}
 	return body, nil
+}
+
+// tooLarge wraps the error of a body over the limit with the limit.
+func (h *Handler) tooLarge(err error) error {
+	return fmt.Errorf("body over MAX_BODY_BYTES=%d: %w", h.opts.MaxBodyBytes, err)
 }
 
 // maxUpfrontBytes is the most readAll sets aside before bytes arrive,

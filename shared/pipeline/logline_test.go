@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,11 @@ func TestARefusedRequestLogsTheCheckThatRefusedIt(t *testing.T) {
 		{"an address outside the allowlist", func() *http.Request {
 			return httptest.NewRequest(http.MethodPost, "/allow", strings.NewReader(payload))
 		}, "allow", "allow_cidrs", "client address not allowed"},
+		{"a body over the limit names the limit", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(payload))
+			r.ContentLength = DefaultMaxBodyBytes + 1
+			return r
+		}, "github", "body_limit", fmt.Sprintf("body over MAX_BODY_BYTES=%d", DefaultMaxBodyBytes)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

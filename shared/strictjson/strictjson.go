@@ -108,8 +108,10 @@ func Validate(data []byte, member func(name, value []byte)) error {
 			topObject = topObject || first
 		case tokObjectEnd:
 			f := frames[len(frames)-1]
-			if dup, err := duplicate(data, f.start, names[f.names:]); err != nil || dup {
+			if at, name, err := duplicate(data, f.start, names[f.names:]); err != nil {
 				return s.errorf(ErrDuplicateName, s.start)
+			} else if at >= 0 {
+				return &Error{err: ErrDuplicateName, Offset: at, Name: quoteName(name)}
 			}
 			names, frames = names[:f.names], frames[:len(frames)-1]
 		case tokName:
@@ -265,40 +267,42 @@ func hashName(h *maphash.Hash, quoted []byte, escaped bool) uint64 {
 }
 
 // duplicate reports whether two of the names of the object that starts
-// at data[start] are the same, given their hashes (which it reorders).
-// Small objects, the common case, compare every pair; large ones sort,
-// so that a body of many names costs n log n, not n². Equal hashes are
-// confirmed by the names' text: a collision is not a duplicate.
-func duplicate(data []byte, start int, hashes []uint64) (bool, error) {
+// at data[start] are the same, given their hashes (which it reorders): the
+// offset of the second one and the name, or -1. Small objects, the common
+// case, compare every pair; large ones sort, so that a body of many names
+// costs n log n, not n². Equal hashes are confirmed by the names' text: a
+// collision is not a duplicate.
+func duplicate(data []byte, start int, hashes []uint64) (int, []byte, error) {
 	if len(hashes) <= 16 {
 		for i := 1; i < len(hashes); i++ {
 			for _, b := range hashes[:i] {
 				if hashes[i] == b {
-					if dup, err := sameNames(data, start, b); err != nil || dup {
-						return dup, err
+					if at, name, err := sameNames(data, start, b); err != nil || at >= 0 {
+						return at, name, err
 					}
 				}
 			}
 		}
-		return false, nil
+		return -1, nil, nil
 	}
 	slices.Sort(hashes)
 	for i := 1; i < len(hashes); i++ {
 		if hashes[i] == hashes[i-1] && (i == 1 || hashes[i] != hashes[i-2]) {
-			if dup, err := sameNames(data, start, hashes[i]); err != nil || dup {
-				return dup, err
+			if at, name, err := sameNames(data, start, hashes[i]); err != nil || at >= 0 {
+				return at, name, err
 			}
 		}
 	}
-	return false, nil
+	return -1, nil, nil
 }
 
 // sameNames reads again the object that starts at data[start] and
-// reports whether two of its names of hash h have the same text.
-func sameNames(data []byte, start int, h uint64) (bool, error) {
+// returns the offset and text of the second of two of its names of hash h
+// that have the same text, or -1.
+func sameNames(data []byte, start int, h uint64) (int, []byte, error) {
 	s := scanner{data: data, pos: start}
 	if _, err := s.next(); err != nil {
-		return false, err
+		return -1, nil, err
 	}
 	var hh maphash.Hash
 	hh.SetSeed(seed)
@@ -306,7 +310,7 @@ func sameNames(data []byte, start int, h uint64) (bool, error) {
 	for {
 		k, err := s.next()
 		if err != nil || k == tokObjectEnd {
-			return false, err
+			return -1, nil, err
 		}
 		quoted := data[s.start:s.end]
 		if hashName(&hh, quoted, s.escaped) == h {
@@ -316,15 +320,27 @@ func sameNames(data []byte, start int, h uint64) (bool, error) {
 			}
 			for _, t := range seen {
 				if bytes.Equal(t, text) {
-					return true, nil
+					return s.start, text, nil
 				}
 			}
 			seen = append(seen, text)
 		}
 		if _, err := s.skipValue(1); err != nil {
-			return false, err
+			return -1, nil, err
 		}
 	}
+}
+
+// maxNameInError is the most of a duplicate name an Error quotes.
+const maxNameInError = 64
+
+// quoteName is a duplicate name as an Error shows it: quoted, and cut
+// after maxNameInError bytes.
+func quoteName(name []byte) string {
+	if len(name) > maxNameInError {
+		return fmt.Sprintf("%q…", name[:maxNameInError])
+	}
+	return fmt.Sprintf("%q", name)
 }
 
 // appendUnquoted appends the text of the string token quoted, which the
@@ -412,7 +428,15 @@ func skipSpaceBack(data []byte, i int) int {
 type Error struct {
 	err    error
 	Offset int // byte offset in data
+	// Name is the member name of ErrDuplicateName, quoted (and cut after
+	// 64 bytes): which member the sender wrote twice.
+	Name string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%v at byte %d", e.err, e.Offset) }
+func (e *Error) Error() string {
+	if e.Name != "" {
+		return fmt.Sprintf("%v %s at byte %d", e.err, e.Name, e.Offset)
+	}
+	return fmt.Sprintf("%v at byte %d", e.err, e.Offset)
+}
 func (e *Error) Unwrap() error { return e.err }

@@ -60,6 +60,27 @@ func TestValidateRefusesWhatHasTwoReadings(t *testing.T) {
 	}
 }
 
+// The duplicate-name error gave the offset of the object's end and no
+// name: the sender had to count bytes to find which member it wrote twice.
+func TestADuplicateNameErrorNamesTheMember(t *testing.T) {
+	tests := []struct{ name, data, want string }{
+		{"at the top", `{"ref":"main","ref":"evil"}`, `strictjson: duplicate member name "ref" at byte 14`},
+		{"nested", `{"a":[{"x":1,"y":2,"x":3}]}`, `strictjson: duplicate member name "x" at byte 19`},
+		{"written with an escape", `{"a":1,"\u0061":2}`, `strictjson: duplicate member name "a" at byte 7`},
+		{"in a large object", `{` + manyNames(40) + `,"n7":0}`, `strictjson: duplicate member name "n7"`},
+		{"a long name is cut", `{"` + strings.Repeat("n", 100) + `":1,"` + strings.Repeat("n", 100) + `":2}`, `"` + strings.Repeat("n", 64) + `"… at byte 106`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Validate([]byte(tt.data), nil)
+			var e *Error
+			if !errors.As(err, &e) || !errors.Is(err, ErrDuplicateName) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate(%.60q) = %v, want an error containing %s", tt.data, err, tt.want)
+			}
+		})
+	}
+}
+
 func manyNames(n int) string {
 	var b strings.Builder
 	for i := range n {

@@ -483,3 +483,27 @@ func TestEveryProblemOfTheSourcesFileInOneRun(t *testing.T) {
 		}
 	}
 }
+
+// The banner listed every function, those without a source in the
+// sources file too, which answer 404 to every path.
+func TestTheBannerListsOnlyFunctionsWithSources(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the local runner")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "local")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/cloudhooks/webhooks/functions/cmd/local").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "webhooks.yaml")
+	if err := os.WriteFile(cfg, []byte("store:\n  sources:\n    - {name: github, verify: {scheme: github, secret: sm:gh}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(unset(os.Environ(), "WEBHOOKS_SECRETS_DIR", "WEBHOOKS_DATA_DIR", "PUBSUB_EMULATOR_HOST"), "PORT=0", "WEBHOOKS_CONFIG="+cfg)
+	banner := startRunner(t, bin, dir, env)
+	first, _, _ := strings.Cut(banner, "\n")
+	if first != "Serving Store" {
+		t.Errorf("the banner's first line is %q, want \"Serving Store\" (no Relay, no Trigger):\n%s", first, banner)
+	}
+	firstURL(t, banner, "/store/github")
+}

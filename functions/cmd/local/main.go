@@ -20,7 +20,8 @@
 // and stands in for Cloud Run's front end: it appends the connecting
 // client's address to X-Forwarded-For, the entry allow_cidrs trusts, and
 // answers 404 to a path not in its clean form ("/store//github",
-// "/store/x/../github") instead of redirecting to it.
+// "/store/x/../github") instead of redirecting to it. A browser opening
+// http://localhost:8080/ (or /_) is sent on to the inspector.
 package main
 
 import (
@@ -35,6 +36,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,6 +69,9 @@ func realMain(ctx context.Context) error {
 	// One readable line per request at a terminal; LOG_FORMAT=json gives
 	// the lines Cloud Run writes.
 	setDefault(logging.EnvFormat, "text")
+	if _, err := portSetting(os.Getenv); err != nil {
+		return err
+	}
 	if err := followPort(os.Getenv("PORT")); err != nil {
 		return err
 	}
@@ -92,13 +97,12 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	defer insp.Close()
-	h, urls, err := routes(ctx, baseURL(l.Addr()), router{strings.Trim(inspector.Path, "/"): insp.Page()}, schemeLabels(cfg))
+	h, b, err := routes(ctx, baseURL(l.Addr()), router{strings.Trim(inspector.Path, "/"): insp.Page()}, schemeLabels(cfg))
 	if err != nil {
 		l.Close()
 		return err
 	}
-	fmt.Printf("Serving %s\n%s\nSecrets: %s   Data: %s\n", strings.Join(pipeline.Registered(), ", "), strings.Join(urls, "\n"),
-		os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
+	fmt.Printf("%s\nSecrets: %s   Data: %s\n", b, os.Getenv("WEBHOOKS_SECRETS_DIR"), os.Getenv("WEBHOOKS_DATA_DIR"))
 	fmt.Printf("Inspector: %s%s\n", baseURL(l.Addr()), inspector.Path)
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	if err := recordRunner(port); err != nil {
@@ -124,20 +128,40 @@ func realMain(ctx context.Context) error {
 const DefaultListenHost = "127.0.0.1"
 
 // listen opens the runner's socket on LISTEN_HOST (DefaultListenHost when
-// unset; "0.0.0.0" for every interface) and PORT (8080 when unset).
+// unset; "0.0.0.0" for every interface) and PORT (8080 when unset). A port
+// already taken, another runner's most likely, says to choose another
+// with PORT.
 func listen(getenv func(string) string) (net.Listener, error) {
 	host, port := getenv("LISTEN_HOST"), getenv("PORT")
 	if host == "" {
 		host = DefaultListenHost
 	}
-	if port == "" {
-		port = "8080"
+	port, err := portSetting(getenv)
+	if err != nil {
+		return nil, err
 	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		next, _ := strconv.Atoi(port)
+		return nil, fmt.Errorf("port %s is in use (another make run?): set PORT to a free one, e.g. PORT=%d make run: %w", port, next+1, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("net.Listen: %w", err)
 	}
 	return l, nil
+}
+
+// portSetting is PORT, 8080 when unset, checked to be a port number:
+// net.Listen would say "lookup tcp/abc" of PORT=abc.
+func portSetting(getenv func(string) string) (string, error) {
+	port := getenv("PORT")
+	if port == "" {
+		return "8080", nil
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("PORT=%q: want a port number from 0 to 65535 (0 picks a free one), e.g. PORT=8081 make run", port)
+	}
+	return port, nil
 }
 
 // baseURL is the URL the runner prints and points Pub/Sub push at:
@@ -150,9 +174,6 @@ func baseURL(addr net.Addr) string {
 	return "http://" + a.String()
 }
 
-// routes mounts each HTTP function under its lower-case name, the way each
-// is its own service (and URL) when deployed, beside the runner's own pages
-// in fns, all behind frontEnd.
 // schemeLabels names each source's provider for the banner, by
 // "function/source": the catalogue's title, or the generic scheme.
 func schemeLabels(cfg *config.File) map[string]string {
@@ -173,8 +194,23 @@ func schemeLabels(cfg *config.File) map[string]string {
 	return labels
 }
 
-func routes(ctx context.Context, base string, fns router, labels map[string]string) (http.Handler, []string, error) {
-	var urls []string
+// banner is what the runner prints it serves: the functions that have
+// sources, and a URL per source.
+type banner struct{ functions, urls []string }
+
+func (b banner) String() string {
+	if len(b.functions) == 0 {
+		return "Serving no function: the sources file has no sources"
+	}
+	return "Serving " + strings.Join(b.functions, ", ") + "\n" + strings.Join(b.urls, "\n")
+}
+
+// routes mounts each HTTP function under its lower-case name, the way each
+// is its own service (and URL) when deployed, beside the runner's own pages
+// in fns, all behind frontEnd. A function without sources answers 404 to
+// everything, and the banner leaves it out.
+func routes(ctx context.Context, base string, fns router, labels map[string]string) (http.Handler, banner, error) {
+	var b banner
 	var errs []error
 	for _, name := range pipeline.Registered() {
 		h, err := pipeline.Lookup(ctx, name)
@@ -187,12 +223,15 @@ func routes(ctx context.Context, base string, fns router, labels map[string]stri
 		fns[prefix] = http.StripPrefix("/"+prefix, h)
 		sources := h.Sources()
 		sort.Strings(sources)
+		if len(sources) > 0 {
+			b.functions = append(b.functions, name)
+		}
 		for _, s := range sources {
-			urls = append(urls, fmt.Sprintf("  %-8s %s/%s/%s  %s", name, base, prefix, s, labels[prefix+"/"+s]))
+			b.urls = append(b.urls, fmt.Sprintf("  %-8s %s/%s/%s  %s", name, base, prefix, s, labels[prefix+"/"+s]))
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		return nil, banner{}, errors.Join(errs...)
 	}
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
 		// With the emulator, async Trigger jobs go through Pub/Sub as
@@ -202,23 +241,30 @@ func routes(ctx context.Context, base string, fns router, labels map[string]stri
 		// what a cross-site page can send.
 		fns["triggerworker"] = workerRoute()
 		if err := trigger.SetUpEmulator(ctx, base+"/triggerworker"); err != nil {
-			return nil, nil, err
+			return nil, banner{}, err
 		}
-		urls = append(urls, fmt.Sprintf("  %-8s %s/triggerworker (Pub/Sub push from %s)", "Worker", base, os.Getenv("PUBSUB_EMULATOR_HOST")))
+		b.urls = append(b.urls, fmt.Sprintf("  %-8s %s/triggerworker (Pub/Sub push from %s)", "Worker", base, os.Getenv("PUBSUB_EMULATOR_HOST")))
 	}
-	return frontEnd(fns), urls, nil
+	return frontEnd(fns), b, nil
 }
 
 // workerRoute is the local TriggerWorker, mounted at /triggerworker.
 func workerRoute() http.Handler { return http.StripPrefix("/triggerworker", trigger.PushHandler()) }
 
 // router sends /NAME/... to the function mounted as NAME and answers 404
-// to everything else. Unlike http.ServeMux it never redirects: a redirect
-// is not in the status contract, and a provider does not follow one.
+// to everything else. Unlike http.ServeMux it never redirects a function's
+// path: a redirect is not in the status contract, and a provider does not
+// follow one. Only a browser's GET of "/" or "/_", which no function
+// serves, is sent on to the inspector.
 type router map[string]http.Handler
 
 func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
+	if inspectorPath := strings.TrimSuffix(inspector.Path, "/"); (p == "/" || p == inspectorPath) &&
+		(r.Method == http.MethodGet || r.Method == http.MethodHead) && rt[strings.Trim(inspectorPath, "/")] != nil {
+		http.Redirect(w, r, inspector.Path, http.StatusFound)
+		return
+	}
 	if clean := path.Clean(p); p != clean && p != clean+"/" {
 		// "/store//github", "/store/x/../github": ServeMux would redirect
 		// to the clean path; a deployed function has no such URL.
@@ -246,6 +292,13 @@ func frontEnd(next http.Handler) http.Handler {
 		}
 		if prior := r.Header.Values(ipallow.HeaderForwardedFor); len(prior) > 0 {
 			host = strings.Join(prior, ", ") + ", " + host
+		}
+		// A copy: the caller's request stays as the client sent it. The
+		// inspector records it after this returns, and a replay of a
+		// request recorded with the entry added got a second one.
+		r = r.WithContext(r.Context())
+		if r.Header = r.Header.Clone(); r.Header == nil {
+			r.Header = http.Header{}
 		}
 		r.Header.Set(ipallow.HeaderForwardedFor, host)
 		next.ServeHTTP(w, r)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cloudhooks/webhooks/functions/cmd/local/inspector"
 	"github.com/cloudhooks/webhooks/shared/config"
 )
 
@@ -203,5 +204,86 @@ func TestLocalWorkerRouteRefusesCrossSiteRequests(t *testing.T) {
 				t.Fatalf("answered %d, want 403", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// A browser opening the runner's address, or /_, found a 404 and no way
+// to the inspector; a function's path is still never redirected.
+func TestTheRunnersRootLeadsToTheInspector(t *testing.T) {
+	h, _, err := routes(context.Background(), "http://localhost", router{"_": http.NotFoundHandler()}, nil)
+	if err != nil {
+		t.Fatalf("routes: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, p := range []string{"/", "/_"} {
+		resp, err := client.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != inspector.Path {
+			t.Errorf("GET %s: %d to %q, want 302 to %s", p, resp.StatusCode, resp.Header.Get("Location"), inspector.Path)
+		}
+	}
+	if resp := post(t, srv, "/", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /: %d, want 404 (a provider is never redirected)", resp.StatusCode)
+	}
+}
+
+// PORT=abc said "lookup tcp/abc"; a port in use gave no hint that PORT
+// chooses another.
+func TestPortProblemsNamePORT(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, port, _ := net.SplitHostPort(taken.Addr().String())
+	tests := []struct{ name, port, want string }{
+		{"not a number", "abc", `PORT="abc": want a port number`},
+		{"out of range", "70000", `PORT="70000": want a port number`},
+		{"in use", port, "is in use (another make run?): set PORT to a free one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := listen(func(k string) string { return map[string]string{"PORT": tt.port}[k] })
+			if err == nil {
+				l.Close()
+				t.Fatalf("PORT=%s: listening", tt.port)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("PORT=%s: %v, want %q", tt.port, err, tt.want)
+			}
+		})
+	}
+}
+
+// A replay from the inspector went out with the X-Forwarded-For entry the
+// runner had added to the original, and the runner added its own again:
+// the function saw two entries for one client.
+func TestAReplayReachesTheFunctionWithOneForwardedEntry(t *testing.T) {
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp, err := inspector.New(inspector.Options{Dir: t.TempDir(), Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer insp.Close()
+	var seen []string
+	fn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, strings.Join(r.Header.Values("X-Forwarded-For"), ", "))
+	})
+	srv := httptest.NewServer(insp.Record(frontEnd(router{"store": fn})))
+	t.Cleanup(srv.Close)
+	post(t, srv, "/store/github", nil)
+	if _, err := insp.Replay(context.Background(), 1, false); err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if len(seen) != 2 || seen[1] != seen[0] || strings.Contains(seen[1], ",") {
+		t.Errorf("X-Forwarded-For of the delivery and its replay: %q, want the one client address both times", seen)
 	}
 }

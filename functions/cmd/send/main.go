@@ -9,6 +9,7 @@
 //	go run ./functions/cmd/send -handshake store/slack        # the provider's URL verification
 //	go run ./functions/cmd/send -url https://store-….run.app store/github
 //	go run ./functions/cmd/send -payload my.json relay/stripe
+//	go run ./functions/cmd/send -payload my.form -content-type application/x-www-form-urlencoded store/mysource
 //	go run ./functions/cmd/send -n 20000 -c 80 -size 65536 store/github   # load run
 //	go run ./functions/cmd/send replay -project my-project                # rerun dead-lettered Trigger jobs
 //
@@ -54,8 +55,9 @@ const usage = `usage: send [flags] FUNCTION/SOURCE      e.g. send store/github
        send [flags] URL                  e.g. send http://localhost:8080/store/github (as make run prints it)
        send replay [-project P] [-subscription S] [-topic T] [-max N]
 
-Signs a sample event of the source's provider (or -payload FILE) with the
-source's secret, the way the provider would, and posts it. Every send is a
+Flags may come before or after the target. Signs a sample event of the
+source's provider (or -payload FILE) with the source's secret, the way the
+provider would, and posts it. Every send is a
 new event (a fresh event id) unless -id or -repeat says otherwise.
 
 `
@@ -66,7 +68,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	base := fs.String("url", "", "function URL (default http://localhost:$PORT/FUNCTION, the local runner; PORT defaults to 8080)")
-	payloadFile := fs.String("payload", "", "payload file to send as it is (default: a sample of the source's provider)")
+	payloadFile := fs.String("payload", "", "payload file to send as it is, JSON unless -content-type says otherwise (default: a sample of the source's provider)")
+	contentType := fs.String("content-type", "application/json", "media type of the -payload file: application/json, or "+formType+" for a form (checked to parse as one)")
 	eventType := fs.String("type", "", "event type: selects the provider's sample of that type, and sets the type header of providers that send one")
 	fixedID := fs.String("id", "", "event id to send (default: a fresh one per request)")
 	repeat := fs.Bool("repeat", false, "send the previous event to this source again, same id and body (a provider's retry)")
@@ -81,14 +84,15 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	targets, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
 	switch {
-	case fs.NArg() != 1:
+	case len(targets) != 1:
 		fs.Usage()
 		return errors.New("want one FUNCTION/SOURCE or URL")
 	case *n < 1:
@@ -105,7 +109,7 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 	if port == "" {
 		port = runner.Port
 	}
-	t, err := parseTarget(fs.Arg(0), *base, port)
+	t, err := parseTarget(targets[0], *base, port)
 	if err != nil {
 		return err
 	}
@@ -142,9 +146,8 @@ func realMain(ctx context.Context, args []string, out io.Writer) error {
 		if s.body, err = os.ReadFile(*payloadFile); err != nil {
 			return err
 		}
-		s.contentType = "application/json"
-		if form(s.body) {
-			s.contentType = "application/x-www-form-urlencoded"
+		if s.contentType, err = payloadType(*payloadFile, s.body, *contentType); err != nil {
+			return err
 		}
 		s.eventType = *eventType
 	} else {
@@ -354,10 +357,44 @@ func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err
 	return key, handshakeKey, nil
 }
 
-// form reports whether a payload file is form-encoded rather than JSON.
-func form(body []byte) bool {
-	b := bytes.TrimSpace(body)
-	return len(b) > 0 && b[0] != '{' && b[0] != '['
+// formType is the media type of a form body.
+const formType = "application/x-www-form-urlencoded"
+
+// payloadType checks that a -payload file is what -content-type says it
+// is and returns the type to send it as. A file that was not JSON used to
+// be sent as a form, silently: a JSON file with a typo went out as a form
+// the function refused for a reason the user could not see.
+func payloadType(file string, body []byte, contentType string) (string, error) {
+	switch contentType {
+	case "application/json":
+		if !json.Valid(body) {
+			return "", fmt.Errorf("-payload %s is not JSON; for a form, say so with -content-type %s", file, formType)
+		}
+	case formType:
+		if _, err := url.ParseQuery(strings.TrimSpace(string(body))); err != nil {
+			return "", fmt.Errorf("-payload %s is not a form (%s): %w", file, formType, err)
+		}
+	default:
+		return "", fmt.Errorf("-content-type %q: send posts application/json or %s", contentType, formType)
+	}
+	return contentType, nil
+}
+
+// parseInterspersed parses args with fs, flags before and after the
+// targets alike (send store/github -type push), and returns the targets.
+// The flag package stops at the first argument that is not a flag.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var targets []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return targets, nil
+		}
+		targets = append(targets, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }
 
 // sender signs and posts one source's payload.

@@ -83,6 +83,10 @@ func TestUsageMistakesAreRefusedWithTheFix(t *testing.T) {
 		{"unknown function lists the known ones", []string{"stor/github"}, `no function "stor" in the configuration (there are: store, relay, trigger)`},
 		{"a type without a sample is refused", []string{"-type", "charge.captured", "store/stripe"}, `-type "charge.captured": no stripe sample of that type (there are: payment_intent.succeeded`},
 		{"-repeat and -id together", []string{"-repeat", "-id", "x", "store/github"}, "use one"},
+		{"a misspelt type is corrected", []string{"-type", "payment_intent.succeded", "store/stripe"}, `did you mean "payment_intent.succeeded"?`},
+		{"a flag after the target is a flag", []string{"store/stripe", "-type", "payment_intent.succeded"}, `did you mean "payment_intent.succeeded"?`},
+		{"two targets", []string{"store/stripe", "store/github"}, "want one FUNCTION/SOURCE or URL"},
+		{"a content type send cannot check", []string{"-content-type", "text/xml", "-payload", "main_test.go", "store/github"}, `-content-type "text/xml"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,5 +188,89 @@ func TestRepeatResendsTheSameBytes(t *testing.T) {
 		first.sig != again.sig || first.typ != again.typ {
 		t.Errorf("-repeat sent event %q delivery %q (%d bytes), the first %q %q (%d bytes): want the same request",
 			again.event, again.delivery, len(again.body), first.event, first.delivery, len(first.body))
+	}
+}
+
+// githubReceiver configures one github source with a key, and serves a
+// receiver that records each request's body, content type and event type.
+func githubReceiver(t *testing.T) (url string, seen *[][3]string) {
+	t.Helper()
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.MkdirAll(filepath.Join(".local", "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(".local", "secrets", "gh"), []byte("receiver-test-key-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("webhooks.yaml", []byte("store:\n  sources:\n    - {name: github, verify: {scheme: github, secret: sm:gh}}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WEBHOOKS_CONFIG", filepath.Join(dir, "webhooks.yaml"))
+	t.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(dir, ".local", "secrets"))
+	seen = new([][3]string)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		*seen = append(*seen, [3]string{string(b), r.Header.Get("Content-Type"), r.Header.Get("X-GitHub-Event")})
+		w.Write([]byte(`{"result":"stored"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/store/github", seen
+}
+
+// `send store/github -type pull_request` printed the whole usage: the flag
+// package stops at the first argument that is not a flag.
+func TestFlagsAfterTheTargetAreFlags(t *testing.T) {
+	target, seen := githubReceiver(t)
+	var out bytes.Buffer
+	if err := realMain(context.Background(), []string{target, "-type", "pull_request"}, &out); err != nil {
+		t.Fatalf("send %s -type pull_request: %v\n%s", target, err, out.String())
+	}
+	if len(*seen) != 1 || (*seen)[0][2] != "pull_request" {
+		t.Errorf("the receiver saw %q, want one pull_request", *seen)
+	}
+}
+
+// A -payload file that was not JSON went out as a form, silently: a JSON
+// file with a typo reached the function as a form it refused. It is sent
+// as a form only when -content-type says so and it parses as one.
+func TestAPayloadIsSentAsTheTypeItIsSaidToBe(t *testing.T) {
+	target, seen := githubReceiver(t)
+	if err := os.WriteFile("typo.json", []byte(`{"ref": "refs/heads/main",}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("event.form", []byte("payload=%7B%22ref%22%3A%22main%22%7D"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("bad.form", []byte("a=%zz"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantErr  string
+		wantType string
+	}{
+		{"JSON with a typo is refused", []string{"-payload", "typo.json", target}, "-payload typo.json is not JSON; for a form, say so with -content-type application/x-www-form-urlencoded", ""},
+		{"a form said to be one is sent as a form", []string{"-payload", "event.form", "-content-type", formType, target}, "", formType},
+		{"a form not said to be one is refused", []string{"-payload", "event.form", target}, "is not JSON", ""},
+		{"a form that does not parse is refused", []string{"-payload", "bad.form", "-content-type", formType, target}, "is not a form", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			*seen = nil
+			var out bytes.Buffer
+			err := realMain(context.Background(), tt.args, &out)
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("send %v: %v, want an error containing %q", tt.args, err, tt.wantErr)
+			case tt.wantErr != "" && len(*seen) != 0:
+				t.Fatalf("send %v sent %q before refusing", tt.args, *seen)
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("send %v: %v", tt.args, err)
+			case tt.wantErr == "" && (len(*seen) != 1 || (*seen)[0][1] != tt.wantType):
+				t.Fatalf("send %v: the receiver saw %q, want one %s", tt.args, *seen, tt.wantType)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cloudhooks/webhooks/shared/suggest"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
 
@@ -76,8 +77,12 @@ func findSample(scheme, typ string) (sample, []byte, error) {
 	for i, s := range list {
 		types[i] = s.typ
 	}
-	return sample{}, nil, fmt.Errorf("-type %q: no %s sample of that type (there are: %s); send your own with -payload FILE -type %q",
-		typ, p, strings.Join(types, ", "), typ)
+	meant := ""
+	if m := suggest.Closest(typ, types); m != "" {
+		meant = fmt.Sprintf(", did you mean %q?", m)
+	}
+	return sample{}, nil, fmt.Errorf("-type %q: no %s sample of that type%s (there are: %s); send your own with -payload FILE -type %q",
+		typ, p, meant, strings.Join(types, ", "), typ)
 }
 
 // contentType is the media type a sample is sent with: Twilio posts
