@@ -211,12 +211,12 @@ func (b banner) String() string {
 // everything, and the banner leaves it out.
 func routes(ctx context.Context, base string, fns router, labels map[string]string) (http.Handler, banner, error) {
 	var b banner
-	var errs []error
+	var failed []functionError
 	for _, name := range pipeline.Registered() {
 		h, err := pipeline.Lookup(ctx, name)
 		if err != nil {
 			// Every function's problems in one run, not one per start.
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			failed = append(failed, functionError{name, err})
 			continue
 		}
 		prefix := strings.ToLower(name)
@@ -230,8 +230,8 @@ func routes(ctx context.Context, base string, fns router, labels map[string]stri
 			b.urls = append(b.urls, fmt.Sprintf("  %-8s %s/%s/%s  %s", name, base, prefix, s, labels[prefix+"/"+s]))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, banner{}, errors.Join(errs...)
+	if len(failed) > 0 {
+		return nil, banner{}, joinFunctionErrors(failed)
 	}
 	if os.Getenv("PUBSUB_EMULATOR_HOST") != "" {
 		// With the emulator, async Trigger jobs go through Pub/Sub as
@@ -387,6 +387,41 @@ func devSecret(dir, refText, scheme string) error {
 		}
 	}
 	return os.WriteFile(path, []byte(secret+"\n"), 0o600)
+}
+
+// functionError is one function's start-up problems.
+type functionError struct {
+	name string
+	err  error
+}
+
+// joinFunctionErrors reports every function's problems once: a problem
+// every failing function shares (a bad LOG_LEVEL, which they all read) is
+// said once, without a function's name; the rest name the functions they
+// belong to.
+func joinFunctionErrors(failed []functionError) error {
+	var order []string
+	owners := map[string][]string{}
+	for _, f := range failed {
+		for _, line := range strings.Split(f.err.Error(), "\n") {
+			if line == "" {
+				continue
+			}
+			if _, seen := owners[line]; !seen {
+				order = append(order, line)
+			}
+			owners[line] = append(owners[line], f.name)
+		}
+	}
+	var out []string
+	for _, line := range order {
+		if len(owners[line]) == len(failed) && len(failed) > 1 {
+			out = append(out, line)
+		} else {
+			out = append(out, strings.Join(owners[line], ", ")+": "+line)
+		}
+	}
+	return errors.New(strings.Join(out, "\n"))
 }
 
 // serveLocalCertificates stands in for AWS and PayPal: each SNS or

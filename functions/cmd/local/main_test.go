@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -285,5 +286,21 @@ func TestAReplayReachesTheFunctionWithOneForwardedEntry(t *testing.T) {
 	}
 	if len(seen) != 2 || seen[1] != seen[0] || strings.Contains(seen[1], ",") {
 		t.Errorf("X-Forwarded-For of the delivery and its replay: %q, want the one client address both times", seen)
+	}
+}
+
+// A problem every function shares (they all read LOG_LEVEL) was printed
+// once per function, each time prefixed "Relay:", "Store:", ...: it is said
+// once, and a function's own problem keeps its name.
+func TestASharedStartUpProblemIsSaidOnce(t *testing.T) {
+	shared := errors.New(`LOG_LEVEL="loud": want debug, info, warn or error`)
+	err := joinFunctionErrors([]functionError{
+		{"Relay", shared},
+		{"Store", errors.Join(shared, errors.New("webhooks.yaml:3:9: store.sources[0].verify.scheme: unknown"))},
+		{"Trigger", shared},
+	})
+	want := "LOG_LEVEL=\"loud\": want debug, info, warn or error\nStore: webhooks.yaml:3:9: store.sources[0].verify.scheme: unknown"
+	if err.Error() != want {
+		t.Errorf("got\n%s\nwant\n%s", err, want)
 	}
 }
