@@ -79,24 +79,7 @@ func TestBodiesWithTwoReadingsSendNothing(t *testing.T) {
   to: {topic: deploys}
   notification: {title: Push, body: "{{.payload.ref}}"}
 `, nil)
-	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
-	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "relay-test-key-0123456789"},
-		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(id, body string) int {
-		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("X-GitHub-Event", "push")
-		r.Header.Set("X-GitHub-Delivery", id)
-		if err := verify.Sign(src.Verify, []byte("relay-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, r)
-		return w.Code
-	}
+	deliver := githubPushes(t, h.relay)
 	for i, body := range []string{
 		`{"ref":"refs/heads/main","ref":"refs/heads/evil"}`,
 		`{"ref":"refs/heads/main","x":{"a":1,"a":2}}`,
@@ -161,24 +144,7 @@ func TestA64BitIDReachesNotificationsAsItsDigits(t *testing.T) {
   notification: {title: Mention, body: "{{.payload.user.id}} {{.payload.n}}"}
   data: {user: "{{json .payload.user.id}}"}
 `, nil)
-	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
-	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "relay-test-key-0123456789"},
-		func(context.Context, config.Source) (pattern.Pattern, error) { return h.relay, nil }, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(id, body string) int {
-		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("X-GitHub-Event", "push")
-		r.Header.Set("X-GitHub-Delivery", id)
-		if err := verify.Sign(src.Verify, []byte("relay-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, r)
-		return w.Code
-	}
+	deliver := githubPushes(t, h.relay)
 	if code := deliver("d-neighbour", `{"user":{"id":12345678901234567168},"n":2.5}`); code != http.StatusOK {
 		t.Fatalf("the neighbour's event: status %d, want 200", code)
 	}
@@ -194,5 +160,29 @@ func TestA64BitIDReachesNotificationsAsItsDigits(t *testing.T) {
 	}
 	if m := got[0].Message; m.Notification == nil || m.Notification.Body != "12345678901234567891 2.5" || m.Data["user"] != "12345678901234567891" {
 		t.Errorf("FCM received %s, want the id's digits", got[0].Raw)
+	}
+}
+
+// githubPushes runs the pipeline over pat for one github source and
+// returns a delivery of a push signed as GitHub signs it: its status.
+func githubPushes(t *testing.T, pat pattern.Pattern) func(id, body string) int {
+	t.Helper()
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, staticSecrets{"env:KEY": "relay-test-key-0123456789"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return pat, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("relay-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
 	}
 }

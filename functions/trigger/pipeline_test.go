@@ -23,24 +23,7 @@ func TestBodiesWithTwoReadingsRunNothing(t *testing.T) {
 	rcv := newReceiver(t, 200)
 	d, _ := testDeps(t)
 	tr := newTrigger(t, httpRule(rcv.srv.URL, "      body: '{\"ref\":{{json .payload.ref}}}'\n"), d)
-	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
-	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "trigger-test-key-0123456789"},
-		func(context.Context, config.Source) (pattern.Pattern, error) { return tr, nil }, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(id, body string) int {
-		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("X-GitHub-Event", "push")
-		r.Header.Set("X-GitHub-Delivery", id)
-		if err := verify.Sign(src.Verify, []byte("trigger-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, r)
-		return w.Code
-	}
+	deliver := githubPushes(t, tr)
 	for i, body := range []string{
 		`{"ref":"refs/heads/main","ref":"refs/heads/evil"}`,
 		`{"ref":"refs/heads/main","commits":[{"id":"a","id":"b"}]}`,
@@ -90,24 +73,7 @@ func TestA64BitIDReachesActionsAsItsDigits(t *testing.T) {
 	rule := httpRule(rcv.srv.URL, "      body: '{\"id\":{{json .payload.user.id}},\"text\":\"{{.payload.user.id}}\",\"small\":{{.payload.n}}}'\n") +
 		"  condition: payload.user.id == 12345678901234567891u && payload.n == 2.5\n"
 	tr := newTrigger(t, rule, d)
-	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
-	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "trigger-test-key-0123456789"},
-		func(context.Context, config.Source) (pattern.Pattern, error) { return tr, nil }, pipeline.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliver := func(id, body string) int {
-		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("X-GitHub-Event", "push")
-		r.Header.Set("X-GitHub-Delivery", id)
-		if err := verify.Sign(src.Verify, []byte("trigger-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
-			t.Fatal(err)
-		}
-		w := httptest.NewRecorder()
-		handler.ServeHTTP(w, r)
-		return w.Code
-	}
+	deliver := githubPushes(t, tr)
 	if code := deliver("d-neighbour", `{"user":{"id":12345678901234567168},"n":2.5}`); code != http.StatusOK {
 		t.Fatalf("the neighbour's event: status %d, want 200", code)
 	}
@@ -120,5 +86,29 @@ func TestA64BitIDReachesActionsAsItsDigits(t *testing.T) {
 	_, bodies := rcv.got()
 	if want := `{"id":12345678901234567891,"text":"12345678901234567891","small":2.5}`; len(bodies) != 1 || string(bodies[0]) != want {
 		t.Fatalf("the action got %q, want once %s", bodies, want)
+	}
+}
+
+// githubPushes runs the pipeline over pat for one github source and
+// returns a delivery of a push signed as GitHub signs it: its status.
+func githubPushes(t *testing.T, pat pattern.Pattern) func(id, body string) int {
+	t.Helper()
+	src := config.Source{Name: "github", Verify: verify.Config{Scheme: "github", Secret: "env:KEY"}}
+	handler, err := pipeline.New(context.Background(), &config.Function{Sources: []config.Source{src}}, memSecrets{"env:KEY": "trigger-test-key-0123456789"},
+		func(context.Context, config.Source) (pattern.Pattern, error) { return pat, nil }, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(id, body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/github", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("X-GitHub-Event", "push")
+		r.Header.Set("X-GitHub-Delivery", id)
+		if err := verify.Sign(src.Verify, []byte("trigger-test-key-0123456789"), time.Now(), r, []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		return w.Code
 	}
 }

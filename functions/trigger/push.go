@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/verify"
+	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
 )
 
 // maxPushBody bounds a push request: Pub/Sub's 10 MB message limit, base64
@@ -147,42 +146,19 @@ func (w *worker) pushVerifier() (*verify.Verifier, error) {
 // send), no Origin of another site, and no Sec-Fetch-Site other than
 // same-origin or none.
 func localOnly(r *http.Request) error {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil || !isLoopback(host) {
-		return fmt.Errorf("%w: client %q is not this machine", errPushRefused, r.RemoteAddr)
-	}
-	if !isLoopback(hostname(r.Host)) {
-		return fmt.Errorf("%w: Host %q is not a loopback name", errPushRefused, r.Host)
+	if err := ipallow.FromThisMachine(r); err != nil {
+		return fmt.Errorf("%w: %w", errPushRefused, err)
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return fmt.Errorf("%w: Content-Type is not application/json", errPushRefused)
 	}
-	if origin := r.Header.Get("Origin"); origin != "" {
-		u, err := url.Parse(origin)
-		if err != nil || u.Host != r.Host || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("%w: cross-site Origin %q", errPushRefused, origin)
-		}
+	if origin := r.Header.Get("Origin"); origin != "" && !ipallow.SameOrigin(origin, r.Host) {
+		return fmt.Errorf("%w: cross-site Origin %q", errPushRefused, origin)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return fmt.Errorf("%w: Sec-Fetch-Site %q", errPushRefused, site)
 	}
 	return nil
-}
-
-// hostname is the host of a Host header, without port or brackets.
-func hostname(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // emulatorMaxDeliveryAttempts is the dead-letter policy SetUpEmulator

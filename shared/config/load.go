@@ -97,6 +97,27 @@ func syntaxError(name string, err error) error {
 	return fmt.Errorf("%s: %s", name, msg)
 }
 
+// FunctionSource is one source of the file with the section it is in.
+type FunctionSource struct {
+	Function string // "store", "relay", "trigger"
+	Index    int    // its position in the section's sources
+	Source
+}
+
+// Sources returns every source of the file, section by section (store,
+// relay, trigger), for the checks and tools that look at all of them.
+func (f *File) Sources() []FunctionSource {
+	var out []FunctionSource
+	for _, name := range []string{"store", "relay", "trigger"} {
+		if fn := f.Function(name); fn != nil {
+			for i, s := range fn.Sources {
+				out = append(out, FunctionSource{name, i, s})
+			}
+		}
+	}
+	return out
+}
+
 // Function returns the section of the named function ("store", "relay",
 // "trigger"), nil when the file has none.
 func (f *File) Function(name string) *Function {
@@ -172,12 +193,8 @@ func (f *File) checkKeyedHandshakeSecrets() []error {
 	type owner struct{ field, scheme, kind string }
 	owners := map[string]owner{}
 	each := func(visit func(field string, s Source)) {
-		for _, name := range []string{"store", "relay", "trigger"} {
-			if fn := f.Function(name); fn != nil {
-				for i, s := range fn.Sources {
-					visit(fmt.Sprintf("%s.sources[%d]", name, i), s)
-				}
-			}
+		for _, fs := range f.Sources() {
+			visit(fmt.Sprintf("%s.sources[%d]", fs.Function, fs.Index), fs.Source)
 		}
 	}
 	each(func(field string, s Source) {

@@ -124,7 +124,10 @@ func (f *fetcher) get(ctx context.Context, raw string, limit int64) ([]byte, err
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSecretUnavailable, err)
 	}
-	resp, err := f.client.Do(req)
+	f.mu.Lock()
+	client := f.client // UseLocalCertificates may swap it at start-up
+	f.mu.Unlock()
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: GET %s: %v", ErrSecretUnavailable, req.URL.Host, err)
 	}

@@ -294,11 +294,29 @@ func parsePrivateKey(line []byte) (crypto.Signer, error) {
 const SigningSuffix = "-signing"
 
 // SignsWithPrivateKey reports whether scheme's provider signs with a
-// private key whose public half is the source's secret (Ed25519, ECDSA,
-// RSA): Sign then takes the private key.
+// private key that the source's secret does not hold: Ed25519, ECDSA and
+// RSA (the secret is the public half), SNS and PayPal (the secret names
+// the topics or the webhook; the key is the provider's certificate's).
+// Sign then takes the private key.
 func SignsWithPrivateKey(scheme string) bool {
-	p, _ := Lookup(scheme)
-	return p.Family == FamilyEd25519 || p.Family == FamilyECDSA || p.Family == FamilyRSA
+	switch p, _ := Lookup(scheme); p.Family {
+	case FamilyEd25519, FamilyECDSA, FamilyRSA, FamilySNS, FamilyPayPal:
+		return true
+	}
+	return false
+}
+
+// SigningEntry is the entry of a signing secret that Sign takes: the
+// whole value when it holds a PEM block (a key with its certificate, as
+// the local loop keeps for SNS and PayPal), else its first line (the
+// current key; later lines are older keys still accepted).
+func SigningEntry(value []byte) []byte {
+	v := bytes.TrimSpace(value)
+	if bytes.Contains(v, []byte("-----BEGIN ")) {
+		return v
+	}
+	first, _, _ := bytes.Cut(v, []byte("\n"))
+	return bytes.TrimSpace(first)
 }
 
 // SigningRef returns, for a source whose secret's first entry is first,

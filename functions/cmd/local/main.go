@@ -178,18 +178,12 @@ func baseURL(addr net.Addr) string {
 // "function/source": the catalogue's title, or the generic scheme.
 func schemeLabels(cfg *config.File) map[string]string {
 	labels := map[string]string{}
-	for _, fn := range []string{"store", "relay", "trigger"} {
-		f := cfg.Function(fn)
-		if f == nil {
-			continue
+	for _, src := range cfg.Sources() {
+		label := src.Verify.Scheme
+		if p, ok := verify.Lookup(label); ok {
+			label = p.Title
 		}
-		for _, src := range f.Sources {
-			label := src.Verify.Scheme
-			if p, ok := verify.Lookup(label); ok {
-				label = p.Title
-			}
-			labels[fn+"/"+src.Name] = label
-		}
+		labels[src.Function+"/"+src.Name] = label
 	}
 	return labels
 }
@@ -431,30 +425,24 @@ func joinFunctionErrors(failed []functionError) error {
 // provider's would, host rule included.
 func serveLocalCertificates(cfg *config.File, dir string) error {
 	certs := map[string][]byte{}
-	for _, fn := range []string{"store", "relay", "trigger"} {
-		f := cfg.Function(fn)
-		if f == nil {
+	for _, src := range cfg.Sources() {
+		p, _ := verify.Lookup(src.Verify.Scheme)
+		if p.Family != verify.FamilySNS && p.Family != verify.FamilyPayPal {
 			continue
 		}
-		for _, src := range f.Sources {
-			p, _ := verify.Lookup(src.Verify.Scheme)
-			if p.Family != verify.FamilySNS && p.Family != verify.FamilyPayPal {
-				continue
-			}
-			ref, err := secrets.ParseRef(src.Verify.Secret)
-			if err != nil || ref.SecretID() == "" {
-				continue
-			}
-			signing, err := os.ReadFile(filepath.Join(dir, ref.SecretID()+verify.SigningSuffix))
-			if err != nil {
-				continue // the user's own: nothing to stand in for
-			}
-			cert, err := verify.LocalCertificate(signing)
-			if err != nil {
-				return fmt.Errorf("%s: %w", src.Name, err)
-			}
-			certs[verify.LocalCertURL(p.Family, cert)] = cert
+		ref, err := secrets.ParseRef(src.Verify.Secret)
+		if err != nil || ref.SecretID() == "" {
+			continue
 		}
+		signing, err := os.ReadFile(filepath.Join(dir, ref.SecretID()+verify.SigningSuffix))
+		if err != nil {
+			continue // the user's own: nothing to stand in for
+		}
+		cert, err := verify.LocalCertificate(signing)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src.Name, err)
+		}
+		certs[verify.LocalCertURL(p.Family, cert)] = cert
 	}
 	if len(certs) > 0 {
 		verify.UseLocalCertificates(certs)

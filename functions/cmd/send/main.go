@@ -318,30 +318,15 @@ func keys(ctx context.Context, src config.Source) (key, handshakeKey []byte, err
 		if err != nil {
 			return nil, err
 		}
-		first, _, _ := strings.Cut(strings.TrimSpace(string(value)), "\n")
-		return []byte(strings.TrimSpace(first)), nil
+		return verify.SigningEntry(value), nil
 	}
 	if key, err = read(src.Verify.Secret); err != nil {
 		return nil, nil, err
 	}
-	if p, _ := verify.Lookup(src.Verify.Scheme); p.Family == verify.FamilySNS || p.Family == verify.FamilyPayPal {
-		// The signing file holds a key and the certificate the local
-		// runner serves in AWS's or PayPal's place (PayPal's: after the
-		// webhook id).
-		ref, err := secrets.ParseRef(src.Verify.Secret)
-		if err != nil || ref.Kind != secrets.SecretManager {
-			return nil, nil, fmt.Errorf("%s: send signs with the local loop's key in sm:NAME%s", src.Verify.Scheme, verify.SigningSuffix)
-		}
-		ref.Secret += verify.SigningSuffix
-		signing, err := secrets.FromEnv().Secret(ctx, ref.String())
-		if err != nil {
-			return nil, nil, fmt.Errorf("the signing key of %s: %w", src.Verify.Secret, err)
-		}
-		return signing, nil, nil
-	}
 	if ref, ok := verify.SigningRef(src.Verify, key); ok {
-		// The source's secret holds the provider's public key; the local
-		// loop keeps the private half beside it (make run writes both).
+		// The source's secret holds the provider's public key (or, for
+		// SNS and PayPal, the topics or webhook id); the local loop keeps
+		// the private key beside it (make run writes both).
 		if key, err = read(ref); err != nil {
 			return nil, nil, fmt.Errorf("the private key of %s: %w", src.Verify.Secret, err)
 		}

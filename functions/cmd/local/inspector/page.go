@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cloudhooks/webhooks/shared/verify"
+	"github.com/cloudhooks/webhooks/shared/verify/ipallow"
 )
 
 //go:embed page.html page.js
@@ -160,18 +158,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // name), and a POST without ActionHeader or from another origin.
 func loopbackOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil || !isLoopback(host) {
-			http.Error(w, "the inspector answers this machine only", http.StatusForbidden)
-			return
-		}
-		if !isLoopback(hostname(r.Host)) {
-			http.Error(w, "the inspector answers loopback names only (localhost, 127.0.0.1, [::1])", http.StatusForbidden)
+		if err := ipallow.FromThisMachine(r); err != nil {
+			http.Error(w, "the inspector answers this machine only: "+err.Error(), http.StatusForbidden)
 			return
 		}
 		if r.Method == http.MethodPost {
 			origin := r.Header.Get("Origin")
-			if r.Header.Get(ActionHeader) == "" || (origin != "" && !sameOrigin(origin, r.Host)) {
+			if r.Header.Get(ActionHeader) == "" || (origin != "" && !ipallow.SameOrigin(origin, r.Host)) {
 				http.Error(w, "cross-site request refused", http.StatusForbidden)
 				return
 			}
@@ -181,25 +174,4 @@ func loopbackOnly(next http.Handler) http.Handler {
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// hostname is the host of a Host header, without port or brackets.
-func hostname(hostport string) string {
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		return h
-	}
-	return strings.Trim(hostport, "[]")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func sameOrigin(origin, host string) bool {
-	u, err := url.Parse(origin)
-	return err == nil && u.Host == host && (u.Scheme == "http" || u.Scheme == "https")
 }

@@ -113,15 +113,14 @@ func (i *Inspector) resign(ctx context.Context, d *Delivery, r *http.Request, bo
 	if err != nil {
 		return fmt.Errorf("%w: the key of %s/%s: %w", ErrCannotReplay, d.Function, d.Source, err)
 	}
-	// The first key is the one a provider signs with (later lines are
-	// older keys still accepted).
-	first, _, _ := strings.Cut(strings.TrimSpace(string(value)), "\n")
+	first := string(verify.SigningEntry(value))
 	if ref, ok := verify.SigningRef(src.Verify, []byte(first)); ok {
-		// A public key: the local loop keeps the private half beside it.
+		// A public key (or SNS's topics, PayPal's webhook id): the local
+		// loop keeps the private key beside it.
 		if value, err = i.opts.Secrets.Secret(ctx, ref); err != nil {
 			return fmt.Errorf("%w: the private key of %s/%s: %w", ErrCannotReplay, d.Function, d.Source, err)
 		}
-		first, _, _ = strings.Cut(strings.TrimSpace(string(value)), "\n")
+		first = string(verify.SigningEntry(value))
 	}
 	for _, h := range d.Headers {
 		if h.Masked {
