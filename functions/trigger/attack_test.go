@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -254,8 +253,7 @@ func TestDeployedWorkerRunsOnlyPushesWithThePushIdentitysToken(t *testing.T) {
 // nothing, and keeps the jobs (500: Pub/Sub redelivers, then dead-letters)
 // instead of acknowledging them.
 func TestDeployedWorkerWithoutPushSettingsRunsNothing(t *testing.T) {
-	lookupEnv = mapLookup(map[string]string{EnvPushEmail: "p@x.iam.gserviceaccount.com"})
-	t.Cleanup(func() { lookupEnv = os.LookupEnv })
+	setProcessEnv(t, map[string]string{EnvPushEmail: "p@x.iam.gserviceaccount.com"})
 	rcv := newReceiver(t, 200)
 	w, _, _ := attackWorker(t, rcv)
 	rec := httptest.NewRecorder()

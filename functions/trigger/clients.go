@@ -60,7 +60,11 @@ func processDeps(ctx context.Context) (*deps, error) {
 	if process.d != nil {
 		return process.d, nil
 	}
-	d, err := newDeps(ctx, settingsFromEnv(lookupEnv), lookupEnv, logging.FromEnv())
+	s, err := processSettings()
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDeps(ctx, s, logging.FromEnv())
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +77,7 @@ func processDeps(ctx context.Context) (*deps, error) {
 // publish; without, jobs run on the in-process queue and pubsub actions are
 // recorded under the data folder. Without a project, cloudbuild actions are
 // recorded too.
-func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool), log *slog.Logger) (*deps, error) {
+func newDeps(ctx context.Context, s settings, log *slog.Logger) (*deps, error) {
 	// Clients live as long as the process, beyond the request that made
 	// them.
 	life := context.WithoutCancel(ctx)
@@ -83,7 +87,7 @@ func newDeps(ctx context.Context, s settings, lookup func(string) (string, bool)
 		// Recorded Cloud Build runs still name a project, as real ones do.
 		d.project = LocalProject
 	}
-	claims, err := idempotency.FromEnv(life, lookup)
+	claims, err := idempotency.FromSettings(life, s.Claims)
 	if err != nil {
 		return nil, fmt.Errorf("trigger: %w", err)
 	}

@@ -127,7 +127,10 @@ func (w *worker) pushVerifier() (*verify.Verifier, error) {
 	if w.push != nil {
 		return w.push, nil
 	}
-	s := settingsFromEnv(lookupEnv)
+	s, err := processSettings()
+	if err != nil {
+		return nil, err
+	}
 	v, err := verify.New(functionWorker, verify.Config{Scheme: verify.SchemeOIDC, Audience: s.PushAudience, Email: s.PushEmail}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("trigger worker: %s and %s: %w", EnvPushAudience, EnvPushEmail, err)
@@ -176,7 +179,10 @@ const emulatorMaxDeliveryAttempts = 5
 // already is kept. It refuses to run without the emulator, so a local run
 // never changes a real project.
 func SetUpEmulator(ctx context.Context, pushBase string) error {
-	s := settingsFromEnv(lookupEnv)
+	s, err := processSettings()
+	if err != nil {
+		return fmt.Errorf("trigger.SetUpEmulator: %w", err)
+	}
 	if v, _ := lookupEnv(envPubSubEmulator); v == "" {
 		return fmt.Errorf("trigger.SetUpEmulator: %s is not set", envPubSubEmulator)
 	}

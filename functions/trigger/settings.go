@@ -2,12 +2,14 @@ package trigger
 
 import (
 	"os"
+	"sync"
 
 	"github.com/cloudhooks/webhooks/shared/config"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
 )
 
 // Environment variables of Trigger and TriggerWorker, besides those of
-// idempotency.FromEnv (FIRESTORE_DATABASE, IDEMPOTENCY_COLLECTION, ...).
+// idempotency.SettingsFromEnv (FIRESTORE_DATABASE, IDEMPOTENCY_COLLECTION, ...).
 const (
 	// EnvProject is the deployment's project: Pub/Sub topics, Cloud Build
 	// triggers without a project of their own, Firestore claims.
@@ -63,13 +65,15 @@ type settings struct {
 	JobKey          string // secret reference
 	PushAudience    string
 	PushEmail       string
+	// Claims are the idempotency store's settings.
+	Claims idempotency.Settings
 }
 
 // lookupEnv is os.LookupEnv; a variable so that tests can replace it.
 var lookupEnv = os.LookupEnv
 
-// settingsFromEnv reads the settings.
-func settingsFromEnv(lookup func(string) (string, bool)) settings {
+// settingsFromEnv reads and checks the settings, naming each bad one.
+func settingsFromEnv(lookup func(string) (string, bool)) (settings, error) {
 	env := config.NewEnv(lookup)
 	s := settings{
 		Project:         env.String(EnvProject, ""),
@@ -82,5 +86,16 @@ func settingsFromEnv(lookup func(string) (string, bool)) settings {
 	}
 	s.PubSub = s.Project != "" || env.String(envPubSubEmulator, "") != ""
 	s.PubSubProject = env.String(EnvProject, LocalProject)
-	return s
+	claims, err := idempotency.SettingsFromEnv(lookup)
+	if err != nil {
+		env.Fail(err)
+	}
+	s.Claims = claims
+	return s, env.Err()
 }
+
+// processSettings returns the process's settings, read from lookupEnv on
+// the first call (NewPattern's, at start-up) and kept, error included:
+// every source, the worker and the clients use the one reading. A
+// variable so that a test can read the environment afresh.
+var processSettings = sync.OnceValues(func() (settings, error) { return settingsFromEnv(lookupEnv) })

@@ -96,7 +96,6 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
-	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/pattern"
 )
 
@@ -120,11 +119,11 @@ const inFlightRetryAfter = 10 * time.Second
 func NewPattern(ctx context.Context, src config.Source) (pattern.Pattern, error) {
 	// The claims' settings are read now, so that a bad one fails the
 	// revision rather than every event's first action.
-	claims, err := idempotency.SettingsFromEnv(lookupEnv)
+	settings, err := processSettings()
 	if err != nil {
 		return nil, err
 	}
-	s, err := compileSource(src, claims.Lease)
+	s, err := compileSource(src, settings.Claims.Lease)
 	if err != nil {
 		return nil, err
 	}

@@ -193,14 +193,14 @@ func sourcesFromConfig() (map[string]*source, error) {
 	if fn == nil {
 		return nil, errors.New("trigger: the configuration has no trigger section")
 	}
-	claims, err := idempotency.SettingsFromEnv(lookupEnv)
+	settings, err := processSettings()
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]*source{}
 	var errs []error
 	for i, s := range fn.Sources {
-		src, err := compileSource(s, claims.Lease)
+		src, err := compileSource(s, settings.Claims.Lease)
 		if err != nil {
 			errs = append(errs, fn.Located(i, err))
 			continue

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
+	"github.com/cloudhooks/webhooks/shared/idempotency"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
@@ -155,7 +157,10 @@ func TestSettingsChooseTheQueueFromTheEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := settingsFromEnv(mapLookup(tt.env))
+			s, err := settingsFromEnv(mapLookup(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if s.PubSub != tt.wantPubSub || s.PubSubProject != tt.project {
 				t.Errorf("settings %+v", s)
 			}
@@ -169,7 +174,7 @@ func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	local := map[string]string{envDataDir: t.TempDir()}
-	d, err := newDeps(context.Background(), settingsFromEnv(mapLookup(local)), mapLookup(local), log)
+	d, err := newDeps(context.Background(), mustSettings(t, local), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +207,7 @@ func TestNewDepsPicksLocalStandInsOrPubSub(t *testing.T) {
 	// connect until the first call.
 	t.Setenv(envPubSubEmulator, "127.0.0.1:1")
 	emu := map[string]string{envPubSubEmulator: "127.0.0.1:1", envDataDir: t.TempDir()}
-	d, err = newDeps(context.Background(), settingsFromEnv(mapLookup(emu)), mapLookup(emu), log)
+	d, err = newDeps(context.Background(), mustSettings(t, emu), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,10 +229,30 @@ func mapLookup(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// mustSettings reads the settings from env.
+func mustSettings(t *testing.T, env map[string]string) settings {
+	t.Helper()
+	s, err := settingsFromEnv(mapLookup(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// setProcessEnv makes env the process's environment for the test: the
+// settings are read from it afresh, and again from the real one after.
+func setProcessEnv(t *testing.T, env map[string]string) {
+	reread := func() {
+		processSettings = sync.OnceValues(func() (settings, error) { return settingsFromEnv(lookupEnv) })
+	}
+	lookupEnv = mapLookup(env)
+	reread()
+	t.Cleanup(func() { lookupEnv = os.LookupEnv; reread() })
+}
+
 // A bad claim setting fails the source at start-up, not its first event.
 func TestNewPatternRefusesBadClaimSettings(t *testing.T) {
-	lookupEnv = mapLookup(map[string]string{"IDEMPOTENCY_LEASE": "soon"})
-	t.Cleanup(func() { lookupEnv = os.LookupEnv })
+	setProcessEnv(t, map[string]string{"IDEMPOTENCY_LEASE": "soon"})
 	rules := json.RawMessage(`[{"name": "r", "events": ["push"], "actions": [{"name": "a", "type": "http", "url": "http://h/x"}]}]`)
 	_, err := NewPattern(context.Background(), config.Source{Name: "github", Rules: rules})
 	if err == nil || !strings.Contains(err.Error(), `IDEMPOTENCY_LEASE="soon"`) {
@@ -266,5 +291,50 @@ func TestWorkerLinesUseTheRequestLinesVocabulary(t *testing.T) {
 func TestLogNameIsTheRegisteredEntryPoint(t *testing.T) {
 	if !slices.Contains(pipeline.Registered(), functionTrigger) {
 		t.Errorf("%q is not registered: %v", functionTrigger, pipeline.Registered())
+	}
+}
+
+// TestTheEnvironmentIsReadOnce proves Trigger's sources, the worker and
+// the process's clients share one reading of the environment: each
+// variable, the claim store's included, is looked up once however many
+// sources start and run.
+func TestTheEnvironmentIsReadOnce(t *testing.T) {
+	processSecrets = func() verify.SecretSource { return memSecrets{} }
+	dir := t.TempDir()
+	var mu sync.Mutex
+	reads := map[string]int{}
+	counting := func(k string) (string, bool) {
+		mu.Lock()
+		reads[k]++
+		mu.Unlock()
+		v, ok := map[string]string{envDataDir: dir, EnvPushAudience: "https://w", EnvPushEmail: "p@x.iam.gserviceaccount.com"}[k]
+		return v, ok
+	}
+	resetDeps := func() {
+		process.mu.Lock()
+		process.d = nil
+		process.mu.Unlock()
+	}
+	resetDeps()
+	setProcessEnv(t, nil)
+	lookupEnv = counting
+	t.Cleanup(func() { processSecrets = defaultSecrets; resetDeps() })
+	rules := json.RawMessage(`[{"name": "r", "events": ["push"], "mode": "sync", "actions": [{"name": "a", "type": "pubsub", "topic": "events"}]}]`)
+	for _, name := range []string{"a", "b", "c"} {
+		p, err := NewPattern(context.Background(), config.Source{Name: name, Rules: rules})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := p.Handle(context.Background(), githubEvent(t, "push", "d-"+name)); err != nil || out.Status != 200 {
+			t.Fatalf("Handle = %+v, %v", out, err)
+		}
+	}
+	if _, err := (&worker{}).pushVerifier(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{EnvJobsTopic, envDataDir, EnvPushAudience, idempotency.EnvLease, idempotency.EnvCollection} {
+		if reads[k] != 1 {
+			t.Errorf("%s read %d times, want once per process", k, reads[k])
+		}
 	}
 }
