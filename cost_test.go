@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,63 +76,11 @@ const bareTarget = "bare-hmac"
 //
 //	go test -run '^$' -bench PerWebhook -benchtime 3000x .
 func BenchmarkPerWebhook(b *testing.B) {
-	bq := testenv.BigQuery(b)
-	_, psHost := testenv.PubSub(b)
-	// Trigger without GOOGLE_CLOUD_PROJECT publishes in trigger.LocalProject
-	// and keeps its claims in memory.
-	jobs := createTopics(b, trigger.LocalProject, psHost)
-
-	githubKey := devKeys["github-webhook-secret"]
-	pad := func(prefix, suffix string) []byte {
-		n := max(0, costBodyBytes-len(prefix)-len(suffix))
-		return []byte(prefix + strings.Repeat("x", n) + suffix)
-	}
-	pushBody := pad(`{"ref":"refs/heads/main","deleted":false,"after":"abc123","repository":{"full_name":"o/r"},"pusher":{"name":"octocat"},"pad":"`, `"}`)
-	push := func(prefix string) func(i int64) ([]byte, http.Header) {
-		return func(i int64) ([]byte, http.Header) {
-			return pushBody, http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"},
-				"X-Github-Delivery": {prefix + strconv.FormatInt(i, 10)}}
-		}
-	}
-	subjects := []costSubject{
-		{target: bareTarget, status: http.StatusOK, delivery: push("bare-"), scheme: "github", key: githubKey},
-		{target: "Store", status: http.StatusOK, delivery: push("store-"), scheme: "github", key: githubKey,
-			env: append(bq.Env(), "GOOGLE_CLOUD_PROJECT="+bq.Project,
-				// Never reached: a 2 KiB payload is kept in its row.
-				"STORE_PAYLOAD_BUCKET=webhooks-bench-payloads", "STORAGE_EMULATOR_HOST=127.0.0.1:9")},
-		{target: "Relay", status: http.StatusOK, scheme: "stripe", key: devKeys["stripe-webhook-secret"],
-			delivery: func(i int64) ([]byte, http.Header) {
-				id := "evt_cost_" + strconv.FormatInt(i, 10)
-				return pad(`{"id":"`+id+`","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":2000,"currency":"usd","metadata":{"pad":"`, `"}}}}`),
-					http.Header{"Content-Type": {"application/json"}}
-			}},
-		{target: "Trigger", status: http.StatusAccepted, delivery: push("trigger-"), scheme: "github", key: githubKey,
-			env: []string{"PUBSUB_EMULATOR_HOST=" + psHost, "GOOGLE_CLOUD_PROJECT=", "TRIGGER_JOBS_TOPIC=" + jobs, "TRIGGER_DEAD_LETTER_TOPIC=" + jobs + "-dead"}},
-	}
-	for _, s := range subjects {
+	for _, s := range costSubjects(b, costBodyBytes) {
 		bin := costBinary(b, s.target)
 		b.Run(s.target, func(b *testing.B) {
-			port := testenv.FreePort(b)
-			env, _ := instanceEnv(b, s.target, port)
-			if s.target == bareTarget {
-				env = append(env, "BARE_KEY="+githubKey)
-			}
-			proc, err := testenv.Start(b, append(env, s.env...), bin)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer proc.Stop()
+			proc, l := startSubject(b, s, bin)
 			ctx := context.Background()
-			if err := testenv.WaitTCP(ctx, testenv.Addr(port), 30*time.Second); err != nil {
-				b.Fatalf("%s did not listen: %v\n%s", s.target, err, proc.Output())
-			}
-			l := &loader{s: s, url: "http://" + testenv.Addr(port), client: &http.Client{
-				Transport: &http.Transport{MaxIdleConnsPerHost: 100}, Timeout: 30 * time.Second}}
-			defer l.client.CloseIdleConnections()
-			// Warm: secrets read, clients made, streams and connections open.
-			if err := l.run(ctx, 200, 80); err != nil {
-				b.Fatalf("warm-up: %v\n%s", err, tail(proc.Output()))
-			}
 			for _, c := range []int{1, 80} {
 				b.Run(fmt.Sprintf("c%d", c), func(b *testing.B) {
 					cpu0, log0 := cpuTime(b, proc.Pid()), len(proc.Output())
@@ -152,6 +101,119 @@ func BenchmarkPerWebhook(b *testing.B) {
 			}
 		})
 	}
+}
+
+// loadBodyBytes and loadConcurrency are the memory benchmark's load: 80
+// requests in flight (the functions' default concurrency) of 64 KiB each.
+const (
+	loadBodyBytes   = 64 << 10
+	loadConcurrency = 80
+)
+
+// BenchmarkMemoryUnderLoad measures each function's peak memory under 80
+// concurrent signed 64 KiB webhooks: the binaries, sinks and emulators of
+// BenchmarkPerWebhook, started with the Go runtime settings terraform
+// gives the instances (GOGC, terraform/source.tf) and, as the baseline,
+// with Go's default GOGC=100, a fresh process per run. peak-MiB is the process's VmHWM (/proc/PID/status: the
+// resident set's high-water mark, what Cloud Run's memory limit is
+// measured against) after the warm-up and b.N requests.
+//
+//	go test -run '^$' -bench MemoryUnderLoad -benchtime 20000x .
+func BenchmarkMemoryUnderLoad(b *testing.B) {
+	for _, s := range costSubjects(b, loadBodyBytes) {
+		if s.target == bareTarget {
+			continue
+		}
+		bin := costBinary(b, s.target)
+		// The deployed settings, and beside them Go's default GOGC, the
+		// baseline (exec keeps the last of a repeated variable).
+		for _, run := range []struct {
+			name string
+			env  []string
+		}{{"deployed", nil}, {"go-default", []string{"GOGC=100"}}} {
+			s := s
+			s.env = append(slices.Clone(s.env), run.env...)
+			b.Run(s.target+"/"+run.name, func(b *testing.B) {
+				proc, l := startSubject(b, s, bin)
+				b.ResetTimer()
+				start := time.Now()
+				if err := l.run(context.Background(), b.N, loadConcurrency); err != nil {
+					b.Fatalf("%v\n%s", err, tail(proc.Output()))
+				}
+				elapsed := time.Since(start)
+				b.StopTimer()
+				b.ReportMetric(statusMiB(b, proc.Pid(), "VmHWM"), "peak-MiB")
+				b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
+			})
+		}
+	}
+}
+
+// costSubjects are the servers the benchmarks measure, each sent bodies
+// of bodyBytes.
+func costSubjects(b *testing.B, bodyBytes int) []costSubject {
+	bq := testenv.BigQuery(b)
+	_, psHost := testenv.PubSub(b)
+	// Trigger without GOOGLE_CLOUD_PROJECT publishes in trigger.LocalProject
+	// and keeps its claims in memory.
+	jobs := createTopics(b, trigger.LocalProject, psHost)
+
+	githubKey := devKeys["github-webhook-secret"]
+	pad := func(prefix, suffix string) []byte {
+		n := max(0, bodyBytes-len(prefix)-len(suffix))
+		return []byte(prefix + strings.Repeat("x", n) + suffix)
+	}
+	pushBody := pad(`{"ref":"refs/heads/main","deleted":false,"after":"abc123","repository":{"full_name":"o/r"},"pusher":{"name":"octocat"},"pad":"`, `"}`)
+	push := func(prefix string) func(i int64) ([]byte, http.Header) {
+		return func(i int64) ([]byte, http.Header) {
+			return pushBody, http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"},
+				"X-Github-Delivery": {prefix + strconv.FormatInt(i, 10)}}
+		}
+	}
+	return []costSubject{
+		{target: bareTarget, status: http.StatusOK, delivery: push("bare-"), scheme: "github", key: githubKey},
+		{target: "Store", status: http.StatusOK, delivery: push("store-"), scheme: "github", key: githubKey,
+			env: append(bq.Env(), "GOOGLE_CLOUD_PROJECT="+bq.Project,
+				// Never reached: a payload under 8 MiB is kept in its row.
+				"STORE_PAYLOAD_BUCKET=webhooks-bench-payloads", "STORAGE_EMULATOR_HOST=127.0.0.1:9")},
+		{target: "Relay", status: http.StatusOK, scheme: "stripe", key: devKeys["stripe-webhook-secret"],
+			delivery: func(i int64) ([]byte, http.Header) {
+				id := "evt_cost_" + strconv.FormatInt(i, 10)
+				return pad(`{"id":"`+id+`","type":"payment_intent.succeeded","data":{"object":{"id":"pi_1","amount":2000,"currency":"usd","metadata":{"pad":"`, `"}}}}`),
+					http.Header{"Content-Type": {"application/json"}}
+			}},
+		{target: "Trigger", status: http.StatusAccepted, delivery: push("trigger-"), scheme: "github", key: githubKey,
+			env: []string{"PUBSUB_EMULATOR_HOST=" + psHost, "GOOGLE_CLOUD_PROJECT=", "TRIGGER_JOBS_TOPIC=" + jobs, "TRIGGER_DEAD_LETTER_TOPIC=" + jobs + "-dead"}},
+	}
+}
+
+// startSubject starts bin as Cloud Run starts an instance of s, waits for
+// it to listen and warms it (secrets read, clients made, streams and
+// connections open) with 200 deliveries at concurrency 80. The process
+// stops with the benchmark.
+func startSubject(b *testing.B, s costSubject, bin string) (*testenv.Process, *loader) {
+	b.Helper()
+	port := testenv.FreePort(b)
+	env, _ := instanceEnv(b, s.target, port)
+	if s.target == bareTarget {
+		env = append(env, "BARE_KEY="+s.key)
+	}
+	proc, err := testenv.Start(b, append(env, s.env...), bin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(proc.Stop)
+	ctx := context.Background()
+	if err := testenv.WaitTCP(ctx, testenv.Addr(port), 30*time.Second); err != nil {
+		b.Fatalf("%s did not listen: %v\n%s", s.target, err, proc.Output())
+	}
+	l := &loader{s: s, url: "http://" + testenv.Addr(port), client: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 100}, Timeout: 30 * time.Second}}
+	b.Cleanup(l.client.CloseIdleConnections)
+	if err := l.run(ctx, 200, 80); err != nil {
+		b.Fatalf("warm-up: %v\n%s", err, tail(proc.Output()))
+	}
+	return proc, l
 }
 
 // loader sends a subject's deliveries, signed, each with a new id.

@@ -230,19 +230,32 @@ func buildpackFlags(env []string) []string {
 // entryPoint's function from <EntryPoint>.build-env.zip in archives.
 func buildEnvironment(t testing.TB, archives, entryPoint string) map[string]string {
 	t.Helper()
+	return environmentFile(t, archives, entryPoint, "build-env.json")
+}
+
+// runtimeEnvironment reads the Go runtime settings (GOGC, ...) terraform
+// gives entryPoint's instances, from the same file.
+func runtimeEnvironment(t testing.TB, archives, entryPoint string) map[string]string {
+	t.Helper()
+	return environmentFile(t, archives, entryPoint, "runtime-env.json")
+}
+
+// environmentFile reads name from <EntryPoint>.build-env.zip in archives.
+func environmentFile(t testing.TB, archives, entryPoint, name string) map[string]string {
+	t.Helper()
 	zr, err := zip.OpenReader(filepath.Join(archives, entryPoint+".build-env.zip"))
 	if err != nil {
-		t.Fatalf("the build environment terraform writes beside the archive: %v", err)
+		t.Fatalf("the environment terraform writes beside the archive: %v", err)
 	}
 	defer zr.Close()
-	rc, err := zr.Open("build-env.json")
+	rc, err := zr.Open(name)
 	if err != nil {
 		t.Fatalf("%s.build-env.zip: %v", entryPoint, err)
 	}
 	defer rc.Close()
 	env := map[string]string{}
 	if err := json.NewDecoder(rc).Decode(&env); err != nil {
-		t.Fatalf("%s.build-env.zip: build-env.json: %v", entryPoint, err)
+		t.Fatalf("%s.build-env.zip: %s: %v", entryPoint, name, err)
 	}
 	return env
 }
@@ -616,6 +629,8 @@ var devKeys = map[string]string{
 	"stripe-webhook-secret":   "whsec_buildpacktestkey",
 	"logto-webhook-secret":    "buildpack-test-logto-key",
 	"standard-webhook-secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte("buildpack-test-standard-key")),
+	// Trigger signs the jobs it publishes with it (functions/trigger/jobkey.go).
+	"trigger-job-key": "buildpack-test-trigger-job-key-0123456789",
 }
 
 // instanceEnv returns the environment a function binary starts with here:
@@ -631,9 +646,19 @@ func instanceEnv(t testing.TB, target string, port int) (env []string, dataDir s
 		}
 	}
 	// TriggerWorker's push settings, as terraform sets them.
-	push := []string{"TRIGGER_PUSH_AUDIENCE=https://webhooks-trigger-worker-1.europe-west1.run.app",
+	env = []string{"TRIGGER_PUSH_AUDIENCE=https://webhooks-trigger-worker-1.europe-west1.run.app",
 		"TRIGGER_PUSH_EMAIL=webhooks-trigger-push@p.iam.gserviceaccount.com"}
-	return append(push, "FUNCTION_TARGET="+target, fmt.Sprintf("PORT=%d", port),
+	for _, ep := range entryPoints {
+		if ep.name != target {
+			continue
+		}
+		// The Go runtime settings the deployed instance runs with.
+		runtime := runtimeEnvironment(t, deployArchives(t), target)
+		for _, name := range slices.Sorted(maps.Keys(runtime)) {
+			env = append(env, name+"="+runtime[name])
+		}
+	}
+	return append(env, "FUNCTION_TARGET="+target, fmt.Sprintf("PORT=%d", port),
 		"WEBHOOKS_SECRETS_DIR="+secretsDir, "WEBHOOKS_DATA_DIR="+dataDir, "WEBHOOKS_CONFIG=",
 		"GOOGLE_CLOUD_PROJECT=", "BIGQUERY_PROJECT=", "BIGQUERY_EMULATOR_HOST=", "BIGQUERY_STORAGE_EMULATOR_HOST=",
 		"PUBSUB_EMULATOR_HOST=", "FIRESTORE_EMULATOR_HOST="), dataDir

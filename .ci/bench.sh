@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The measurements of docs/performance.md: `make bench`. Go benchmarks side by side with
 # the peers the issues name, cold starts of the functions as deployed
-# beside a hello-world function, then load runs against the local runner
-# and the deployed Store binary with their peak RSS. Figures vary with the
+# beside a hello-world function, each function's cost inputs and peak RSS
+# under load, then load runs against the local runner. Figures vary with the
 # machine; docs/performance.md records runs on the 2-core CI machine type.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,7 +55,12 @@ step "cost inputs: CPU, wall time and log bytes per 2 KiB webhook, c1 and c80, b
 # Trigger publishes to the Pub/Sub emulator, Relay records (dry run).
 WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench PerWebhook -benchtime "${COST_REQUESTS:-3000}x" .
 
-step "load: 80 concurrent 64 KiB Store requests, the local runner and the deployed Store binary"
+step "memory under load: 80 concurrent 64 KiB webhooks, each function with its deployed Go runtime settings and with Go's default"
+# The binaries just built, started with the runtime environment terraform
+# gives the instances (GOGC, terraform/source.tf), beside GOGC=100.
+WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench MemoryUnderLoad -benchtime "${LOAD_REQUESTS:-20000}x" .
+
+step "load: 80 concurrent 64 KiB Store requests through the local runner"
 go build -o "$work/local" ./functions/cmd/local
 go build -o "$work/send" ./functions/cmd/send
 export WEBHOOKS_SECRETS_DIR="$work/secrets" WEBHOOKS_DATA_DIR="$work/data" LOG_LEVEL=warn
@@ -109,10 +114,7 @@ large() {
   kill "$pid"
 }
 
-# The runner goes first: it writes the development secrets into
-# WEBHOOKS_SECRETS_DIR that the deployed binary then reads.
 load 18080 "Store to the local sink: the local runner (make run)" "$work/local" /store
-load 18082 "Store to the local sink: the deployed Store binary" "$work/deployed/Store" "" FUNCTION_TARGET=Store
 large 18084 "Store to the local sink, payloads to files"
 
 # The same through the Storage Write API, to the BigQuery emulator, with
@@ -132,6 +134,4 @@ curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \
 bigquery=(BIGQUERY_PROJECT=webhooks-bench BIGQUERY_EMULATOR_HOST=127.0.0.1:19050 BIGQUERY_STORAGE_EMULATOR_HOST=127.0.0.1:19060
   STORE_PAYLOAD_BUCKET=webhooks-bench-payloads STORAGE_EMULATOR_HOST=127.0.0.1:19070)
 load 18081 "Store to BigQuery (emulator) through the Storage Write API: the local runner" "$work/local" /store "${bigquery[@]}"
-load 18083 "Store to BigQuery (emulator) through the Storage Write API: the deployed Store binary" "$work/deployed/Store" "" \
-  FUNCTION_TARGET=Store "${bigquery[@]}"
 large 18085 "Store to BigQuery (emulator), payloads to Cloud Storage (fake-gcs-server)" "${bigquery[@]}"

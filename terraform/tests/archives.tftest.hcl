@@ -39,6 +39,13 @@ run "archives" {
     error_message = "Every function builds stripped (GOOGLE_GOLDFLAGS, the buildpack's -ldflags) and without the Cloud Storage client's gRPC extras (GOFLAGS=-tags=disable_grpc_modules)."
   }
   assert {
+    condition = alltrue([
+      for m in [module.store[0], module.relay[0], module.trigger[0], module.trigger_worker[0]] :
+      m.environment_variables["GOGC"] == "50"
+    ])
+    error_message = "Every function runs with GOGC=50 (source.tf, runtime_environment: the peak memory under load)."
+  }
+  assert {
     condition = {
       for name, m in { Store = module.store[0], Relay = module.relay[0], Trigger = module.trigger[0], TriggerWorker = module.trigger_worker[0] } : name => basename(m.build_environment_path)
       } == {

@@ -18,6 +18,7 @@ variables {
     build_dir             = ".build/function-test/clean"
     source_bucket         = "tf-test-webhooks-source"
     build_environment     = {}
+    runtime_environment   = {}
   }
   code = {
     root_files = ["webhooks.go", "store.go"]

@@ -31,8 +31,10 @@ data "archive_file" "source" {
 }
 
 # The build's environment beside the archive, as <entry_point>.build-env.zip
-# holding build-env.json: the buildpack test in the repository root builds
-# the archive with exactly what the function's build_config sends.
+# holding build-env.json, and the Go runtime settings the instance runs
+# with as runtime-env.json: the buildpack test in the repository root
+# builds the archive with exactly what the function's build_config sends,
+# and the benchmarks start the binary with what service_config sets.
 data "archive_file" "build_environment" {
   type        = "zip"
   output_path = "${var.deployment.build_dir}/${var.entry_point}.build-env.zip"
@@ -40,6 +42,10 @@ data "archive_file" "build_environment" {
   source {
     filename = "build-env.json"
     content  = jsonencode(var.deployment.build_environment)
+  }
+  source {
+    filename = "runtime-env.json"
+    content  = jsonencode(var.deployment.runtime_environment)
   }
 }
 
@@ -90,7 +96,7 @@ resource "google_cloudfunctions2_function" "this" {
     ingress_settings                 = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision   = true
     service_account_email            = var.service_account_email
-    environment_variables            = var.environment_variables
+    environment_variables            = merge(var.deployment.runtime_environment, var.environment_variables)
   }
 
   depends_on = [terraform_data.grants]

@@ -44,6 +44,6 @@ output "build_environment" {
 }
 
 output "build_environment_path" {
-  description = "The file the build environment is written to beside the archive (<build_dir>/<entry_point>.build-env.zip), read by the buildpack test."
+  description = "The file the build environment (build-env.json) and the Go runtime settings (runtime-env.json) are written to beside the archive (<build_dir>/<entry_point>.build-env.zip), read by the buildpack test and the benchmarks."
   value       = data.archive_file.build_environment.output_path
 }
