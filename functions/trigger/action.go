@@ -22,7 +22,9 @@ type performer interface {
 }
 
 // call performs an action once. It is called again on a retryable error.
-type call func(ctx context.Context, d *deps, inv invocation) error
+// answer is what the action's receiver answered, as the job's log line
+// says it: the HTTP status, the published message's id, the build's id.
+type call func(ctx context.Context, d *deps, inv invocation) (answer string, err error)
 
 // invocation names what a call is for.
 type invocation struct {
@@ -103,21 +105,21 @@ func (e *attemptError) Error() string {
 func (e *attemptError) Unwrap() error { return e.err }
 
 // run performs c under the action's timeout and retry policy. It returns
-// nil once an attempt succeeds, and the last error when an attempt fails
-// permanently, the attempts are used up or ctx ends.
-func (a *action) run(ctx context.Context, d *deps, inv invocation, c call) error {
+// the answer of the attempt that succeeds, and the last error when an
+// attempt fails permanently, the attempts are used up or ctx ends.
+func (a *action) run(ctx context.Context, d *deps, inv invocation, c call) (string, error) {
 	for n := 1; ; n++ {
 		actx, cancel := context.WithTimeout(ctx, a.timeout)
-		err := c(actx, d, inv)
+		answer, err := c(actx, d, inv)
 		if err != nil && actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %s: %w", a.timeout, err)
 		}
 		cancel()
 		if err == nil {
-			return nil
+			return answer, nil
 		}
 		if errors.Is(err, errPermanent) || n >= a.retry.maxAttempts || ctx.Err() != nil {
-			return &attemptError{action: a.name, attempts: n, err: err}
+			return "", &attemptError{action: a.name, attempts: n, err: err}
 		}
 		wait := a.retry.backoff(n)
 		d.log.Warn("trigger: action attempt failed; retrying",
@@ -127,7 +129,7 @@ func (a *action) run(ctx context.Context, d *deps, inv invocation, c call) error
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return &attemptError{action: a.name, attempts: n, err: err}
+			return "", &attemptError{action: a.name, attempts: n, err: err}
 		}
 	}
 }

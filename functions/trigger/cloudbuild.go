@@ -119,13 +119,13 @@ func (a *cloudBuildAction) prepare(_ *event.Event, vars event.Vars) (call, error
 			return nil, fmt.Errorf("branch: %w", err)
 		}
 	}
-	return func(ctx context.Context, d *deps, inv invocation) error {
+	return func(ctx context.Context, d *deps, inv invocation) (string, error) {
 		project := a.project
 		if project == "" {
 			project = d.project
 		}
 		if project == "" {
-			return permanent(fmt.Errorf("cloudbuild trigger %s: no project: set the action's project or GOOGLE_CLOUD_PROJECT", a.trigger))
+			return "", permanent(fmt.Errorf("cloudbuild trigger %s: no project: set the action's project or GOOGLE_CLOUD_PROJECT", a.trigger))
 		}
 		req := &cloudbuildpb.RunBuildTriggerRequest{
 			Name:      fmt.Sprintf("projects/%s/locations/%s/triggers/%s", project, a.region, a.trigger),
@@ -140,10 +140,10 @@ func (a *cloudBuildAction) prepare(_ *event.Event, vars event.Vars) (call, error
 		}
 		id, err := d.builds.runTrigger(ctx, req, inv)
 		if err != nil {
-			return classifyGRPC(fmt.Errorf("cloudbuild trigger %s: %w", a.trigger, err))
+			return "", classifyGRPC(fmt.Errorf("cloudbuild trigger %s: %w", a.trigger, err))
 		}
 		d.log.Info("trigger: build started", append(inv.logAttrs(), "build", id)...)
-		return nil
+		return "build " + id, nil
 	}, nil
 }
 

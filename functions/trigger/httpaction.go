@@ -160,7 +160,7 @@ func (a *httpAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 	} else if body, err = json.Marshal(ev); err != nil {
 		return nil, fmt.Errorf("body: encode event: %w", err)
 	}
-	return func(ctx context.Context, d *deps, inv invocation) error {
+	return func(ctx context.Context, d *deps, inv invocation) (string, error) {
 		return a.do(ctx, d, inv, u, headers, body)
 	}, nil
 }
@@ -169,11 +169,12 @@ func (a *httpAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 // reused; a longer answer costs a new connection, never memory.
 const maxDrain = 64 << 10
 
-// do sends one attempt.
-func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, headers map[string]string, body []byte) error {
+// do sends one attempt and returns the receiver's answer: the method, the
+// host (never the URL, whose query may carry a token) and the status.
+func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, headers map[string]string, body []byte) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, a.method, u, bytes.NewReader(body))
 	if err != nil {
-		return permanent(fmt.Errorf("http request: %w", err))
+		return "", permanent(fmt.Errorf("http request: %w", err))
 	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
@@ -184,7 +185,7 @@ func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, 
 	req.Header.Set(headerIdempotencyKey, inv.idempotencyKey)
 	if a.secret != "" {
 		if err := a.sign(ctx, d, req, inv.idempotencyKey, body); err != nil {
-			return err
+			return "", err
 		}
 	}
 	client := d.http
@@ -196,19 +197,20 @@ func (a *httpAction) do(ctx context.Context, d *deps, inv invocation, u string, 
 		// The URL may carry a token in its query: report the host only.
 		err = fmt.Errorf("http %s %s: %w", a.method, req.URL.Host, unwrapURLError(err))
 		if errors.Is(err, errNonPublicAddress) {
-			return permanent(err)
+			return "", permanent(err)
 		}
-		return err
+		return "", err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
+	answer := fmt.Sprintf("http %s %s: status %d", a.method, req.URL.Host, resp.StatusCode)
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
-		return nil
+		return answer, nil
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		return fmt.Errorf("http %s %s: status %d", a.method, req.URL.Host, code)
+		return "", errors.New(answer)
 	default:
-		return permanent(fmt.Errorf("http %s %s: status %d", a.method, req.URL.Host, code))
+		return "", permanent(errors.New(answer))
 	}
 }
 

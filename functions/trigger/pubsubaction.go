@@ -131,7 +131,7 @@ func (a *pubsubAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 			return nil, fmt.Errorf("attributes.%s: %w: %w", nt.key, render.ErrRender, err)
 		}
 	}
-	return func(ctx context.Context, d *deps, inv invocation) error {
+	return func(ctx context.Context, d *deps, inv invocation) (string, error) {
 		m := &pubsub.Message{Data: data, Attributes: maps.Clone(attrs)}
 		if m.Attributes == nil {
 			m.Attributes = map[string]string{}
@@ -139,10 +139,10 @@ func (a *pubsubAction) prepare(ev *event.Event, vars event.Vars) (call, error) {
 		m.Attributes[attrIdempotencyKey] = inv.idempotencyKey
 		id, err := d.topics.publish(ctx, a.topic, m, inv)
 		if err != nil {
-			return classifyGRPC(fmt.Errorf("publish to %s: %w", a.topic, err))
+			return "", classifyGRPC(fmt.Errorf("publish to %s: %w", a.topic, err))
 		}
 		d.log.Debug("trigger: published", "topic", a.topic, "message_id", id)
-		return nil
+		return "message " + id + " on " + a.topic, nil
 	}, nil
 }
 

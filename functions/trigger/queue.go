@@ -156,23 +156,34 @@ var errLocalQueueFull = errors.New("in-process job queue is full")
 // It is NOT durable: queued jobs are lost when the process exits, and a job
 // that fails after its retries is only logged. Jobs with the same ordering
 // key go to the same goroutine, so they run one at a time, in order.
+//
+// A job runs with the values of the context that queued it, without its
+// cancellation or deadline (the request has been answered by then): its
+// log lines reach the request's log tap, so that the local runner's
+// inspector shows what each job of a delivery did.
 type localQueue struct {
 	d      *deps
-	shards []chan queuedJob
+	shards []chan localJob
 	next   atomic.Uint32
+}
+
+// localJob is a job on the in-process queue with the context it runs with.
+type localJob struct {
+	queuedJob
+	ctx context.Context
 }
 
 func newLocalQueue(d *deps, n int) *localQueue {
 	q := &localQueue{d: d}
 	for range n {
-		ch := make(chan queuedJob, localQueueSize)
+		ch := make(chan localJob, localQueueSize)
 		q.shards = append(q.shards, ch)
 		go q.work(ch)
 	}
 	return q
 }
 
-func (q *localQueue) enqueue(_ context.Context, j queuedJob) error {
+func (q *localQueue) enqueue(ctx context.Context, j queuedJob) error {
 	var i uint32
 	if j.key != "" {
 		h := fnv.New32a()
@@ -182,15 +193,15 @@ func (q *localQueue) enqueue(_ context.Context, j queuedJob) error {
 		i = q.next.Add(1)
 	}
 	select {
-	case q.shards[i%uint32(len(q.shards))] <- j:
+	case q.shards[i%uint32(len(q.shards))] <- localJob{queuedJob: j, ctx: context.WithoutCancel(ctx)}:
 		return nil
 	default:
 		return errLocalQueueFull
 	}
 }
 
-func (q *localQueue) work(ch chan queuedJob) {
+func (q *localQueue) work(ch chan localJob) {
 	for j := range ch {
-		_ = runJob(context.Background(), q.d, j.src, j.job, nil)
+		_ = runJob(j.ctx, q.d, j.src, j.job, nil)
 	}
 }

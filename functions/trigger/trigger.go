@@ -275,7 +275,7 @@ func (t *trigger) runSync(ctx context.Context, d *deps, ev *event.Event, p plan)
 	}
 	for i, a := range p.rule.actions {
 		inv := newInvocation(functionTrigger, t.src.name, p.rule.name, a.name, ev)
-		dup, err := perform(ctx, d, inv, a, p.calls[i])
+		_, dup, err := perform(ctx, d, inv, a, p.calls[i])
 		if err != nil {
 			d.log.Error("trigger: action failed", append(inv.logAttrs(), "error", err.Error())...)
 			return ran, dups, err

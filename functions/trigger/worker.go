@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"strconv"
 	"strings"
@@ -35,38 +36,45 @@ func claimKey(source, rule, action, eventID string) string {
 
 // perform runs one prepared action exactly once per event: claim, run
 // with the retry policy, then complete (or release on failure so that a
-// retry can act). duplicate reports that the action was already done.
-func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (duplicate bool, err error) {
+// retry can act). answer is what the action's receiver answered (call);
+// duplicate reports that the action was already done.
+func perform(ctx context.Context, d *deps, inv invocation, a *action, c call) (answer string, duplicate bool, err error) {
 	key := claimKey(inv.source, inv.rule, a.name, inv.event.ID)
 	st, err := d.claims.Claim(ctx, key)
 	if err != nil {
-		return false, fmt.Errorf("trigger: claim: %w", err)
+		return "", false, fmt.Errorf("trigger: claim: %w", err)
 	}
 	switch st {
 	case idempotency.Done:
-		return true, nil
+		return "", true, nil
 	case idempotency.InFlight:
-		return false, errInFlight
+		return "", false, errInFlight
 	}
-	if err := a.run(ctx, d, inv, c); err != nil {
+	answer, err = a.run(ctx, d, inv, c)
+	if err != nil {
 		// The claim must go whatever ctx's state, or the retry would wait
 		// for the lease.
 		if rerr := d.claims.Release(context.WithoutCancel(ctx), key); rerr != nil {
 			d.log.Error("trigger: release claim failed; the retry waits for the lease", append(inv.logAttrs(), "key", key, "error", rerr.Error())...)
 		}
-		return false, err
+		return "", false, err
 	}
 	if cerr := d.claims.Complete(context.WithoutCancel(ctx), key); cerr != nil {
 		// The action is done: failing now would make it run again.
 		d.log.Error("trigger: action done but could not mark it", append(inv.logAttrs(), "key", key, "error", cerr.Error())...)
 	}
-	return false, nil
+	return answer, false, nil
 }
 
 // runJob runs one queued job. raw is the job's message data, sent on to
 // the dead-letter topic when the action fails permanently (nil for the
 // in-process queue, which only logs). A nil error means the job is
 // finished with: done, duplicate, refused or dead-lettered.
+//
+// Each job ends in one line logged with ctx (so that a tapped context,
+// the local runner's inspector, sees it) whose result is resultRan (with
+// the action's answer), resultDuplicate, resultFailed, resultDeadLettered
+// or resultRefused, and whose rule and action name the job.
 //
 // The job's rule must still match the job's event (its events and
 // condition, evaluated again here): a job is only ever an action that its
@@ -85,34 +93,43 @@ func runJob(ctx context.Context, d *deps, src *source, j *job, raw []byte) error
 	}
 	vars, err := j.Event.Vars()
 	if err != nil {
-		return refuse(log, fmt.Errorf("event: %w", err))
+		return refuse(ctx, log, fmt.Errorf("event: %w", err))
 	}
 	switch ok, err := r.match(j.Event.Type, vars); {
 	case err != nil:
-		return refuse(log, fmt.Errorf("rule %q: %w", r.name, err))
+		return refuse(ctx, log, fmt.Errorf("rule %q: %w", r.name, err))
 	case !ok:
-		return refuse(log, fmt.Errorf("%w: rule %q", errRuleNoLongerMatches, r.name))
+		return refuse(ctx, log, fmt.Errorf("%w: rule %q", errRuleNoLongerMatches, r.name))
 	}
 	c, err := a.impl.prepare(j.Event, vars)
 	if err != nil {
 		return deadLetter(ctx, d, j, raw, log, fmt.Errorf("action %q: %w", a.name, err))
 	}
 	inv := newInvocation(functionWorker, src.name, r.name, a.name, j.Event)
-	dup, err := perform(ctx, d, inv, a, c)
+	answer, dup, err := perform(ctx, d, inv, a, c)
 	switch {
 	case err == nil && dup:
-		log.Info("trigger: job", "result", "duplicate")
+		log.InfoContext(ctx, "trigger: job", "result", resultDuplicate)
 		return nil
 	case err == nil:
-		log.Info("trigger: job", "result", "ran")
+		log.InfoContext(ctx, "trigger: job", "result", ResultRan, "answer", answer)
 		return nil
 	case errors.Is(err, errPermanent):
 		return deadLetter(ctx, d, j, raw, log, err)
 	default:
-		log.Warn("trigger: job failed; Pub/Sub redelivers it", "error", err.Error())
+		log.WarnContext(ctx, "trigger: job failed; Pub/Sub redelivers it", "result", resultFailed, "error", err.Error())
 		return err
 	}
 }
+
+// The results of a job that did not run to the end, beside ResultRan and
+// resultDuplicate: resultFailed may pass on a redelivery, resultDeadLettered
+// cannot (the job goes to the dead-letter topic), and resultRefused is a
+// job the worker will not run.
+const (
+	resultFailed       = "failed"
+	resultDeadLettered = "dead-lettered"
+)
 
 // errRuleNoLongerMatches refuses a job whose rule does not match its
 // event: the event is not one the rule acts on (or the rule changed since).
@@ -125,8 +142,8 @@ var errRuleNoLongerMatches = errors.New("the rule does not match the job's event
 const resultRefused = "refused"
 
 // refuse logs a job that is acknowledged without running.
-func refuse(log interface{ Error(string, ...any) }, reason error) error {
-	log.Error("trigger: job", "result", resultRefused, "reason", reason.Error())
+func refuse(ctx context.Context, log *slog.Logger, reason error) error {
+	log.ErrorContext(ctx, "trigger: job", "result", resultRefused, "reason", reason.Error())
 	return nil
 }
 
@@ -134,10 +151,8 @@ func refuse(log interface{ Error(string, ...any) }, reason error) error {
 // topic at once, instead of letting Pub/Sub try it N times; Replay brings
 // it back once its cause is fixed. It returns nil once the dead-letter
 // topic has it, and an error (so Pub/Sub redelivers) otherwise.
-func deadLetter(ctx context.Context, d *deps, j *job, raw []byte, log interface {
-	Error(string, ...any)
-}, cause error) error {
-	log.Error("trigger: job failed permanently; dead-lettered", "error", cause.Error())
+func deadLetter(ctx context.Context, d *deps, j *job, raw []byte, log *slog.Logger, cause error) error {
+	log.ErrorContext(ctx, "trigger: job failed permanently; dead-lettered", "result", resultDeadLettered, "error", cause.Error())
 	if d.deadLetter == nil || raw == nil {
 		return nil
 	}
@@ -237,7 +252,7 @@ func (w *worker) handle(ctx context.Context, data []byte) error {
 	var m pushMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		// Not a Pub/Sub message: redelivering cannot help.
-		return refuse(log, fmt.Errorf("not a Pub/Sub push: %w", err))
+		return refuse(ctx, log, fmt.Errorf("not a Pub/Sub push: %w", err))
 	}
 	log = log.With("message_id", m.Message.MessageID)
 	switch err := d.jobKey.check(ctx, m.Message.Data, m.Message.Attributes[attrSignature]); {
@@ -245,11 +260,11 @@ func (w *worker) handle(ctx context.Context, data []byte) error {
 		log.Error("trigger worker: cannot check the job's signature; Pub/Sub redelivers it", "error", err.Error())
 		return err
 	case err != nil:
-		return refuse(log, err)
+		return refuse(ctx, log, err)
 	}
 	var j job
 	if err := json.Unmarshal(m.Message.Data, &j); err != nil || j.Event == nil {
-		return refuse(log, errors.New("signed, but not a job"))
+		return refuse(ctx, log, errors.New("signed, but not a job"))
 	}
 	j.Attempt = attemptOf(m.Message.Attributes)
 	j.sig = m.Message.Attributes[attrSignature]

@@ -20,6 +20,7 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 	"github.com/cloudhooks/webhooks/shared/event"
 	"github.com/cloudhooks/webhooks/shared/idempotency"
+	"github.com/cloudhooks/webhooks/shared/logging"
 	"github.com/cloudhooks/webhooks/shared/pipeline"
 	"github.com/cloudhooks/webhooks/shared/verify"
 )
@@ -336,5 +337,79 @@ func TestTheEnvironmentIsReadOnce(t *testing.T) {
 		if reads[k] != 1 {
 			t.Errorf("%s read %d times, want once per process", k, reads[k])
 		}
+	}
+}
+
+// outcomeRule is an async rule whose three actions end differently: the
+// first receiver answers 200, the second 404 (permanent), the third 503
+// (retryable, one attempt).
+const outcomeRule = `
+- name: deploy
+  events: [push]
+  actions:
+    - {name: ok, type: http, url: %s, allow_private_network: true, retry: {max_attempts: 1}}
+    - {name: gone, type: http, url: %s, allow_private_network: true, retry: {max_attempts: 1}}
+    - {name: busy, type: http, url: %s, allow_private_network: true, retry: {max_attempts: 1}}
+`
+
+// A job on the in-process queue runs with the values of the request that
+// queued it, not its cancellation: its last line reaches that request's
+// log tap (the local runner's inspector) after the request has ended,
+// naming the rule and action, the result and, when it ran, the answer.
+// A delivery of the same event again ends in duplicates.
+func TestALocalJobsLastLineReachesTheTapOfTheRequestThatQueuedIt(t *testing.T) {
+	ok, gone, busy := newReceiver(t, 200), newReceiver(t, 404), newReceiver(t, 503)
+	d, _ := testDeps(t)
+	d.log = logging.New(io.Discard, slog.LevelInfo)
+	tr := newTrigger(t, fmt.Sprintf(outcomeRule, ok.srv.URL+"/ok", gone.srv.URL+"/gone", busy.srv.URL+"/busy"), d)
+
+	var mu sync.Mutex
+	got := map[string][]map[string]string{} // per delivery, the job lines
+	deliver := func(name string) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(logging.WithTap(context.Background(), func(r slog.Record) {
+			line := map[string]string{"msg": r.Message}
+			r.Attrs(func(a slog.Attr) bool { line[a.Key] = a.Value.String(); return true })
+			mu.Lock()
+			got[name] = append(got[name], line)
+			mu.Unlock()
+		}))
+		out, err := tr.Handle(ctx, githubEvent(t, "push", "d-tap"))
+		cancel() // the request is over
+		wantStatus(t, out, err, 202, resultQueued)
+	}
+	results := func(name string) map[string]map[string]string {
+		mu.Lock()
+		defer mu.Unlock()
+		byAction := map[string]map[string]string{}
+		for _, line := range got[name] {
+			if line["function"] == functionWorker && line["result"] != "" {
+				byAction[line["action"]] = line
+			}
+		}
+		return byAction
+	}
+
+	deliver("first")
+	waitFor(t, 10*time.Second, "the three jobs' lines in the first tap", func() bool { return len(results("first")) == 3 })
+	first := results("first")
+	for action, want := range map[string]struct{ result, answer, err string }{
+		"ok":   {ResultRan, "http POST " + strings.TrimPrefix(ok.srv.URL, "http://") + ": status 200", ""},
+		"gone": {resultDeadLettered, "", "status 404"},
+		"busy": {resultFailed, "", "status 503"},
+	} {
+		line := first[action]
+		if line["rule"] != "deploy" || line["result"] != want.result || line["answer"] != want.answer || !strings.Contains(line["error"], want.err) {
+			t.Errorf("job %s: line %v, want rule deploy, result %s, answer %q, error with %q", action, line, want.result, want.answer, want.err)
+		}
+	}
+
+	deliver("again")
+	waitFor(t, 10*time.Second, "the three jobs' lines in the second tap", func() bool { return len(results("again")) == 3 })
+	if r := results("again")["ok"]["result"]; r != resultDuplicate {
+		t.Errorf("the job that ran, delivered again: result %q, want %s", r, resultDuplicate)
+	}
+	if n := len(results("first")); n != 3 {
+		t.Errorf("the first request's tap got %d job lines after the second delivery, want its own 3", n)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -26,6 +27,13 @@ var embedded []byte
 
 // Embedded returns the configuration file compiled into the binary.
 func Embedded() []byte { return embedded }
+
+// OnPort returns a sources file's text with its loopback URLs on port
+// instead of the local runner's default 8080: the embedded sample's
+// Trigger action calls the runner itself (http://localhost:8080/...).
+func OnPort(file []byte, port string) []byte {
+	return bytes.ReplaceAll(file, []byte("http://localhost:8080/"), []byte("http://localhost:"+port+"/"))
+}
 
 // EmbeddedName is how messages name the embedded file: its path in the
 // repository, from where `make run` runs.

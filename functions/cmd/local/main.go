@@ -464,12 +464,12 @@ func followPort(port string) error {
 	if port == "" || port == "8080" || os.Getenv(config.EnvPath) != "" {
 		return nil
 	}
-	rewritten := strings.ReplaceAll(string(config.Embedded()), "http://localhost:8080/", "http://localhost:"+port+"/")
+	rewritten := config.OnPort(config.Embedded(), port)
 	path := filepath.Join(".local", "webhooks.yaml")
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, []byte(rewritten), 0o600); err != nil {
+	if err := os.WriteFile(path, rewritten, 0o600); err != nil {
 		return err
 	}
 	return os.Setenv(config.EnvPath, path)

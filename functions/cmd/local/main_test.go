@@ -15,14 +15,43 @@ import (
 	"github.com/cloudhooks/webhooks/shared/config"
 )
 
+// loopback is the listener of the runner that the embedded sample's
+// Trigger action calls (as followPort points it at the runner's PORT):
+// TestMain holds it open from the start, so that no other process takes
+// its port, for the first test that serves on it (loopbackListener).
+var loopback net.Listener
+
+// loopbackListener returns loopback, or, once a test has served on it
+// and closed it (go test -count=2), listens on its address again.
+func loopbackListener(t *testing.T) net.Listener {
+	t.Helper()
+	l := loopback
+	if l == nil {
+		var err error
+		if l, err = net.Listen("tcp", loopbackAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loopback = nil
+	return l
+}
+
+// loopbackAddr is loopback's address.
+var loopbackAddr string
+
 // TestMain configures the runner as realMain does, with the embedded
 // sources file except that Store's github source allows GitHub's hook
-// range only, and folders of its own.
+// range only and the sample's loopback action calls loopback, and folders
+// of its own.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "local-runner-test")
 	if err != nil {
 		panic(err)
 	}
+	if loopback, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		panic(err)
+	}
+	loopbackAddr = loopback.Addr().String()
 	code := func() int {
 		defer os.RemoveAll(dir)
 		embedded, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "config", "webhooks.yaml"))
@@ -34,8 +63,9 @@ func TestMain(m *testing.M) {
 			panic("webhooks.yaml: Store's github source not found")
 		}
 		restricted := strings.Replace(string(embedded), github, github+"        allow_cidrs: [192.30.252.0/22]\n", 1)
+		_, port, _ := net.SplitHostPort(loopbackAddr)
 		cfgPath := filepath.Join(dir, "webhooks.yaml")
-		if err := os.WriteFile(cfgPath, []byte(restricted), 0o600); err != nil {
+		if err := os.WriteFile(cfgPath, config.OnPort([]byte(restricted), port), 0o600); err != nil {
 			panic(err)
 		}
 		os.Setenv(config.EnvPath, cfgPath)

@@ -3,8 +3,10 @@ package inspector
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,13 +51,28 @@ func chromium(t *testing.T) string {
 // it. A 422 from Trigger's rule and a 400 for a bad body, both verified,
 // are shown refused, not passed. The filters and the search narrow the
 // list; Copy as curl shows the command with its signature header; a
-// re-signed forgery is marked changed.
+// re-signed forgery is marked changed. A push to main that Trigger's
+// sample rules queue as two jobs shows what each job did once it ran:
+// the http action's answer and the recorded build.
 func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	browser := chromium(t)
 	dir := t.TempDir()
 	t.Setenv("WEBHOOKS_SECRETS_DIR", filepath.Join(dir, "secrets"))
 	t.Setenv("WEBHOOKS_DATA_DIR", filepath.Join(dir, "data"))
 	t.Setenv("LOG_LEVEL", "warn")
+	// The sample's Trigger action calls the runner itself: listen first,
+	// and point it at this port as the runner does with PORT. The functions read the file when first
+	// looked up, below: no other test of this package looks them up.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	sources := filepath.Join(dir, "webhooks.yaml")
+	if err := os.WriteFile(sources, config.OnPort(config.Embedded(), port), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(config.EnvPath, sources)
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +92,13 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "secrets", ref.SecretID()), append(key, '\n'), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Trigger's job key, which the runner writes on first run.
-	if err := os.WriteFile(filepath.Join(dir, "secrets", "trigger-job-key"), []byte("browser-test-job-key-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
+	// Trigger's job key, which the runner writes on first run, and the key
+	// the sample's http action signs with and store/standard verifies.
+	for name, key := range map[string]string{"trigger-job-key": "browser-test-job-key-0123456789",
+		"standard-webhook-secret": "whsec_" + base64.StdEncoding.EncodeToString([]byte("browser-test-standard-key-012345"))} {
+		if err := os.WriteFile(filepath.Join(dir, "secrets", name), []byte(key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	ctx := context.Background()
@@ -98,7 +119,9 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	mux.Handle("/store/", http.StripPrefix("/store", store))
 	mux.Handle("/trigger/", http.StripPrefix("/trigger", trig))
 	mux.Handle(Path, insp.Page())
-	srv := httptest.NewServer(insp.Record(mux))
+	srv := httptest.NewUnstartedServer(insp.Record(mux))
+	srv.Listener = l
+	srv.Start()
 	t.Cleanup(srv.Close)
 
 	alloc, cancel := chromedp.NewExecAllocator(ctx,
@@ -109,7 +132,7 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(filepath.Join(dir, "chromium")),
-		chromedp.WindowSize(1400, 1000),
+		chromedp.WindowSize(1400, 1800),
 	)
 	defer cancel()
 	tab, cancel := chromedp.NewContext(alloc)
@@ -195,12 +218,12 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 
 	// Verified, then refused: Trigger's rule cannot read the push (422),
 	// Store cannot decode the body (400).
-	signed := func(path, body string) int {
+	signed := func(path, id, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-GitHub-Event", "push")
-		req.Header.Set("X-GitHub-Delivery", "refused-by"+strings.ReplaceAll(path, "/", "-"))
+		req.Header.Set("X-GitHub-Delivery", id)
 		if err := verify.Sign(src.Verify, key, time.Now(), req, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
@@ -211,10 +234,10 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if got := signed("/trigger/github", `{"repository":{"full_name":"octo-org/octo-repo"}}`); got != http.StatusUnprocessableEntity {
+	if got := signed("/trigger/github", "refused-by-trigger-github", `{"repository":{"full_name":"octo-org/octo-repo"}}`); got != http.StatusUnprocessableEntity {
 		t.Fatalf("a push without ref to Trigger answered %d, want 422", got)
 	}
-	if got := signed("/store/github", `{"ref":`); got != http.StatusBadRequest {
+	if got := signed("/store/github", "refused-by-store-github", `{"ref":`); got != http.StatusBadRequest {
 		t.Fatalf("a bad body to Store answered %d, want 400", got)
 	}
 	if err := chromedp.Do(tab, chromedp.WaitVisible(chromedp.CSS(`.delivery[data-seq="5"]`))); err != nil {
@@ -291,6 +314,40 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	); err != nil {
 		t.Fatalf("the re-signed forgery is not marked changed: %v", err)
 	}
+
+	// A push to main: Trigger answers 202 queued, then its two jobs run on
+	// the in-process queue, and the page shows what each did.
+	push := `{"ref":"refs/heads/main","after":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","deleted":false,` +
+		`"repository":{"full_name":"octo-org/octo-repo"},"pusher":{"name":"octocat"},"commits":[]}`
+	if got := signed("/trigger/github", "9a1b7c2e-cc78-11e3-81ab-4c9367dc0958", push); got != http.StatusAccepted {
+		t.Fatalf("a push to main to Trigger answered %d, want 202", got)
+	}
+	// The notify job's call to store/standard is a delivery too: the
+	// Trigger delivery is #7 or #8, whichever was answered first.
+	const queued = `.delivery[data-function="trigger"][data-status="202"]`
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(first+" .source")), // closed again: the screenshot shows the jobs
+		chromedp.WaitVisible(chromedp.CSS(queued+" .result .jobs")),
+	); err != nil {
+		t.Fatalf("the Trigger delivery's jobs did not appear: %v", err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Poll[bool](`document.querySelector('`+queued+` .result .jobs').textContent === "2 ran"`)); err != nil {
+		t.Fatalf("the Trigger delivery's jobs shown as %q, want 2 ran: %v", text(queued+" .result .jobs"), err)
+	}
+	if err := chromedp.Do(tab,
+		chromedp.Click(chromedp.CSS(queued+" .source")),
+		chromedp.WaitVisible(chromedp.CSS(queued+" table.jobs")),
+	); err != nil {
+		t.Fatalf("open the Trigger delivery: %v", err)
+	}
+	jobs, err := chromedp.Run(tab, chromedp.Evaluate[[]string](`[...document.querySelectorAll('`+queued+` table.jobs tr')]
+		.map(r => [...r.cells].slice(0, 3).map(c => c.textContent).join(" | ")).sort()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.scrollTo(0, 0), true`)); err != nil {
+		t.Fatal(err)
+	}
 	png, err := chromedp.Run(tab, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
@@ -300,6 +357,10 @@ func TestBrowserListsAndReplaysDeliveries(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$`).MatchString(stamp) || !strings.HasSuffix(latency, " ms") {
 		t.Errorf("row shows time %q and latency %q, want the full timestamp and the latency in ms", stamp, latency)
+	}
+	if len(jobs) != 2 || !strings.HasPrefix(jobs[0], "deploy-staging / cloud-build | ran | build local/cloudbuild/") ||
+		jobs[1] != "notify-push-to-main / notify | ran | http POST localhost:"+port+": status 200" {
+		t.Errorf("the Trigger delivery's jobs shown as %q, want both ran, with the recorded build and the http status", jobs)
 	}
 	if strings.Join(order, " ") != "2:replay 1:received" {
 		t.Errorf("list order %v, want the replay above the delivery", order)

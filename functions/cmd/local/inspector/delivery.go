@@ -70,6 +70,12 @@ type Delivery struct {
 	// Log holds the other lines logged while serving the request (the
 	// messages Relay would send...).
 	Log []string `json:"log,omitempty"`
+	// Jobs are what the jobs the delivery queued did, in the order they
+	// ended, which may be after the delivery was answered (Trigger's
+	// async rules on the in-process queue): at most maxJobs, the others
+	// counted in JobsNotShown.
+	Jobs         []Job `json:"jobs,omitempty"`
+	JobsNotShown int   `json:"jobs_not_shown,omitempty"`
 
 	Headers []Header `json:"headers"`
 	// Body is the request body as text, or base64 when it is not UTF-8.
@@ -333,10 +339,15 @@ func (d *Delivery) body() []byte {
 
 // observe reads what the pipeline logged while serving the request: its
 // request line (the record with a status) says the event, the outcome and
-// the error; every other line is kept as what the function did.
+// the error; a job's last line (jobOf), what the job did; every other line
+// is kept as what the function did.
 func (d *Delivery) observe(records []slog.Record, scheme string) {
 	var requestLine bool
 	for _, r := range records {
+		if j, ok := jobOf(r); ok {
+			d.addJob(j)
+			continue
+		}
 		attrs := map[string]string{}
 		var text strings.Builder
 		text.WriteString(r.Message)

@@ -74,7 +74,7 @@ func TestSuccessesDoNotCrowdOutFailures(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/store/standard", strings.NewReader("{}")))
 	}
 	check := func(when string, insp *Inspector) {
-		all, _ := insp.snapshot()
+		all, _, _ := insp.snapshot()
 		if len(all) != 4 || all[0].Seq != 21 || all[3].Seq != 1 || all[3].Status != http.StatusUnauthorized {
 			var got []string
 			for _, d := range all {

@@ -1,6 +1,8 @@
 // Package inspector is the local runner's window on its traffic: it
 // records every delivery the runner serves (what came in, what the
-// pipeline answered and logged) and serves a page at /_/ that lists them,
+// pipeline answered and logged, and what each job it queued did once run:
+// Trigger's async rules on the in-process queue, jobs.go) and serves a
+// page at /_/ that lists them,
 // newest first and live, from which each can be replayed as received or
 // re-signed with a fresh timestamp. The list is kept in
 // <data>/inspector/deliveries.ndjson, so it survives a restart.
@@ -19,7 +21,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -76,13 +77,17 @@ type Inspector struct {
 	done   chan struct{}  // closed when the writer has finished
 	onDisk int            // lines in the file; the writer's
 
-	mu      sync.Mutex
-	list    []*Delivery // oldest first, at most opts.Keep
+	mu sync.Mutex
+	// list is oldest first, at most opts.Keep of each kind (trim). A
+	// listed delivery is never changed: a job's outcome replaces it with
+	// a copy (addJobs).
+	list    []*Delivery
 	seq     int64
 	secrets map[int64]secretParts
-	unsaved int           // deliveries not written down
+	unsaved int           // deliveries (or their jobs' outcomes) not written down
 	closed  bool          // lines is closed
 	changed chan struct{} // closed and replaced on every change
+	version int64         // grows on every change
 }
 
 // secretParts is what a delivery carried that is never written down: the
@@ -110,6 +115,9 @@ func New(opts Options) (*Inspector, error) {
 		changed: make(chan struct{}),
 		lines:   make(chan *Delivery, queueLen),
 		done:    make(chan struct{}),
+		// Another run's versions do not repeat this one's: a page open
+		// across a restart asks for the list again.
+		version: opts.Now().UnixMicro(),
 	}
 	if err := i.load(); err != nil {
 		return nil, fmt.Errorf("inspector: %w", err)
@@ -154,13 +162,8 @@ func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, o
 	d.Function, d.Source = splitPath(r.URL.Path)
 	src, _ := sourceOf(i.opts.Config, d.Function, d.Source)
 
-	var mu sync.Mutex
-	var records []slog.Record
-	ctx := logging.WithTap(r.Context(), func(rec slog.Record) {
-		mu.Lock()
-		records = append(records, rec.Clone())
-		mu.Unlock()
-	})
+	tp := &tap{i: i}
+	ctx := logging.WithTap(r.Context(), tp.record)
 	body := &capture{limit: MaxBody}
 	var tee io.Reader = http.NoBody
 	if r.Body != nil && r.Body != http.NoBody {
@@ -199,9 +202,8 @@ func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, o
 	}
 	d.Headers = headers(r.Header, src.Verify)
 	secret.header = secretValues(r.Header, d.Headers)
-	mu.Lock()
+	records := tp.finish()
 	d.observe(records, src.Verify.Scheme)
-	mu.Unlock()
 	if d.Reason == "" && d.Status >= 400 && len(records) == 0 {
 		d.Reason = strings.TrimSpace(d.Response)
 	}
@@ -209,6 +211,7 @@ func (i *Inspector) serve(w http.ResponseWriter, r *http.Request, kind string, o
 		finish(d, secret)
 	}
 	i.add(d, secret)
+	tp.listed(d.Seq)
 	return d
 }
 
@@ -243,6 +246,12 @@ func (i *Inspector) add(d *Delivery, secret secretParts) {
 		i.list = kept
 	}
 	i.queue(d)
+	i.notify()
+}
+
+// notify wakes the page's list requests; i.mu is held.
+func (i *Inspector) notify() {
+	i.version++
 	close(i.changed)
 	i.changed = make(chan struct{})
 }
@@ -284,16 +293,16 @@ func trim(list []*Delivery, keep int) (kept, dropped []*Delivery) {
 	return kept, dropped
 }
 
-// snapshot returns the deliveries newest first and a channel closed at the
-// next change.
-func (i *Inspector) snapshot() ([]*Delivery, <-chan struct{}) {
+// snapshot returns the deliveries newest first, the list's version and a
+// channel closed at the next change.
+func (i *Inspector) snapshot() ([]*Delivery, int64, <-chan struct{}) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	out := make([]*Delivery, len(i.list))
 	for n, d := range i.list {
 		out[len(out)-1-n] = d
 	}
-	return out, i.changed
+	return out, i.version, i.changed
 }
 
 // find returns the delivery seq and its secret parts.

@@ -378,7 +378,7 @@ func TestFileKeepsTheLastDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer again.Close()
-	all, _ := again.snapshot()
+	all, _, _ := again.snapshot()
 	if len(all) != 3 || all[0].Seq != 10 || all[2].Seq != 8 {
 		t.Errorf("reloaded %d deliveries, newest #%d; want #10..#8", len(all), all[0].Seq)
 	}

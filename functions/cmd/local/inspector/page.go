@@ -30,8 +30,9 @@ const longPoll = 25 * time.Second
 const mask = "••••••••"
 
 // Page returns the handler of everything under Path: the page, its
-// script, the list (GET Path+"api/deliveries?after=SEQ" answers when the
-// newest delivery is not SEQ, or 204 after a while), a delivery as a curl
+// script, the list (GET Path+"api/deliveries?after=VERSION" answers when
+// the list's version is not VERSION: a delivery was added, or a job it
+// queued ended; 204 after a while), a delivery as a curl
 // command (GET Path+"api/deliveries/SEQ/curl") and the replays (POST
 // Path+"api/deliveries/SEQ/replay" or ".../resign").
 func (i *Inspector) Page() http.Handler {
@@ -57,6 +58,8 @@ type list struct {
 	Deliveries []Delivery `json:"deliveries"`
 	// Unsaved counts the deliveries of this run not written to the file.
 	Unsaved int `json:"unsaved"`
+	// Version is the list's: the next list request's after.
+	Version int64 `json:"version"`
 }
 
 func (i *Inspector) deliveries(w http.ResponseWriter, r *http.Request) {
@@ -67,16 +70,12 @@ func (i *Inspector) deliveries(w http.ResponseWriter, r *http.Request) {
 	timeout := time.NewTimer(longPoll)
 	defer timeout.Stop()
 	for {
-		all, changed := i.snapshot()
-		var newest int64
-		if len(all) > 0 {
-			newest = all[0].Seq
-		}
-		if newest != after {
+		all, version, changed := i.snapshot()
+		if version != after {
 			i.mu.Lock()
 			unsaved := i.unsaved
 			i.mu.Unlock()
-			writeJSON(w, http.StatusOK, list{Deliveries: i.shown(all), Unsaved: unsaved})
+			writeJSON(w, http.StatusOK, list{Deliveries: i.shown(all), Unsaved: unsaved, Version: version})
 			return
 		}
 		select {

@@ -15,8 +15,8 @@ const filters = {
 };
 const open = new Set();
 const curls = new Map(); // seq → the curl command asked for
-let latest = -1; // the newest seq shown; -1: nothing asked yet
-let data = { deliveries: [], unsaved: 0 };
+let latest = -1; // the version of the list shown; -1: nothing asked yet
+let data = { deliveries: [], unsaved: 0, version: -1 };
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -46,6 +46,26 @@ function verdict(d) {
   return [text, cls];
 }
 
+// jobClass colours what a job did: ran or duplicate is done, failed may
+// pass on a redelivery, dead-lettered and refused will not run.
+function jobClass(result) {
+  return { ran: "ok", duplicate: "ok", failed: "warn" }[result] || "bad";
+}
+
+// jobsSummary counts the delivery's jobs by what they did ("2 ran",
+// "1 ran · 1 failed") and colours the count by the worst of them.
+function jobsSummary(d) {
+  const jobs = d.jobs || [];
+  if (!jobs.length) return null;
+  const counts = new Map();
+  for (const j of jobs) counts.set(j.result, (counts.get(j.result) || 0) + 1);
+  if (d.jobs_not_shown) counts.set("more", d.jobs_not_shown);
+  const text = [...counts].map(([r, n]) => n + " " + r).join(" · ");
+  const classes = jobs.map((j) => jobClass(j.result));
+  const cls = classes.includes("bad") ? "bad" : classes.includes("warn") ? "warn" : "ok";
+  return el("span", "jobs " + cls, text);
+}
+
 function pad(n, w) { return String(n).padStart(w || 2, "0"); }
 
 // stamp is the full local time, to the millisecond.
@@ -55,10 +75,41 @@ function stamp(iso) {
     pad(t.getHours()) + ":" + pad(t.getMinutes()) + ":" + pad(t.getSeconds()) + "." + pad(t.getMilliseconds(), 3);
 }
 
+// result is the summary's word on what the function did and, for the
+// jobs it queued, what they did once run.
+function result(d) {
+  const r = el("span", "result", d.result || "—");
+  const jobs = jobsSummary(d);
+  if (jobs) r.append(el("br"), jobs);
+  return r;
+}
+
+// jobsTable lists each job the delivery queued: rule and action, what it
+// did, and the action's answer or the error.
+function jobsTable(d) {
+  const t = el("table", "jobs");
+  for (const j of d.jobs || []) {
+    const tr = el("tr");
+    tr.append(el("td", "", j.rule + " / " + j.action), el("td", "outcome " + jobClass(j.result), j.result),
+      el("td", j.error ? "muted" : "", j.answer || j.error || ""), el("td", "muted", stamp(j.time)));
+    t.append(tr);
+  }
+  if (d.jobs_not_shown) {
+    const tr = el("tr", "capped");
+    const td = el("td", "warn", d.jobs_not_shown + " more job(s) ended; the inspector keeps the first " + (d.jobs || []).length + " of a delivery.");
+    td.colSpan = 4;
+    tr.append(td);
+    t.append(tr);
+  }
+  return t;
+}
+
 function render(d) {
   const item = el("details", "delivery");
   item.dataset.seq = d.seq;
   item.dataset.kind = d.kind;
+  item.dataset.function = d.function;
+  item.dataset.status = d.status;
   item.open = open.has(d.seq);
   item.addEventListener("toggle", () => item.open ? open.add(d.seq) : open.delete(d.seq));
   const s = el("summary");
@@ -72,7 +123,7 @@ function render(d) {
     el("span", "status " + statusClass(d), String(d.status)),
     el("span", "verification " + cls, text),
     el("span", "event mono", [d.event_type, d.event_id].filter(Boolean).join(" · ") || "—"),
-    el("span", "result", d.result || "—"),
+    result(d),
   );
   const actions = el("span");
   if (d.kind === "re-signed") {
@@ -109,6 +160,7 @@ function render(d) {
     facts.append(tr);
   }
   body.append(facts);
+  if ((d.jobs || []).length) body.append(el("h4", "", "Jobs (run after the answer)"), jobsTable(d));
   if (curls.has(d.seq)) body.append(el("h4", "", "As curl"), el("pre", "curl", curls.get(d.seq)));
   body.append(el("h4", "", "Headers"));
   const hs = el("table", "headers");
@@ -146,7 +198,8 @@ function matches(d) {
   const q = filters.search.value.trim().toLowerCase();
   if (!q) return true;
   const text = [d.event_id, d.event_type, d.reason, d.result, d.target, d.body, d.response, d.note, d.kind,
-    d.function + "/" + d.source, String(d.status), ...(d.log || []), ...(d.headers || []).map((h) => h.name + ": " + h.value)];
+    d.function + "/" + d.source, String(d.status), ...(d.log || []), ...(d.headers || []).map((h) => h.name + ": " + h.value),
+    ...(d.jobs || []).map((j) => [j.rule, j.action, j.result, j.answer, j.error].join(" "))];
   return text.some((t) => t && t.toLowerCase().includes(q));
 }
 
@@ -166,7 +219,7 @@ function draw() {
 
 function show(d) {
   data = d;
-  latest = d.deliveries.length ? d.deliveries[0].seq : 0;
+  latest = d.version;
   draw();
 }
 

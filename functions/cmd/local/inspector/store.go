@@ -105,7 +105,7 @@ func (i *Inspector) write() {
 // compact replaces the file with the kept deliveries; only the writer (or
 // New, before it starts) calls it.
 func (i *Inspector) compact() error {
-	list, _ := i.snapshot()
+	list, _, _ := i.snapshot()
 	var buf bytes.Buffer
 	for n := len(list) - 1; n >= 0; n-- {
 		b, err := json.Marshal(list[n])
