@@ -25,6 +25,7 @@ func TestParseNamesTheBadField(t *testing.T) {
 	}{
 		{"unknown field", "store:\n  sources:\n    - name: a\n      verfy: {}\n", "unknown field"},
 		{"bad name", "store:\n  sources:\n    - name: A/b\n      verify: {scheme: github}\n", "store.sources[0].name"},
+		{"name longer than a path segment may be", "store:\n  sources:\n    - name: " + strings.Repeat("a", 64) + "\n      verify: {scheme: github}\n", "store.sources[0].name"},
 		{"duplicate name", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n", `relay.sources[1].name: duplicate source "a"`},
 		{"missing scheme", "trigger:\n  sources:\n    - name: a\n", "trigger.sources[0].verify.scheme: missing"},
 		{"not yaml", "store: [", "webhooks.yaml:1: did not find expected node content"},
@@ -48,6 +49,17 @@ func TestParseNamesTheBadField(t *testing.T) {
 				t.Fatalf("Parse error = %v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseAcceptsTheLongestSourceName(t *testing.T) {
+	name := strings.Repeat("a", 63)
+	f, err := Parse([]byte("store:\n  sources:\n    - name: " + name + "\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n"))
+	if err != nil {
+		t.Fatalf("a %d-character name: %v", len(name), err)
+	}
+	if got := f.Store.Sources[0].Name; got != name {
+		t.Fatalf("name = %q, want %q", got, name)
 	}
 }
 

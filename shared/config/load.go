@@ -140,8 +140,13 @@ func (f *File) Function(name string) *Function {
 	return nil
 }
 
-// sourceName is what a source name may look like: one URL path segment.
-var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+// sourceName is what a source name may look like: one URL path segment
+// of at most maxSourceName characters, checked apart from the expression
+// (a counted repetition would compile to one state per character, at
+// every start).
+var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+const maxSourceName = 63
 
 // Validate reports every structural problem in the file, each naming its
 // field. Scheme options and rules are validated by the packages that own
@@ -157,7 +162,7 @@ func (f *File) Validate() error {
 		for i, s := range fn.Sources {
 			field := fmt.Sprintf("%s.sources[%d]", name, i)
 			switch {
-			case !sourceName.MatchString(s.Name):
+			case len(s.Name) > maxSourceName || !sourceName.MatchString(s.Name):
 				errs = append(errs, fmt.Errorf("%s.name: %q is not a lower-case URL path segment", field, s.Name))
 			case seen[s.Name]:
 				errs = append(errs, fmt.Errorf("%s.name: duplicate source %q", field, s.Name))

@@ -345,13 +345,11 @@ func (r *Resolver) access(ctx context.Context, ref Ref) ([]byte, error) {
 		return nil, fmt.Errorf("secretmanager.AccessSecretVersion: %w", err)
 	}
 	data := resp.GetPayload().GetData()
-	if sum := resp.GetPayload().DataCrc32C; sum != nil && int64(crc32.Checksum(data, castagnoli)) != *sum {
+	if sum := resp.GetPayload().DataCrc32C; sum != nil && int64(crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli))) != *sum {
 		return nil, errors.New("secretmanager.AccessSecretVersion: payload checksum mismatch")
 	}
 	return data, nil
 }
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // accessCallOptions replace the library's AccessSecretVersion settings (a
 // 60 s timeout, UNAVAILABLE retried after 2 s, 4 s, ...), which would hold a

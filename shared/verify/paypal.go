@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -52,10 +53,11 @@ func (s *paypalScheme) useClient(c *http.Client) { s.fetch = newFetcher(c) }
 
 func (s *paypalScheme) needsSecret() bool { return true }
 
-var paypalWebhookID = regexp.MustCompile(`^[A-Z0-9]{8,64}$`)
+// paypalWebhookID is compiled on first use, like topicARN.
+var paypalWebhookID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z0-9]{8,64}$`) })
 
 func (s *paypalScheme) decodeKey(line []byte) (key, error) {
-	if !paypalWebhookID.Match(line) {
+	if !paypalWebhookID().Match(line) {
 		return key{}, errors.New("a PayPal source's secret is the webhook ID PayPal shows for the webhook (upper-case letters and digits)")
 	}
 	return key{secret: line}, nil
@@ -108,7 +110,7 @@ func (s *paypalScheme) verify(in *input, keys []key) (Identity, error) {
 // serves (PayPal's own key never leaves PayPal).
 func (s *paypalScheme) sign(r *http.Request, body, line []byte, now time.Time) error {
 	webhookID, rest, ok := bytes.Cut(line, []byte("\n"))
-	if !ok || !paypalWebhookID.Match(bytes.TrimSpace(webhookID)) {
+	if !ok || !paypalWebhookID().Match(bytes.TrimSpace(webhookID)) {
 		return errors.New("verify: a PayPal signing file is the webhook id, then its key and certificate (make run writes one)")
 	}
 	key, certURL, err := localKey(FamilyPayPal, rest)
