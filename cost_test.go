@@ -113,9 +113,10 @@ const (
 // BenchmarkMemoryUnderLoad measures each function's peak memory under 80
 // concurrent signed 64 KiB webhooks: the binaries, sinks and emulators of
 // BenchmarkPerWebhook, started with the Go runtime settings terraform
-// gives the instances (GOGC, terraform/source.tf) and, as the baseline,
-// with Go's default GOGC=100, a fresh process per run. peak-MiB is the process's VmHWM (/proc/PID/status: the
-// resident set's high-water mark, what Cloud Run's memory limit is
+// gives the instance (GOGC=50 for Store, terraform/store.tf; Go's default
+// for the others) and, beside them, with the other of GOGC=50 and 100, a
+// fresh process per run. peak-MiB is the process's VmHWM (/proc/PID/status:
+// the resident set's high-water mark, what Cloud Run's memory limit is
 // measured against) after the warm-up and b.N requests.
 //
 //	go test -run '^$' -bench MemoryUnderLoad -benchtime 20000x .
@@ -125,12 +126,16 @@ func BenchmarkMemoryUnderLoad(b *testing.B) {
 			continue
 		}
 		bin := costBinary(b, s.target)
-		// The deployed settings, and beside them Go's default GOGC, the
-		// baseline (exec keeps the last of a repeated variable).
+		// The deployed settings, and beside them the other GOGC (exec
+		// keeps the last of a repeated variable).
+		other := "GOGC=50"
+		if runtimeEnvironment(b, deployArchives(b), s.target)["GOGC"] == "50" {
+			other = "GOGC=100"
+		}
 		for _, run := range []struct {
 			name string
 			env  []string
-		}{{"deployed", nil}, {"go-default", []string{"GOGC=100"}}} {
+		}{{"deployed", nil}, {other, []string{other}}} {
 			s := s
 			s.env = append(slices.Clone(s.env), run.env...)
 			b.Run(s.target+"/"+run.name, func(b *testing.B) {

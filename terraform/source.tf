@@ -155,19 +155,12 @@ locals {
     GOFLAGS          = "-tags=disable_grpc_modules"
   }
 
-  # The Go runtime settings every instance runs with, read by the Go
-  # runtime itself (runtime/debug's SetGCPercent documents GOGC).
-  #   - GOGC=50: collect when the heap has grown by half since the last
-  #     collection, not doubled. Under 80 concurrent 64 KiB bodies Store's
-  #     peak falls from ~72 to ~60 MiB (docs/performance.md, "Memory of one
-  #     instance under load"); the extra collections cost CPU an instance
-  #     mostly leaves idle (0.1-0.4 ms per webhook) and that request-based
-  #     billing does not charge apart from the wall time.
-  # The benchmarks start each binary with exactly this environment (the
-  # module writes it beside the archive).
-  runtime_environment = {
-    GOGC = "50"
-  }
+  # The Go runtime settings an instance runs with, read by the Go runtime
+  # itself, below the function's own environment: Go's defaults, unless
+  # the function's own file says otherwise (store.tf). The benchmarks start
+  # each binary with exactly this environment (the module writes it beside
+  # the archive).
+  runtime_environment = {}
 
   shared_packages = [
     "shared/config",
