@@ -147,12 +147,16 @@ locals {
   #     (cloud.google.com/go/storage doc.go, grpc_dp.go) for not linking
   #     gRPC's xDS, Envoy's control plane and the RLS balancer, which
   #     firebase v4 (Relay) and the payload bucket (Store) would pull in
-  #     for a gRPC transport they never use.
+  #     for a gRPC transport they never use. grpcnotrace is gRPC's own
+  #     switch (google.golang.org/grpc trace_notrace.go) for not linking
+  #     golang.org/x/net/trace, the /debug/requests pages of
+  #     grpc.EnableTracing, which is off and never served here; without
+  #     it that package's html/template keeps more methods linked.
   # The buildpack test in the repository root builds every archive with
   # exactly this environment (the module writes it beside the archive).
   build_environment = {
     GOOGLE_GOLDFLAGS = "-s -w"
-    GOFLAGS          = "-tags=disable_grpc_modules"
+    GOFLAGS          = "-tags=disable_grpc_modules,grpcnotrace"
   }
 
   # The Go runtime settings an instance runs with, read by the Go runtime
