@@ -27,8 +27,9 @@ package webhooks_test
 //   - pkg/gcpbuildpack/exec.go (ctx.Exec): every command runs with the
 //     build's whole environment (os.Environ()), which holds the function's
 //     build environment variables; nothing in the Go buildpacks sets
-//     CGO_ENABLED or GOFLAGS, so cgo is the toolchain's default: on, as the
-//     build image has a C compiler, and the binary is dynamically linked.
+//     CGO_ENABLED or GOFLAGS, so cgo is what that environment says, and
+//     else the toolchain's default: on, as the build image has a C
+//     compiler, and the binary is dynamically linked.
 //
 // They run on what a deploy uploads: the archives terraform writes to
 // terraform/.build/<EntryPoint>.zip (terraform/tests/archives.tftest.hcl
@@ -37,9 +38,12 @@ package webhooks_test
 // (written beside the archive as <EntryPoint>.build-env.zip). The
 // toolchain is this machine's Go with GOTOOLCHAIN=local, so a go directive
 // the runtime's Go cannot meet fails here too. Every build runs in two
-// configurations (buildConfigs): the buildpack's, cgo left to the
-// toolchain with a C compiler present, and cgo-free (CGO_ENABLED=0), so
-// that the functions stay buildable and fast as static binaries too.
+// configurations (buildConfigs): the buildpack's with the function's build
+// environment, which switches cgo off (CGO_ENABLED=0: a static binary),
+// and the buildpack's default without that switch, cgo left to the
+// toolchain with a C compiler present, so that the functions stay
+// buildable, and their cost seen, as the dynamically linked binaries the
+// buildpack makes by default.
 
 import (
 	"archive/zip"
@@ -174,14 +178,24 @@ func main() {
 // buildConfig is one way the archives are built.
 type buildConfig struct {
 	name string
-	// cgo false sets CGO_ENABLED=0; true leaves it to the toolchain, which
-	// must then find a C compiler, as on the build image.
-	cgo bool
+	// cgoDefault drops CGO_ENABLED from the function's build environment,
+	// leaving cgo to the toolchain, which must then find a C compiler, as
+	// on the build image.
+	cgoDefault bool
 }
 
-// buildConfigs: the buildpack's own first (the deployed binary), then the
-// cgo-free one.
-var buildConfigs = []buildConfig{{name: "buildpack", cgo: true}, {name: "cgo-free", cgo: false}}
+// buildConfigs: the deployed binary first (the function's build
+// environment as terraform gives it), then the buildpack's default cgo
+// build.
+var buildConfigs = []buildConfig{{name: "buildpack"}, {name: "cgo", cgoDefault: true}}
+
+// cgoWant is the CGO_ENABLED a binary built in c with buildEnv records.
+func (c buildConfig) cgoWant(buildEnv map[string]string) string {
+	if v, ok := buildEnv["CGO_ENABLED"]; ok && !c.cgoDefault {
+		return v
+	}
+	return "1"
+}
 
 // env returns the environment the buildpack's commands run with for
 // target: this machine's, without the variables a deploy build does not
@@ -197,10 +211,10 @@ func (c buildConfig) env(target string, buildEnv map[string]string) []string {
 		env = append(env, kv)
 	}
 	env = append(env, "GOTOOLCHAIN=local", "GOWORK=off", "FUNCTION_TARGET="+target)
-	if !c.cgo {
-		env = append(env, "CGO_ENABLED=0")
-	}
 	for _, name := range slices.Sorted(maps.Keys(buildEnv)) {
+		if name == "CGO_ENABLED" && c.cgoDefault {
+			continue
+		}
 		env = append(env, name+"="+buildEnv[name])
 	}
 	return env
@@ -372,8 +386,8 @@ func buildLikeTheBuildpack(t testing.TB, cfg buildConfig, buildEnv map[string]st
 		return strings.TrimSpace(string(out))
 	}
 
-	if cfg.cgo && run("go", "env", "CGO_ENABLED") != "1" {
-		testenv.Missing(t, "a C compiler (the build image has one, so the deployed binary is cgo-enabled)", errors.New("go env CGO_ENABLED is not 1"))
+	if want := cfg.cgoWant(buildEnv); run("go", "env", "CGO_ENABLED") != want {
+		testenv.Missing(t, "a C compiler (the build image has one, so the buildpack's default binary is cgo-enabled)", fmt.Errorf("go env CGO_ENABLED is not %s", want))
 	}
 	name, imports := rootPackage(t, src)
 	module := run("go", "list", "-m")
@@ -556,7 +570,7 @@ func TestEveryFunctionBuildsFromItsDeployArchiveAsTheBuildpackDoes(t *testing.T)
 						t.Errorf("%s links %s, which it never uses", ep.name, m)
 					}
 				}
-				if want := map[bool]string{true: "1", false: "0"}[cfg.cgo]; settings["CGO_ENABLED"] != want {
+				if want := cfg.cgoWant(buildEnv); settings["CGO_ENABLED"] != want {
 					t.Errorf("built with CGO_ENABLED=%q, want %s", settings["CGO_ENABLED"], want)
 				}
 				if settings["-ldflags"] != buildEnv["GOOGLE_GOLDFLAGS"] {
@@ -824,7 +838,8 @@ func readTree(t testing.TB, dir string) string {
 // burst: each entry point built from its deploy archive as the buildpack
 // builds it, with its build environment, in each build configuration
 // (buildConfigs: BenchmarkColdStart/buildpack/Store is the deployed
-// binary, BenchmarkColdStart/cgo-free/Store its static twin), beside a
+// binary, static, BenchmarkColdStart/cgo/Store the buildpack's default
+// cgo build of the same archive), beside a
 // hello-world Functions Framework function built the same way
 // (helloWorldSource, with Store's build environment), started as Cloud
 // Run starts an instance (instanceEnv). Per start: ms/first-answer, from
