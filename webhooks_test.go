@@ -189,7 +189,8 @@ type buildConfig struct {
 // build.
 var buildConfigs = []buildConfig{{name: "buildpack"}, {name: "cgo", cgoDefault: true}}
 
-// cgoWant is the CGO_ENABLED a binary built in c with buildEnv records.
+// cgoWant is the CGO_ENABLED recorded by a binary built in this
+// configuration with the function's build environment buildEnv.
 func (c buildConfig) cgoWant(buildEnv map[string]string) string {
 	if v, ok := buildEnv["CGO_ENABLED"]; ok && !c.cgoDefault {
 		return v

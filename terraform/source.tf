@@ -156,8 +156,8 @@ locals {
   #     buildpack sets it, so without it the build image's C compiler
   #     makes a cgo binary dynamically linked against the run image's
   #     libc. Nothing here calls C: "0" links a static binary that maps
-  #     no libc or dynamic loader at start (1.5-3.8 MiB less resident
-  #     after the first answer, docs/performance.md).
+  #     no libc or dynamic loader at start (the figures are in
+  #     docs/performance.md).
   # The buildpack test in the repository root builds every archive with
   # exactly this environment (the module writes it beside the archive).
   build_environment = {
