@@ -104,7 +104,7 @@ func TestErrorsPointAtTheLine(t *testing.T) {
 			`w.yaml:4:30: store.sources[0].verify.handshakes: want a list, got "graph"`},
 		{"a number where a string belongs", "store:\n  sources:\n    - name: 123\n      verify: {scheme: none}\n",
 			`w.yaml:3:7: store.sources[0].name: want a string (quote it), got "123"`},
-		{"a key given twice", "store:\n  sources: []\n  sources: []\n", "w.yaml:3: "},
+		{"a key given twice", "store:\n  sources: []\n  sources: []\n", `w.yaml:3: mapping key "sources" already defined at line 2`},
 		{"validation", "relay:\n  sources:\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n",
 			`w.yaml:5:7: relay.sources[1].name: duplicate source "a"`},
 	}
@@ -118,6 +118,23 @@ func TestErrorsPointAtTheLine(t *testing.T) {
 				t.Errorf("error %q says JSON or names the file twice", err)
 			}
 		})
+	}
+}
+
+// Rules reach their pattern as the JSON of what the YAML says: aliases and
+// merge keys resolved, every key a string, text as written.
+func TestRulesReachThePatternAsJSON(t *testing.T) {
+	yaml := "relay:\n  sources:\n    - name: a\n      verify: {scheme: none, allow_cidrs: [192.0.2.0/24]}\n" +
+		"      rules:\n        - &base {name: r, events: [push], to: {topic: t}, data: {1: one, true: yes, at: 2001-12-14, html: <b>}}\n" +
+		"        - {<<: *base, name: s}\n"
+	f, err := ParseFile("w.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"data":{"1":"one","at":"2001-12-14","html":"<b>","true":"yes"},"events":["push"],"name":"r","to":{"topic":"t"}},` +
+		`{"data":{"1":"one","at":"2001-12-14","html":"<b>","true":"yes"},"events":["push"],"name":"s","to":{"topic":"t"}}]`
+	if got := string(f.Relay.Sources[0].Rules); got != want {
+		t.Fatalf("rules =\n%s\nwant\n%s", got, want)
 	}
 }
 

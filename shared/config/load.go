@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +13,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/cloudhooks/webhooks/shared/secrets"
 	"github.com/cloudhooks/webhooks/shared/verify"
@@ -75,7 +75,7 @@ func ParseFile(name string, data []byte) (*File, error) {
 	}
 	// The shape is checked: what is left for the decoder to refuse is
 	// what YAML itself forbids (a key given twice).
-	if err := sigsyaml.UnmarshalStrict(data, f); err != nil {
+	if err := decodeTree(&root, f); err != nil {
 		return nil, syntaxError(name, err)
 	}
 	for _, section := range []string{"store", "relay", "trigger"} {
@@ -87,6 +87,67 @@ func ParseFile(name string, data []byte) (*File, error) {
 		return nil, f.locate("", err)
 	}
 	return f, nil
+}
+
+// decodeTree decodes the parsed file into f through JSON, so that the
+// rules stay the raw JSON their patterns decode strictly. It decodes the
+// tree already parsed for the positions, not the text a second time: YAML's
+// own decoder resolves aliases and merge keys within its limits and
+// refuses a mapping key given twice.
+func decodeTree(root *yaml.Node, f *File) error {
+	if root.Kind == 0 || root.Kind == yaml.DocumentNode && len(root.Content) == 0 {
+		return nil // an empty file: no sections
+	}
+	timestampsAsText(root)
+	var tree any
+	if err := root.Decode(&tree); err != nil {
+		return err
+	}
+	var text bytes.Buffer
+	enc := json.NewEncoder(&text)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(stringKeys(tree)); err != nil {
+		return fmt.Errorf("a value JSON cannot hold: %w", err)
+	}
+	dec := json.NewDecoder(&text)
+	dec.DisallowUnknownFields()
+	return dec.Decode(f)
+}
+
+// timestampsAsText keeps a date such as 2001-12-14 the text it is written
+// as, as JSON has no timestamps: YAML's decoder would make it a time and
+// JSON would print it as 2001-12-14T00:00:00Z. Aliases are not followed:
+// the nodes they name are in the tree.
+func timestampsAsText(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!timestamp" {
+		n.Tag = "!!str"
+	}
+	for _, c := range n.Content {
+		timestampsAsText(c)
+	}
+}
+
+// stringKeys gives every mapping of v string keys, as JSON's objects
+// have: YAML's decoder keeps a mapping with a key such as 1 or true as
+// map[any]any.
+func stringKeys(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = stringKeys(e)
+		}
+	case map[any]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[fmt.Sprint(k)] = stringKeys(e)
+		}
+		return m
+	case []any:
+		for i, e := range v {
+			v[i] = stringKeys(e)
+		}
+	}
+	return v
 }
 
 // yamlLine is the "line N: " of a YAML parser's message.
