@@ -14,7 +14,9 @@
 //	ok, err := c.Match(vars)
 //
 // Expressions are compiled and type-checked once, at start-up; matching an
-// event evaluates the prepared program only.
+// event evaluates the prepared program only. The embedded configuration's
+// expressions ship already checked (prepared.json, see prepared.go), so
+// that a cold start skips CEL's parser for them.
 //
 // The package also holds what every function's rules share, so that Relay
 // and Trigger choose events the same way: Rule, the name, events and
@@ -77,9 +79,9 @@ func program(expr string, want *cel.Type) (cel.Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
-	ast, iss := e.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
+	ast, err := checkedAST(e, expr)
+	if err != nil {
+		return nil, err
 	}
 	if t := ast.OutputType(); !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
 		return nil, fmt.Errorf("%q is %s, want %s", expr, t, want)

@@ -2,9 +2,13 @@ package condition
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"cel.dev/cel-go/cel"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudhooks/webhooks/shared/event"
 )
@@ -216,5 +220,58 @@ func TestCompileStringYieldsAString(t *testing.T) {
 	}
 	if _, err := dyn.Eval(vars(t, `{"n":1}`)); !errors.Is(err, ErrNotString) {
 		t.Fatalf("Eval of a number = %v, want ErrNotString", err)
+	}
+}
+
+// Every expression of prepared.json loads, is the AST the checker makes
+// of its text, and evaluates as the compiled expression does.
+func TestPreparedExpressionsAreWhatCompilingThemGives(t *testing.T) {
+	if len(prepared()) == 0 {
+		t.Fatal("prepared.json holds no expression")
+	}
+	e, err := environment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := vars(t, `{"ref":"refs/heads/main","deleted":false,"repository":{"full_name":"o/r"},"data":{"fcm_tokens":["t"]}}`)
+	for expr := range prepared() {
+		loaded, ok := preparedAST(expr)
+		if !ok {
+			t.Fatalf("%q does not load", expr)
+		}
+		compiled, iss := e.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		a, errA := cel.AstToCheckedExpr(loaded)
+		b, errB := cel.AstToCheckedExpr(compiled)
+		if errA != nil || errB != nil || !proto.Equal(a, b) {
+			t.Fatalf("%q: the prepared AST is not the compiled one (%v, %v)", expr, errA, errB)
+		}
+		eval := func(ast *cel.Ast) string {
+			prg, err := e.Program(ast, cel.EvalOptions(cel.OptOptimize))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, err := prg.Eval(map[string]any(push))
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			return fmt.Sprint(out.Value())
+		}
+		if got, want := eval(loaded), eval(compiled); got != want {
+			t.Errorf("%q: prepared gives %s, compiled %s", expr, got, want)
+		}
+	}
+}
+
+// An expression that prepared.json does not hold is compiled, and its
+// errors still name the position.
+func TestAnExpressionNotPreparedIsCompiled(t *testing.T) {
+	if _, ok := preparedAST(`payload.x ==`); ok {
+		t.Fatal("a broken expression is prepared")
+	}
+	if _, err := Compile(`payload.x ==`); err == nil || !strings.Contains(err.Error(), ":1:") {
+		t.Fatalf("Compile of a broken expression: %v, want the position", err)
 	}
 }
