@@ -63,6 +63,9 @@ terraform -chdir=terraform/examples/all-patterns validate -no-color
 
 step "tests"
 go test -count=1 -timeout 45m ./...
+# The deployed build leaves net/http's own HTTP/2 out (nethttpomithttp2,
+# terraform/source.tf): FCM's SDK must still send over HTTP/2 built so.
+go test -count=1 -tags nethttpomithttp2 -run '^TestTheSDKsOwnTransportSendsOverHTTP2$' ./functions/relay/fcmtest
 
 step "interop: package verify against the providers' official SDKs"
 # A module of its own (shared/verify/interop/go.mod), so neither the root

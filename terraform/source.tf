@@ -152,6 +152,14 @@ locals {
   #     golang.org/x/net/trace, the /debug/requests pages of
   #     grpc.EnableTracing, which is off and never served here; without
   #     it that package's html/template keeps more methods linked.
+  #     nethttpomithttp2 is net/http's own switch (net/http omithttp2.go)
+  #     for leaving out its bundled copy of HTTP/2: Cloud Run's front end
+  #     speaks HTTP/1.1 to the instance, gRPC has its own HTTP/2, and
+  #     Google's HTTP clients (FCM's) configure golang.org/x/net/http2 on
+  #     their transport themselves (google.golang.org/api transport/http
+  #     dial.go, configureHTTP2), so only Trigger's HTTP actions become
+  #     HTTP/1.1 (TestTheSDKsOwnTransportSendsOverHTTP2 in
+  #     functions/relay/fcmtest checks FCM's, built this way).
   #   - CGO_ENABLED: read by the go command itself, like GOFLAGS; no Go
   #     buildpack sets it, so without it the build image's C compiler
   #     makes a cgo binary dynamically linked against the run image's
@@ -162,7 +170,7 @@ locals {
   # exactly this environment (the module writes it beside the archive).
   build_environment = {
     GOOGLE_GOLDFLAGS = "-s -w"
-    GOFLAGS          = "-tags=disable_grpc_modules,grpcnotrace"
+    GOFLAGS          = "-tags=disable_grpc_modules,grpcnotrace,nethttpomithttp2"
     CGO_ENABLED      = "0"
   }
 

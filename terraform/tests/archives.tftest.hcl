@@ -34,9 +34,9 @@ run "archives" {
   assert {
     condition = alltrue([
       for m in [module.store[0], module.relay[0], module.trigger[0], module.trigger_worker[0]] :
-      m.build_environment == tomap({ GOOGLE_GOLDFLAGS = "-s -w", GOFLAGS = "-tags=disable_grpc_modules,grpcnotrace", CGO_ENABLED = "0" })
+      m.build_environment == tomap({ GOOGLE_GOLDFLAGS = "-s -w", GOFLAGS = "-tags=disable_grpc_modules,grpcnotrace,nethttpomithttp2", CGO_ENABLED = "0" })
     ])
-    error_message = "Every function builds stripped (GOOGLE_GOLDFLAGS, the buildpack's -ldflags) and without the Cloud Storage client's gRPC extras or gRPC's tracing pages (GOFLAGS=-tags=disable_grpc_modules,grpcnotrace), and static (CGO_ENABLED=0)."
+    error_message = "Every function builds stripped (GOOGLE_GOLDFLAGS, the buildpack's -ldflags) and without the Cloud Storage client's gRPC extras or gRPC's tracing pages or net/http's own HTTP/2 (GOFLAGS=-tags=disable_grpc_modules,grpcnotrace,nethttpomithttp2), and static (CGO_ENABLED=0)."
   }
   assert {
     condition = module.store[0].environment_variables["GOGC"] == "50" && alltrue([

@@ -19,6 +19,7 @@ package fcmtest
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ import (
 
 	firebase "firebase.google.com/go/v4"
 	"firebase.google.com/go/v4/messaging"
+	"golang.org/x/net/http2"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 )
@@ -114,6 +116,12 @@ func NewServer(project string) *Server {
 	s := &Server{Project: project}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.srv.EnableHTTP2 = true
+	// HTTP/2 from golang.org/x/net rather than net/http's own copy, which
+	// the deployed build leaves out (nethttpomithttp2, terraform/source.tf):
+	// the server speaks HTTP/2 in that build too.
+	if err := http2.ConfigureServer(s.srv.Config, nil); err != nil {
+		panic(fmt.Sprintf("fcmtest: http2.ConfigureServer: %v", err))
+	}
 	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -123,6 +131,10 @@ func NewServer(project string) *Server {
 	s.URL = s.srv.URL
 	return s
 }
+
+// Certificate is the certificate the server presents, for a client that
+// trusts it through the system roots (SSL_CERT_FILE).
+func (s *Server) Certificate() *x509.Certificate { return s.srv.Certificate() }
 
 // Close stops the server.
 func (s *Server) Close() { s.srv.Close() }

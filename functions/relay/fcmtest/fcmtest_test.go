@@ -3,12 +3,19 @@ package fcmtest_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/pem"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	firebase "firebase.google.com/go/v4"
 	"firebase.google.com/go/v4/errorutils"
 	"firebase.google.com/go/v4/messaging"
+	"golang.org/x/oauth2"
+	"google.golang.org/api/option"
 
 	"github.com/cloudhooks/webhooks/functions/relay/fcmtest"
 )
@@ -43,6 +50,55 @@ func TestRealClientRoundTrip(t *testing.T) {
 	if got.Proto != "HTTP/2.0" || got.Message.Topic != "news" || got.Message.Notification.Title != "T" || got.Message.Data["k"] != "v" {
 		t.Errorf("received %+v (proto %s)", got.Message, got.Proto)
 	}
+}
+
+// The SDK's own transport, the one Relay's instances send with (they give
+// it no HTTP client: functions/relay/clients.go), speaks HTTP/2 to FCM
+// through golang.org/x/net, so it keeps HTTP/2 in the deployed build,
+// which leaves net/http's own copy out (nethttpomithttp2 in
+// terraform/source.tf; .ci/test.sh runs this test built that way too).
+// The send runs in a child process, which trusts the server's
+// certificate as a system root (SSL_CERT_FILE, read once per process).
+func TestTheSDKsOwnTransportSendsOverHTTP2(t *testing.T) {
+	if url := os.Getenv("FCMTEST_CHILD_URL"); url != "" {
+		ctx := context.Background()
+		app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: "p"}, option.WithEndpoint(url+"/v1"),
+			option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: fcmtest.AccessToken})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := app.Messaging(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send(ctx, &messaging.Message{Topic: "news"}); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		return
+	}
+	srv := fcmtest.NewServer("p")
+	defer srv.Close()
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command(os.Args[0], "-test.run=^TestTheSDKsOwnTransportSendsOverHTTP2$", "-test.count=1")
+	child.Env = append(os.Environ(), "FCMTEST_CHILD_URL="+srv.URL, "SSL_CERT_FILE="+roots, "SSL_CERT_DIR="+t.TempDir())
+	if out, err := child.CombinedOutput(); err != nil {
+		t.Fatalf("the send: %v\n%s", err, out)
+	}
+	sent := srv.Sent()
+	if len(sent) != 1 || sent[0].Proto != "HTTP/2.0" {
+		t.Fatalf("received %d messages (first over %v), want one over HTTP/2.0", len(sent), protos(sent))
+	}
+}
+
+func protos(sent []fcmtest.Received) []string {
+	var out []string
+	for _, r := range sent {
+		out = append(out, r.Proto)
+	}
+	return out
 }
 
 // TestFailuresReachTheSDKAsFCMErrors proves each injected failure is
