@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -130,11 +129,6 @@ type Provider struct {
 	Source string
 }
 
-var (
-	catalogueOnce  sync.Once
-	catalogueIndex map[string]Provider
-)
-
 // Providers returns every preset of the catalogue, sorted by name.
 func Providers() []Provider {
 	out := slices.Clone(catalogue)
@@ -142,16 +136,16 @@ func Providers() []Provider {
 	return out
 }
 
-// Lookup returns the preset named name.
+// Lookup returns the preset named name. It scans the catalogue rather than
+// indexing it: it runs a few times per start-up, and an index of the whole
+// catalogue costs every instance 75 KB of heap before its first request.
 func Lookup(name string) (Provider, bool) {
-	catalogueOnce.Do(func() {
-		catalogueIndex = make(map[string]Provider, len(catalogue))
-		for _, p := range catalogue {
-			catalogueIndex[p.Name] = p
+	for i := range catalogue {
+		if catalogue[i].Name == name {
+			return catalogue[i], true
 		}
-	})
-	p, ok := catalogueIndex[name]
-	return p, ok
+	}
+	return Provider{}, false
 }
 
 // checkCatalogue reports the rows that cannot work: a duplicate name, an
