@@ -79,14 +79,14 @@ func program(expr string, want *cel.Type) (cel.Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
-	ast, err := checkedAST(e, expr)
+	checked, err := checkedAST(e, expr)
 	if err != nil {
 		return nil, err
 	}
-	if t := ast.OutputType(); !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
+	if t := checked.GetType(checked.Expr().ID()); !t.IsExactType(want) && !t.IsExactType(cel.DynType) {
 		return nil, fmt.Errorf("%q is %s, want %s", expr, t, want)
 	}
-	prg, err := e.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	prg, err := e.PlanProgram(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, fmt.Errorf("program: %w", err)
 	}

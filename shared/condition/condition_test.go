@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudhooks/webhooks/shared/event"
@@ -243,13 +244,13 @@ func TestPreparedExpressionsAreWhatCompilingThemGives(t *testing.T) {
 		if iss.Err() != nil {
 			t.Fatal(iss.Err())
 		}
-		a, errA := cel.AstToCheckedExpr(loaded)
+		a, errA := celast.ToProto(loaded)
 		b, errB := cel.AstToCheckedExpr(compiled)
 		if errA != nil || errB != nil || !proto.Equal(a, b) {
 			t.Fatalf("%q: the prepared AST is not the compiled one (%v, %v)", expr, errA, errB)
 		}
-		eval := func(ast *cel.Ast) string {
-			prg, err := e.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		eval := func(ast *celast.AST) string {
+			prg, err := e.PlanProgram(ast, cel.EvalOptions(cel.OptOptimize))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -259,7 +260,7 @@ func TestPreparedExpressionsAreWhatCompilingThemGives(t *testing.T) {
 			}
 			return fmt.Sprint(out.Value())
 		}
-		if got, want := eval(loaded), eval(compiled); got != want {
+		if got, want := eval(loaded), eval(compiled.NativeRep()); got != want {
 			t.Errorf("%q: prepared gives %s, compiled %s", expr, got, want)
 		}
 	}
