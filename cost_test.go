@@ -117,9 +117,9 @@ const (
 // BenchmarkMemoryUnderLoad measures each function's peak memory under 80
 // concurrent signed 64 KiB webhooks: the binaries, sinks and emulators of
 // BenchmarkPerWebhook, started with the Go runtime settings terraform
-// gives the instance (GOGC=50 for Store, terraform/store.tf; Go's default
-// for the others) and, beside them, with the other of GOGC=50 and 100, a
-// fresh process per run. peak-MiB is the process's VmHWM (/proc/PID/status:
+// gives the instance (GOMEMLIMIT=36MiB for Store, terraform/store.tf;
+// Go's defaults for the others) and, beside them, with Go's default for
+// Store and GOGC=50 for the others, a fresh process per run. peak-MiB is the process's VmHWM (/proc/PID/status:
 // the resident set's high-water mark, what Cloud Run's memory limit is
 // measured against) after the warm-up and b.N requests.
 //
@@ -130,11 +130,12 @@ func BenchmarkMemoryUnderLoad(b *testing.B) {
 			continue
 		}
 		bin := costBinary(b, s.target)
-		// The deployed settings, and beside them the other GOGC (exec
+		// The deployed settings, and beside them Go's default for a
+		// function with a memory limit, GOGC=50 for one without (exec
 		// keeps the last of a repeated variable).
 		other := "GOGC=50"
-		if runtimeEnvironment(b, deployArchives(b), s.target)["GOGC"] == "50" {
-			other = "GOGC=100"
+		if _, ok := runtimeEnvironment(b, deployArchives(b), s.target)["GOMEMLIMIT"]; ok {
+			other = "GOMEMLIMIT=off"
 		}
 		for _, run := range []struct {
 			name string

@@ -57,8 +57,8 @@ WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench PerWebhook
 
 step "memory under load: 80 concurrent 64 KiB webhooks, each function with its deployed Go runtime settings and with Go's default"
 # The binaries just built, started with the runtime environment terraform
-# gives the instances (GOGC=50 for Store, terraform/store.tf), beside the
-# other of GOGC=50 and GOGC=100.
+# gives the instances (GOMEMLIMIT=36MiB for Store, terraform/store.tf),
+# beside Go's default for Store and GOGC=50 for the others.
 WEBHOOKS_BENCH_BIN="$work/deployed" go test -count=1 -run '^$' -bench MemoryUnderLoad -benchtime "${LOAD_REQUESTS:-20000}x" .
 
 step "load: 80 concurrent 64 KiB Store requests through the local runner"

@@ -39,10 +39,12 @@ run "archives" {
     error_message = "Every function builds stripped (GOOGLE_GOLDFLAGS, the buildpack's -ldflags) and without the Cloud Storage client's gRPC extras or gRPC's tracing pages or net/http's own HTTP/2 (GOFLAGS=-tags=disable_grpc_modules,grpcnotrace,nethttpomithttp2), and static (CGO_ENABLED=0)."
   }
   assert {
-    condition = module.store[0].environment_variables["GOGC"] == "50" && alltrue([
-      for m in [module.relay[0], module.trigger[0], module.trigger_worker[0]] : !contains(keys(m.environment_variables), "GOGC")
+    condition = module.store[0].environment_variables["GOMEMLIMIT"] == "36MiB" && alltrue([
+      for m in [module.store[0], module.relay[0], module.trigger[0], module.trigger_worker[0]] : !contains(keys(m.environment_variables), "GOGC")
+      ]) && alltrue([
+      for m in [module.relay[0], module.trigger[0], module.trigger_worker[0]] : !contains(keys(m.environment_variables), "GOMEMLIMIT")
     ])
-    error_message = "Store runs with GOGC=50 (store.tf: its peak memory under load); Relay, Trigger and TriggerWorker with Go's default (their cold start)."
+    error_message = "Store runs with GOMEMLIMIT=36MiB (store.tf: its peak memory under load) and Go's default GOGC (its cold start); Relay, Trigger and TriggerWorker with Go's defaults."
   }
   assert {
     condition = {

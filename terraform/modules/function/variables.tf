@@ -1,5 +1,5 @@
 variable "deployment" {
-  description = "What every function of the deployment shares: project, region, labels, runtime (go126), the build's service account (projects/P/serviceAccounts/EMAIL), the Go module's root folder, the folder archives are written to (<build_dir>/<entry_point>.zip, read by the buildpack test), the versioned bucket they are uploaded to, the environment the build runs with (GOOGLE_GOLDFLAGS, GOFLAGS, ..., as the Go buildpack reads them) and the Go runtime settings the instance runs with (GOGC, ...), below the function's own environment."
+  description = "What every function of the deployment shares: project, region, labels, runtime (go126), the build's service account (projects/P/serviceAccounts/EMAIL), the Go module's root folder, the folder archives are written to (<build_dir>/<entry_point>.zip, read by the buildpack test), the versioned bucket they are uploaded to, the environment the build runs with (GOOGLE_GOLDFLAGS, GOFLAGS, ..., as the Go buildpack reads them) and the Go runtime settings the instance runs with (GOMEMLIMIT, GOGC, ...), below the function's own environment."
   type = object({
     project_id            = string
     region                = string
