@@ -119,9 +119,10 @@ const (
 // BenchmarkPerWebhook, started with the Go runtime settings terraform
 // gives the instance (GOMEMLIMIT=36MiB for Store, terraform/store.tf;
 // Go's defaults for the others) and, beside them, with Go's default for
-// Store and GOGC=50 for the others, a fresh process per run. peak-MiB is the process's VmHWM (/proc/PID/status:
-// the resident set's high-water mark, what Cloud Run's memory limit is
-// measured against) after the warm-up and b.N requests.
+// Store and GOGC=50 for the others, a fresh process per run. peak-MiB is
+// the process's VmHWM (/proc/PID/status: the resident set's high-water
+// mark, what Cloud Run's memory limit is measured against) after the
+// warm-up and b.N requests.
 //
 //	go test -run '^$' -bench MemoryUnderLoad -benchtime 20000x .
 func BenchmarkMemoryUnderLoad(b *testing.B) {

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	cel.dev/cel-go v0.33.2
+	cel.dev/expr v0.25.3
 	cloud.google.com/go/bigquery v1.86.2
 	cloud.google.com/go/cloudbuild v1.37.0
 	cloud.google.com/go/compute/metadata v0.10.0
@@ -32,7 +33,6 @@ require (
 )
 
 require (
-	cel.dev/expr v0.25.3 // indirect
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a // indirect
 	cloud.google.com/go/auth/oauth2adapt v0.3.1 // indirect

@@ -204,7 +204,7 @@ module "store" {
   # soft limit on the memory the Go runtime manages, past which it
   # collects however little the heap has grown. Under 80 concurrent 64 KiB
   # bodies through the Storage Write API, Store's peak resident set falls
-  # from ~75 to ~52 MiB (the binary's own pages, ~20 MiB, are outside the
+  # from ~72 to ~52 MiB (the binary's own pages, ~20 MiB, are outside the
   # limit). Go's default GOGC, unlike the GOGC=50 this replaces, leaves the
   # first collection at 4 MB of heap, after the first answer: a limit costs
   # a cold start nothing (docs/performance.md, "Memory of one instance

@@ -9,6 +9,7 @@ import (
 	"cel.dev/cel-go/common"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	celpb "cel.dev/expr"
 	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -161,9 +162,13 @@ func (f field) message() error {
 	return fields(b, 0, func(field) error { return nil })
 }
 
-// entry reads a map entry keyed by an int64: its key, and its value field
-// if given.
-func entry(b []byte) (key int64, value field, ok bool, err error) {
+// entry reads the entry a map field holds, keyed by an int64: its key,
+// and its value field if given.
+func entry(f field) (key int64, value field, ok bool, err error) {
+	b, err := f.bytes()
+	if err != nil {
+		return 0, field{}, false, err
+	}
 	err = fields(b, bits(1, 2), func(f field) error {
 		switch f.num {
 		case 1:
@@ -178,6 +183,17 @@ func entry(b []byte) (key int64, value field, ok bool, err error) {
 	return key, value, ok, err
 }
 
+// messageEntry is entry for a map of messages: the value's bytes, nil when
+// not given (read as the empty message protobuf makes of it).
+func messageEntry(f field) (key int64, value []byte, err error) {
+	key, v, ok, err := entry(f)
+	if err != nil || !ok {
+		return key, nil, err
+	}
+	value, err = v.bytes()
+	return key, value, err
+}
+
 // checkedFromWire reads a CheckedExpr (google.api.expr.v1alpha1, as
 // cel.AstToCheckedExpr writes it) into cel's native AST.
 func checkedFromWire(b []byte) (*ast.AST, error) {
@@ -188,19 +204,9 @@ func checkedFromWire(b []byte) (*ast.AST, error) {
 	err := fields(b, bits(4, 5, 6), func(f field) error {
 		switch f.num {
 		case 2, 3:
-			v, err := f.bytes()
+			id, val, err := messageEntry(f)
 			if err != nil {
 				return err
-			}
-			id, value, ok, err := entry(v)
-			if err != nil {
-				return err
-			}
-			var val []byte
-			if ok {
-				if val, err = value.bytes(); err != nil {
-					return err
-				}
 			}
 			if f.num == 2 {
 				refs[id], err = reference(val)
@@ -275,11 +281,7 @@ func (r wireReader) expr(b []byte, depth int) (ast.Expr, error) {
 	depth++
 	switch kind {
 	case 3:
-		c, err := constant(body)
-		if err != nil {
-			return nil, err
-		}
-		v, err := ast.ProtoConstantAsVal(c)
+		v, err := constant(body)
 		if err != nil {
 			return nil, err
 		}
@@ -516,9 +518,9 @@ func (r wireReader) comprehension(id int64, b []byte, depth int) (ast.Expr, erro
 	return r.fac.NewComprehensionTwoVar(id, e[0], iterVar, iterVar2, accuVar, e[1], e[2], e[3], e[4]), nil
 }
 
-// constant reads a Constant into cel.expr's message, which
-// ast.ProtoConstantAsVal turns into a value.
-func constant(b []byte) (*celpb.Constant, error) {
+// constant reads a Constant into cel.expr's message, and that into a
+// value as ast.ProtoConstantAsVal turns it.
+func constant(b []byte) (ref.Val, error) {
 	c := &celpb.Constant{}
 	err := fields(b, bits(1, 2, 3, 4, 5, 6, 7, 8, 9), func(f field) error {
 		if f.num < 1 || f.num > 9 {
@@ -561,22 +563,25 @@ func constant(b []byte) (*celpb.Constant, error) {
 		}
 		return nil
 	})
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	return ast.ProtoConstantAsVal(c)
 }
 
 // reference reads a Reference; a nil one is the empty reference.
 func reference(b []byte) (*ast.ReferenceInfo, error) {
-	ref := &ast.ReferenceInfo{}
+	info := &ast.ReferenceInfo{}
 	var value []byte
 	var hasValue bool
 	err := fields(b, bits(1, 4), func(f field) (err error) {
 		switch f.num {
 		case 1:
-			ref.Name, err = f.str()
+			info.Name, err = f.str()
 		case 3:
 			var id string
 			id, err = f.str()
-			ref.OverloadIDs = append(ref.OverloadIDs, id)
+			info.OverloadIDs = append(info.OverloadIDs, id)
 		case 4:
 			value, err = f.bytes()
 			hasValue = true
@@ -584,14 +589,13 @@ func reference(b []byte) (*ast.ReferenceInfo, error) {
 		return err
 	})
 	if err != nil || !hasValue {
-		return ref, err
+		return info, err
 	}
-	c, err := constant(value)
+	info.Value, err = constant(value)
 	if err != nil {
 		return nil, err
 	}
-	ref.Value, err = ast.ProtoConstantAsVal(c)
-	return ref, err
+	return info, nil
 }
 
 // typeOf reads a Type into cel.expr's message, which types.ProtoAsType
@@ -741,31 +745,18 @@ func (r wireReader) sourceInfo(b []byte) (*ast.SourceInfo, error) {
 			pb.Location, err = f.str()
 		case 3:
 			pb.LineOffsets, err = f.int32s(pb.LineOffsets)
-		case 4, 5:
-			var v []byte
-			if v, err = f.bytes(); err != nil {
-				return err
+		case 4:
+			id, value, ok, err := entry(f)
+			var n uint64
+			if err == nil && ok {
+				n, err = value.varint()
 			}
-			id, value, ok, err := entry(v)
-			if err != nil {
-				return err
-			}
-			if f.num == 4 {
-				var n uint64
-				if ok {
-					if n, err = value.varint(); err != nil {
-						return err
-					}
-				}
-				positions[id] = int32(n)
-				return nil
-			}
+			positions[id] = int32(n)
+			return err
+		case 5:
+			var id int64
 			var call []byte
-			if ok {
-				if call, err = value.bytes(); err != nil {
-					return err
-				}
-			}
+			id, call, err = messageEntry(f)
 			macros[id] = call
 		case 6: // cel's parser and checker write none here
 			err = fmt.Errorf("source info extensions: %w", errOutsideSubset)
